@@ -1,0 +1,1 @@
+"""The `samenloop` command line: one Typer app, one subcommand group per role."""
