@@ -1,0 +1,43 @@
+"""Run the benchmarks: `python -m bench [NAME ...] [--quick]`.
+
+Without names every `bench/bench_*.py` module runs, in alphabetical order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+import time
+
+import bench
+
+
+def _available() -> list[str]:
+    return sorted(
+        m.name.removeprefix("bench_")
+        for m in pkgutil.iter_modules(bench.__path__)
+        if m.name.startswith("bench_")
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {_available()})")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    args = parser.parse_args(argv)
+    names = args.names or _available()
+    unknown = sorted(set(names) - set(_available()))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {unknown}; available: {_available()}")
+    for name in names:
+        print(f"\n=== bench {name} ===", flush=True)
+        started = time.perf_counter()
+        importlib.import_module(f"bench.bench_{name}").run(quick=args.quick)
+        print(f"=== {name} done in {time.perf_counter() - started:.1f} s ===", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Helpers shared by the test suite (database URLs, vector loading, free ports)."""
