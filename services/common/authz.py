@@ -1,0 +1,99 @@
+"""Authorization by role: one table per service, checked before any handler runs.
+
+The table maps a full gRPC method name (`/samenloop.v1.PartnerService/SubmitSignals`) to the
+roles that may call it. A method missing from the table is refused (deny by default), except the
+standard health and reflection services, which any authenticated peer may use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import grpc
+
+from services.common.identity import UnauthenticatedPeer, peer_identity
+from services.common.logging import get_logger
+
+OPEN_METHOD_PREFIXES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
+
+RoleTable = Mapping[str, frozenset[str]]
+
+
+def _abort_handler(code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler:
+    def deny(_request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(code, message)
+
+    return grpc.unary_unary_rpc_method_handler(deny)
+
+
+class RoleAuthorizationInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Refuses calls whose certificate role is not allowed for the method."""
+
+    def __init__(self, table: RoleTable) -> None:
+        self._table = dict(table)
+        self._log = get_logger(component="authz")
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        method = handler_call_details.method
+        if method.startswith(OPEN_METHOD_PREFIXES):
+            return continuation(handler_call_details)
+        allowed = self._table.get(method)
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        if allowed is None:
+            self._log.warning("method_not_in_authorization_table", method=method)
+            return _wrap(handler, lambda ctx: (grpc.StatusCode.PERMISSION_DENIED,
+                                              f"{method} is not open to any role"))
+
+        def check(context: grpc.ServicerContext) -> tuple[grpc.StatusCode, str] | None:
+            try:
+                who = peer_identity(context)
+            except UnauthenticatedPeer:
+                return grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required"
+            if who.role not in allowed:
+                self._log.warning("call_refused", method=method, role=who.role,
+                                  organisation=who.organisation)
+                return (grpc.StatusCode.PERMISSION_DENIED,
+                        f"role {who.role!r} may not call {method.rsplit('/', 1)[-1]}; "
+                        f"allowed: {', '.join(sorted(allowed))}")
+            return None
+
+        return _wrap(handler, check)
+
+
+def _wrap(
+    handler: grpc.RpcMethodHandler,
+    check: Callable[[grpc.ServicerContext], tuple[grpc.StatusCode, str] | None],
+) -> grpc.RpcMethodHandler:
+    """Run `check` before the handler, whatever its streaming shape."""
+
+    def guard(inner: Callable[..., Any]) -> Callable[..., Any]:
+        def run(request: Any, context: grpc.ServicerContext) -> Any:
+            refusal = check(context)
+            if refusal is not None:
+                context.abort(*refusal)
+            return inner(request, context)
+
+        return run
+
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(
+            guard(handler.unary_unary), handler.request_deserializer, handler.response_serializer)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(
+            guard(handler.unary_stream), handler.request_deserializer, handler.response_serializer)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(
+            guard(handler.stream_unary), handler.request_deserializer, handler.response_serializer)
+    return grpc.stream_stream_rpc_method_handler(
+        guard(handler.stream_stream), handler.request_deserializer, handler.response_serializer)

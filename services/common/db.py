@@ -1,0 +1,86 @@
+"""Database engines: SQLite (embedded default, WAL) and PostgreSQL through the same code.
+
+Each service that stores state owns its SQLAlchemy metadata and its Alembic migrations; this
+module only makes engines behave the same on both backends and checks that a database has been
+migrated before a server uses it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+
+class DatabaseNotMigrated(Exception):
+    """The schema is missing or behind the code; the message says what to run."""
+
+
+def is_sqlite(url: str | sa.URL) -> bool:
+    return sa.make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url` with the settings samenloop relies on.
+
+    SQLite: WAL journal (readers never block the writer), foreign keys on, a busy timeout so
+    concurrent writers wait instead of failing, and `BEGIN IMMEDIATE` for write transactions so
+    two writers serialise at the start rather than deadlocking on upgrade.
+    PostgreSQL: pre-ping pooled connections.
+    """
+    if is_sqlite(url):
+        database = sa.make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "isolation_level": None},
+                                  **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **kwargs)
+
+
+def alembic_config(script_location: Path, url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migrate(script_location: Path, url: str, revision: str = "head") -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(script_location, url), revision)
+
+
+def ensure_migrated(engine: Engine, script_location: Path, command_hint: str) -> None:
+    """Raise DatabaseNotMigrated unless the database is at the latest revision."""
+    script = ScriptDirectory.from_config(alembic_config(script_location, str(engine.url)))
+    heads = set(script.get_heads())
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if current != heads:
+        state = "has no schema yet" if not current else f"is at {sorted(current)}"
+        raise DatabaseNotMigrated(
+            f"the database {engine.url.render_as_string(hide_password=True)} {state}, the code "
+            f"needs {sorted(heads)}; run `{command_hint}` first"
+        )
