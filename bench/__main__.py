@@ -24,7 +24,9 @@ def _available() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
-    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {_available()})")
+    parser.add_argument(
+        "names", nargs="*", help=f"benchmarks to run (default: all of {_available()})"
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     args = parser.parse_args(argv)
     names = args.names or _available()

@@ -38,10 +38,16 @@ def _root(
 _GROUPS: dict[str, tuple[str, str]] = {
     # name: (module providing `app`, help text)
     "pki": ("samenloop.cli.pki", "Development CA, certificates and key files for every role."),
-    "pseudonymiser": ("samenloop.cli.pseudonymiser", "Run the VOPRF key holder (trusted third party)."),
+    "pseudonymiser": (
+        "samenloop.cli.pseudonymiser",
+        "Run the VOPRF key holder (trusted third party).",
+    ),
     "matcher": ("samenloop.cli.matcher", "Run and maintain the central matcher."),
     "gateway": ("samenloop.cli.gateway", "Partner gateway: check, pseudonymise and send exports."),
-    "policy": ("samenloop.cli.policy", "Privacy officer: write, lint, sign, simulate and publish policies."),
+    "policy": (
+        "samenloop.cli.policy",
+        "Privacy officer: write, lint, sign, simulate and publish policies.",
+    ),
     "audit": ("samenloop.cli.audit", "Read and verify the append-only audit log."),
     "inbox": ("samenloop.cli.inbox", "Wijkteam inbox: alerts, sealed disclosures, assignments."),
     "demo": ("samenloop.cli.demo", "Run the whole flow end to end on local data."),

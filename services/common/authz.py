@@ -24,14 +24,7 @@ OPEN_METHOD_PREFIXES = (
 RoleTable = Mapping[str, frozenset[str]]
 
 
-def _abort_handler(code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler:
-    def deny(_request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(code, message)
-
-    return grpc.unary_unary_rpc_method_handler(deny)
-
-
-class RoleAuthorizationInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+class RoleAuthorizationInterceptor(grpc.ServerInterceptor):  # type: ignore[misc,type-arg]
     """Refuses calls whose certificate role is not allowed for the method."""
 
     def __init__(self, table: RoleTable) -> None:
@@ -40,9 +33,9 @@ class RoleAuthorizationInterceptor(grpc.ServerInterceptor):  # type: ignore[misc
 
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         method = handler_call_details.method
         if method.startswith(OPEN_METHOD_PREFIXES):
             return continuation(handler_call_details)
@@ -72,9 +65,9 @@ class RoleAuthorizationInterceptor(grpc.ServerInterceptor):  # type: ignore[misc
 
 
 def _wrap(
-    handler: grpc.RpcMethodHandler,
+    handler: grpc.RpcMethodHandler[Any, Any],
     check: Callable[[grpc.ServicerContext], tuple[grpc.StatusCode, str] | None],
-) -> grpc.RpcMethodHandler:
+) -> grpc.RpcMethodHandler[Any, Any]:
     """Run `check` before the handler, whatever its streaming shape."""
 
     def guard(inner: Callable[..., Any]) -> Callable[..., Any]:
@@ -95,5 +88,6 @@ def _wrap(
     if handler.stream_unary:
         return grpc.stream_unary_rpc_method_handler(
             guard(handler.stream_unary), handler.request_deserializer, handler.response_serializer)
+    assert handler.stream_stream is not None
     return grpc.stream_stream_rpc_method_handler(
         guard(handler.stream_stream), handler.request_deserializer, handler.response_serializer)

@@ -7,7 +7,6 @@ only read the subject (see docs/decisions/0003-certificate-identity.md).
 from __future__ import annotations
 
 import grpc
-
 from crypto.pki import PeerIdentity, identity_from_certificate
 
 

@@ -55,10 +55,10 @@ def start_server(
     roles: RoleTable,
     max_workers: int = 16,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-    extra_interceptors: Sequence[grpc.ServerInterceptor] = (),
+    extra_interceptors: Sequence[grpc.ServerInterceptor[Any, Any]] = (),
 ) -> RunningServer:
     """Start serving on `bind` (host:port; port 0 picks a free one) and return at once."""
-    interceptors: list[grpc.ServerInterceptor] = [RoleAuthorizationInterceptor(roles)]
+    interceptors: list[grpc.ServerInterceptor[Any, Any]] = [RoleAuthorizationInterceptor(roles)]
     interceptors.extend(_tracing_interceptors())
     interceptors.extend(extra_interceptors)
     server = grpc.server(
@@ -90,11 +90,11 @@ def start_server(
     return RunningServer(server=server, port=port, health=health_servicer, service_names=names)
 
 
-def _tracing_interceptors() -> list[grpc.ServerInterceptor]:
+def _tracing_interceptors() -> list[grpc.ServerInterceptor[Any, Any]]:
     """OpenTelemetry server spans (W3C trace context from the caller's metadata)."""
     from opentelemetry.instrumentation.grpc import server_interceptor
 
-    return [server_interceptor()]
+    return [server_interceptor()]  # type: ignore[no-untyped-call]
 
 
 def serve_until_signalled(running: RunningServer, grace: float = 10.0) -> None:

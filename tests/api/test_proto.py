@@ -55,7 +55,7 @@ def test_every_rpc_has_its_own_request_message() -> None:
             for method in service.methods:
                 request = method.input_type.full_name
                 assert request.endswith("Request"), f"{service.name}.{method.name} takes {request}"
-                assert request not in seen, f"{request} used by {seen.get(request)} and {method.name}"
+                assert request not in seen, f"{request} used twice ({method.name})"
                 seen[request] = method.name
 
 

@@ -33,7 +33,10 @@ def _postgres_unavailable_reason() -> str | None:
             conn.execute(sa.text("SELECT 1"))
         engine.dispose()
     except Exception as exc:  # any failure to connect means: no PostgreSQL here
-        return f"PostgreSQL not reachable at {url} ({type(exc).__name__}); set SAMENLOOP_TEST_POSTGRES_URL"
+        return (
+            f"PostgreSQL not reachable at {url} ({type(exc).__name__}); "
+            "set SAMENLOOP_TEST_POSTGRES_URL"
+        )
     return None
 
 
