@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import copy
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from nacl.public import PrivateKey
 
-from policies.model import Policy, parse_policy
+from crypto.signing import SigningKey
+from policies.approvals import sign_policy, with_approval
+from policies.model import ApprovalRole, Policy, parse_policy
 from policies.trigger import SignalFact
+from policies.trust import Trust, parse_trust
 
 # A fixed X25519 key pair for the recipient team (deterministic, test only).
 RECIPIENT_PRIVATE = PrivateKey(bytes(range(1, 33)))
@@ -92,3 +95,71 @@ def fact(
         partner_kind=partner_kind,
         observed_on=on,
     )
+
+
+# --- officers --------------------------------------------------------------------------------
+
+
+def _key(n: int) -> SigningKey:
+    return SigningKey(bytes([n]) * 32)
+
+
+OFFICER_KEYS: dict[str, SigningKey] = {
+    "po-jansen": _key(11),
+    "po-devries": _key(12),
+    "po-bakker": _key(13),
+    "ir-visser": _key(21),
+}
+OFFICER_ROLES: dict[str, ApprovalRole] = {
+    "po-jansen": ApprovalRole.PRIVACY_OFFICER,
+    "po-devries": ApprovalRole.PRIVACY_OFFICER,
+    "po-bakker": ApprovalRole.PRIVACY_OFFICER,
+    "ir-visser": ApprovalRole.INDEPENDENT_REVIEW,
+}
+SIGNING_TIME = datetime(2025, 1, 2, 9, 30, tzinfo=UTC)
+
+
+def trust_document() -> dict[str, Any]:
+    return {
+        "format": "samenloop-officers/v1",
+        "officers": [
+            {
+                "officer_id": oid,
+                "role": OFFICER_ROLES[oid].value,
+                "public_key": key.verify_key.to_base64(),
+            }
+            for oid, key in OFFICER_KEYS.items()
+        ],
+    }
+
+
+def trust() -> Trust:
+    return parse_trust(trust_document())
+
+
+def signed(doc: dict[str, Any], *officers: str) -> dict[str, Any]:
+    """`doc` with approvals by `officers` (each in their registered role)."""
+    for oid in officers:
+        approval = sign_policy(
+            parse_policy(doc),
+            OFFICER_KEYS[oid],
+            officer_id=oid,
+            role=OFFICER_ROLES[oid],
+            now=SIGNING_TIME,
+        )
+        doc = with_approval(doc, approval)
+    return doc
+
+
+STANDING_OVERRIDES: dict[str, Any] = {
+    "mode": "standing",
+    "purposes": ["wgs-vroegsignalering"],
+    "legal_basis": [
+        {"citation": "Wet gemeentelijke schuldhulpverlening, art. 3 lid 3", "standing": True}
+    ],
+    "independent_review": {
+        "reviewer": "ir-visser",
+        "report": "DPIA-2025-07 review",
+        "reviewed_on": "2024-12-20",
+    },
+}
