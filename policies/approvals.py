@@ -128,8 +128,7 @@ def _check(approval: Approval, digest: str, trust: Trust) -> ApprovalCheck:
         return ApprovalCheck(
             approval,
             False,
-            f"key {approval.key_id} belongs to {officer.officer_id}, "
-            f"not to {approval.officer_id}",
+            f"key {approval.key_id} belongs to {officer.officer_id}, not to {approval.officer_id}",
             officer,
         )
     if officer.role is not approval.role:

@@ -116,8 +116,7 @@ def parse_trust(document: Any, source: str = "<trust>") -> Trust:
         declared = entry.get("key_id")
         if declared is not None and declared != key.key_id:
             raise TrustFileError(
-                f"{where} ({officer_id}): key_id {declared} does not match the key "
-                f"({key.key_id})"
+                f"{where} ({officer_id}): key_id {declared} does not match the key ({key.key_id})"
             )
         if any(o.key_id == key.key_id for o in officers):
             raise TrustFileError(f"{where} ({officer_id}): key {key.key_id} is listed twice")
