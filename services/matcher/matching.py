@@ -1,0 +1,194 @@
+"""Incremental matching: evaluate the policies for the households a change touched, and only those.
+
+For each affected household the matcher loads that household's live signals (index on
+household id) plus the person signals that land on it through household links, turns them into
+`SignalFact`s and calls `policies.trigger.evaluate_trigger` — the one implementation of the
+trigger rules, shared with `policy simulate`. Standing policies are evaluated on every change;
+on-request policies only in `evaluate_inquiry`, for the one household a professional asked about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from crypto.signing import SigningKey
+from domain.catalogue import Catalogue
+from policies.model import PolicyMode
+from policies.trigger import SignalFact, TriggerOutcome, evaluate_trigger
+from services.matcher import alerts, audit
+from services.matcher.policy_registry import ActivePolicy, PolicyRegistry
+from services.matcher.schema import households
+from services.matcher.store import SignalRow, chunks, live_signals_by_household
+
+
+@dataclass(frozen=True)
+class MatchEnv:
+    """What evaluation needs besides the connection."""
+
+    registry: PolicyRegistry
+    catalogue: Catalogue
+    signing_key: SigningKey
+    reveal_ttl: timedelta
+    alert_signal_retention_days: int
+
+
+def to_fact(row: SignalRow, catalogue: Catalogue) -> SignalFact:
+    domains: frozenset[str] = frozenset()
+    if row.signal_type in catalogue:
+        domains = frozenset(str(d) for d in catalogue.get(row.signal_type).domains)
+    return SignalFact(
+        key=str(row.id),
+        signal_type=row.signal_type,
+        domains=domains,
+        purpose=row.purpose,
+        partner_kind=row.partner_kind,
+        observed_on=row.observed_on,
+    )
+
+
+def load_households(conn: sa.Connection, ids: Iterable[int]) -> dict[int, alerts.Household]:
+    out: dict[int, alerts.Household] = {}
+    for part in chunks(sorted(set(ids))):
+        for hid, pseudonym, area in conn.execute(
+            sa.select(households.c.id, households.c.pseudonym, households.c.area_code).where(
+                households.c.id.in_(part)
+            )
+        ):
+            out[int(hid)] = alerts.Household(int(hid), bytes(pseudonym), area)
+    return out
+
+
+def evaluate_policy(
+    active: ActivePolicy, household: alerts.Household, rows: Sequence[SignalRow],
+    catalogue: Catalogue, on: date,
+) -> TriggerOutcome | None:
+    """The trigger outcome, or None when the household is out of the policy's scope."""
+    if not active.policy.scope.covers(household.area_code or ""):
+        return None
+    return evaluate_trigger(active.policy, [to_fact(r, catalogue) for r in rows], on)
+
+
+def evaluate_standing(
+    conn: sa.Connection,
+    env: MatchEnv,
+    household_ids: Iterable[int],
+    *,
+    now: datetime,
+    actor: audit.Actor,
+) -> list[alerts.Attempt]:
+    """Evaluate every standing policy in force for the given households (under their locks)."""
+    ids = set(household_ids)
+    if not ids:
+        return []
+    today = now.date()
+    standing = [
+        ap for ap in env.registry.active(conn, today) if ap.policy.mode is PolicyMode.STANDING
+    ]
+    if not standing:
+        return []
+    purposes = frozenset().union(*(ap.policy.purposes for ap in standing))
+    by_household = live_signals_by_household(conn, ids, today)
+    candidates = {h for h, rows in by_household.items() if any(r.purpose in purposes for r in rows)}
+    if not candidates:
+        return []
+    homes = load_households(conn, candidates)
+    attempts: list[alerts.Attempt] = []
+    for hid in sorted(candidates):
+        rows = by_household[hid]
+        rows_by_key = {str(r.id): r for r in rows}
+        for ap in standing:
+            if not any(r.purpose in ap.policy.purposes for r in rows):
+                continue
+            outcome = evaluate_policy(ap, homes[hid], rows, env.catalogue, today)
+            if outcome is None or not outcome.met:
+                continue
+            attempts.append(
+                alerts.open_alert(
+                    conn,
+                    active=ap,
+                    household=homes[hid],
+                    outcome=outcome,
+                    rows_by_key=rows_by_key,
+                    mode=PolicyMode.STANDING.value,
+                    now=now,
+                    actor=actor,
+                    signing_key=env.signing_key,
+                    reveal_ttl=env.reveal_ttl,
+                    alert_signal_retention_days=env.alert_signal_retention_days,
+                )
+            )
+    return attempts
+
+
+def evaluate_inquiry(
+    conn: sa.Connection,
+    env: MatchEnv,
+    active: ActivePolicy,
+    household: alerts.Household | None,
+    *,
+    now: datetime,
+    actor: audit.Actor,
+) -> tuple[TriggerOutcome | None, alerts.Attempt | None]:
+    """Evaluate one on-request policy for one household (under its lock)."""
+    if household is None:
+        return None, None
+    today = now.date()
+    rows = live_signals_by_household(conn, [household.id], today)[household.id]
+    outcome = evaluate_policy(active, household, rows, env.catalogue, today)
+    if outcome is None or not outcome.met:
+        return outcome, None
+    attempt = alerts.open_alert(
+        conn,
+        active=active,
+        household=household,
+        outcome=outcome,
+        rows_by_key={str(r.id): r for r in rows},
+        mode=PolicyMode.ON_REQUEST.value,
+        now=now,
+        actor=actor,
+        signing_key=env.signing_key,
+        reveal_ttl=env.reveal_ttl,
+        alert_signal_retention_days=env.alert_signal_retention_days,
+    )
+    return outcome, attempt
+
+
+def simulate_outcomes(
+    conn: sa.Connection,
+    active: ActivePolicy,
+    catalogue: Catalogue,
+    on: date,
+    batch: int = 2000,
+) -> Iterable[tuple[str, TriggerOutcome]]:
+    """Every household in scope with a visible signal, evaluated read-only (simulation).
+
+    Walks the households table in id order, `batch` at a time; not a hot path.
+    """
+    last = 0
+    policy = active.policy
+    while True:
+        ids = [
+            int(r)
+            for (r,) in conn.execute(
+                sa.select(households.c.id)
+                .where(households.c.id > last)
+                .order_by(households.c.id)
+                .limit(batch)
+            )
+        ]
+        if not ids:
+            return
+        last = ids[-1]
+        homes = load_households(conn, ids)
+        by_household = live_signals_by_household(conn, ids, on)
+        for hid in ids:
+            rows = [r for r in by_household[hid] if r.purpose in policy.purposes]
+            if not rows:
+                continue
+            outcome = evaluate_policy(active, homes[hid], rows, catalogue, on)
+            if outcome is not None:
+                yield homes[hid].area_code or "", outcome

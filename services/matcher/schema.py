@@ -1,0 +1,302 @@
+"""The matcher's tables (SQLAlchemy Core). The Alembic migrations in `migrations/` create them.
+
+Pseudonyms are stored only as the matcher's keyed value (HMAC-SHA256 over the VOPRF output,
+32 bytes), once, in `households` and `persons`; every other table refers to those rows by id.
+No column holds a BSN, name, address or date of birth. Instants are naive UTC.
+
+Hot-path indexes: `signals(household_id, state)` and `signals(person_id, state)` load one
+household's live signals; `household_links(person_id, valid_from)` and
+`household_links(household_id)` resolve person signals. Nothing in the submission path scans a
+table.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# 64-bit ids on PostgreSQL; SQLite needs INTEGER PRIMARY KEY for its rowid alias.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+PSEUDONYM_BYTES = 32
+
+# Signal states.
+LIVE = "live"
+WITHDRAWN = "withdrawn"
+EXPIRED = "expired"
+MERGED = "merged"  # a non-escalated repeat: refreshed the date of `merged_into`, counts no more
+
+# Alert states.
+OPEN = "open"
+ASSIGNED = "assigned"
+REVIEWED = "reviewed"
+CLOSED = "closed"
+
+# Reveal request states.
+PENDING = "pending"
+ANSWERED = "answered"
+CANCELLED = "cancelled"
+
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("policy_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("team_id", sa.String(64), nullable=False),
+    sa.Column("document_json", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # active | revoked | superseded
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_until", sa.Date, nullable=False),
+    sa.Column("published_at", sa.DateTime, nullable=False),
+    sa.Column("published_by", sa.String(128), nullable=False),
+    sa.Column("revoked_at", sa.DateTime),
+    sa.Column("revoke_reason", sa.Text),
+    sa.UniqueConstraint("policy_id", "version"),
+    sa.Index(None, "state"),
+)
+
+households = sa.Table(
+    "households",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("pseudonym", sa.LargeBinary(PSEUDONYM_BYTES), nullable=False, unique=True),
+    sa.Column("area_code", sa.String(4)),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+persons = sa.Table(
+    "persons",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("pseudonym", sa.LargeBinary(PSEUDONYM_BYTES), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+signals = sa.Table(
+    "signals",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("partner", sa.String(64), nullable=False),
+    sa.Column("signal_id", sa.String(128), nullable=False),
+    sa.Column("partner_kind", sa.String(32), nullable=False),
+    sa.Column("signal_type", sa.String(64), nullable=False),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("observed_on", sa.Date, nullable=False),
+    sa.Column("household_id", BigId, sa.ForeignKey("households.id")),
+    sa.Column("person_id", BigId, sa.ForeignKey("persons.id")),
+    sa.Column("area_code", sa.String(4)),
+    sa.Column("escalated", sa.Boolean, nullable=False, default=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("merged_into", BigId),
+    sa.Column("expires_on", sa.Date, nullable=False),  # counts for matching up to this day
+    sa.Column("retain_until", sa.Date, nullable=False),  # deleted by the purge after this day
+    sa.Column("catalogue_version", sa.String(32), nullable=False),
+    sa.Column("batch_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("withdrawn_at", sa.DateTime),
+    sa.Column("withdraw_reason", sa.String(64)),
+    sa.UniqueConstraint("partner", "signal_id"),
+    sa.Index(None, "household_id", "state"),
+    sa.Index(None, "person_id", "state"),
+    sa.Index(None, "state", "expires_on"),
+    sa.Index(None, "retain_until"),
+    sqlite_autoincrement=True,
+)
+
+household_links = sa.Table(
+    "household_links",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("partner", sa.String(64), nullable=False),
+    sa.Column("link_id", sa.String(128), nullable=False),
+    sa.Column("person_id", BigId, sa.ForeignKey("persons.id"), nullable=False),
+    sa.Column("household_id", BigId, sa.ForeignKey("households.id"), nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("area_code", sa.String(4)),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("partner", "link_id"),
+    sa.Index(None, "person_id", "valid_from"),
+    sa.Index(None, "household_id"),
+    sqlite_autoincrement=True,
+)
+
+inquiries = sa.Table(
+    "inquiries",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("partner", sa.String(64), nullable=False),
+    sa.Column("request_id", sa.String(128), nullable=False),
+    sa.Column("policy_id", sa.String(64), nullable=False),
+    sa.Column("household_pseudonym", sa.LargeBinary(PSEUDONYM_BYTES), nullable=False),
+    sa.Column("requester_role", sa.String(128), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("domains", sa.JSON, nullable=False),
+    sa.Column("alert_name_id", sa.String(32)),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("partner", "request_id"),
+    sa.Index(None, "created_at"),
+    sqlite_autoincrement=True,
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("policy_id", sa.String(64), nullable=False),
+    sa.Column("policy_version", sa.Integer, nullable=False),
+    sa.Column("policy_digest", sa.String(64), nullable=False),
+    sa.Column("household_id", BigId, sa.ForeignKey("households.id"), nullable=False),
+    sa.Column("area_code", sa.String(4)),
+    sa.Column("team", sa.String(64), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("domains", sa.JSON, nullable=False),
+    sa.Column("regisseur", sa.String(128)),
+    sa.Column("decision", sa.String(32)),
+    sa.Column("motivation", sa.String(500)),
+    sa.Column("outcome", sa.String(32)),
+    sa.Column("traceparent", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("closed_at", sa.DateTime),
+    sa.Column("closed_on", sa.Date),
+    sa.Column("retain_until", sa.Date),  # set on closing: closed_on + policy retention
+    # Exactly one alert per (policy, household) that is not closed: the last line of defence
+    # behind the per-household row lock (see docs/matcher.md "Exactly once").
+    sa.Index(
+        "uq_alerts_one_open_per_household",
+        "policy_id",
+        "household_id",
+        unique=True,
+        sqlite_where=sa.text("state != 'closed'"),
+        postgresql_where=sa.text("state != 'closed'"),
+    ),
+    sa.Index(None, "policy_id", "household_id", "closed_at"),
+    sa.Index(None, "team", "id"),
+    sa.Index(None, "state", "retain_until"),
+    sqlite_autoincrement=True,
+)
+
+alert_signals = sa.Table(
+    "alert_signals",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", BigId, sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    # The contributing signal's row id (not a foreign key: the snapshot outlives the signal).
+    sa.Column("signal_ref", BigId, nullable=False),
+    sa.Column("signal_type", sa.String(64), nullable=False),
+    sa.Column("partner_kind", sa.String(32), nullable=False),
+    sa.Column("observed_on", sa.Date, nullable=False),
+    sa.Index(None, "alert_id"),
+    sa.Index(None, "signal_ref"),
+)
+
+reveal_requests = sa.Table(
+    "reveal_requests",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("alert_id", BigId, sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("partner", sa.String(64), nullable=False),
+    sa.Column("partner_kind", sa.String(32), nullable=False),
+    sa.Column("signal_ref", BigId, nullable=False),
+    sa.Column("signal_id", sa.String(128), nullable=False),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),  # RFC 8785 canonical JSON, as signed
+    sa.Column("signature", sa.LargeBinary, nullable=False),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expire_at", sa.DateTime, nullable=False),
+    sa.Column("delivered_count", sa.Integer, nullable=False, default=0),
+    sa.Column("last_delivered_at", sa.DateTime),
+    sa.Index(None, "partner", "state", "id"),
+    sa.Index(None, "alert_id"),
+    sa.Index(None, "signal_ref"),
+    sqlite_autoincrement=True,
+)
+
+disclosures = sa.Table(
+    "disclosures",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("alert_id", BigId, sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "reveal_request_id",
+        BigId,
+        sa.ForeignKey("reveal_requests.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("partner", sa.String(64), nullable=False),
+    sa.Column("partner_kind", sa.String(32), nullable=False),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("ciphertext", sa.LargeBinary),  # opaque sealed box; the matcher cannot open it
+    sa.Column("recipient_public_key", sa.String(64)),
+    sa.Column("refusal_reason", sa.String(64)),
+    sa.Column("refusal_detail", sa.String(500)),
+    sa.Column("audit_index", BigId, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index(None, "alert_id"),
+    sqlite_autoincrement=True,
+)
+
+# Logboek Dataverwerkingen entries, one per data subject, written in the same transaction as
+# the action they record. Append-only: triggers refuse UPDATE and DELETE (see the migration).
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("trace_id", sa.String(32), nullable=False),
+    sa.Column("span_id", sa.String(16), nullable=False),
+    sa.Column("parent_span_id", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("start_time", sa.DateTime, nullable=False),
+    sa.Column("end_time", sa.DateTime, nullable=False),
+    sa.Column("status_code", sa.String(8), nullable=False),
+    sa.Column("actor_organisation", sa.String(128), nullable=False),
+    sa.Column("actor_role", sa.String(64), nullable=False),
+    sa.Column("processing_activity_id", sa.String(128), nullable=False),
+    sa.Column("data_subject_id", sa.String(64), nullable=False),
+    sa.Column("data_subject_id_type", sa.String(32), nullable=False),
+    sa.Column("foreign_operation", sa.String(128), nullable=False),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("leaf", sa.LargeBinary, nullable=False),  # RFC 8785 canonical JSON of the entry
+    sa.Index(None, "data_subject_id"),
+    sa.Index(None, "name"),
+    sa.Index(None, "processing_activity_id"),
+    sqlite_autoincrement=True,
+)
+
+ALL_TABLES = (
+    policies,
+    households,
+    persons,
+    signals,
+    household_links,
+    inquiries,
+    alerts,
+    alert_signals,
+    reveal_requests,
+    disclosures,
+    audit_events,
+)

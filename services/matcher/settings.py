@@ -1,0 +1,34 @@
+"""What the matcher is configured with, as plain values (the YAML loader is `config.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class PartnerEntry:
+    """One registered partner organisation (the organisation in its gateway's certificate)."""
+
+    organisation: str
+    kind: str
+    """housing | police | mental_health | municipality (catalogue partner kinds)."""
+    purposes: frozenset[str]
+    """Processing purposes this partner may submit signals under."""
+
+
+@dataclass(frozen=True)
+class MatcherSettings:
+    partners: Mapping[str, PartnerEntry]
+    accepted_key_ids: frozenset[str]
+    """Pseudonymiser key ids whose VOPRF outputs the matcher accepts."""
+    municipality: str | None = None
+    """CBS code (GM....) this matcher serves; a policy for another municipality is refused."""
+    reveal_request_ttl: timedelta = field(default=timedelta(days=14))
+    alert_signal_retention_days: int = 365
+    """A signal that contributed to an alert is kept at least this long after the alert."""
+    link_retention_days: int = 400
+    """A household link superseded longer ago than this is purged."""
+    inquiry_retention_days: int = 365
+    max_batch_rows: int = 10_000
