@@ -103,7 +103,9 @@ def decode_key_document(path: Path, data: bytes, kind: str, field: str) -> bytes
     if not isinstance(doc, dict) or doc.get("format") != KEY_FORMAT:
         raise KeyFileError(f"key file {path} is not a {KEY_FORMAT} document")
     if doc.get("kind") != kind:
-        raise KeyFileError(f"key file {path} holds a {doc.get('kind')!r} key, expected {kind!r}")
+        raise KeyFileError(
+            f"key file {path} holds a {doc.get('kind')!r} key, expected {str(kind)!r}"
+        )
     value = doc.get(field)
     if not isinstance(value, str):
         raise KeyFileError(f"key file {path} has no {field} part")
