@@ -1,0 +1,229 @@
+"""`samenloop policy` offline commands, end to end through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from policies.canonical import policy_digest
+from policies.model import load_policy
+from samenloop.cli.main import app
+
+LIBRARY = Path(__file__).resolve().parents[2] / "policies" / "library"
+ON = "2026-06-01"
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["policy", *args])
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def officers(tmp_path: Path) -> Path:
+    """Three officers' keys (two privacy officers, one reviewer) and their trust file."""
+    entries = []
+    for officer, role in [
+        ("po-a", "privacy_officer"),
+        ("po-b", "privacy_officer"),
+        ("ir-example", "independent_review"),
+    ]:
+        code, out = run(
+            "keygen",
+            "--out",
+            str(tmp_path / f"{officer}.key"),
+            "--officer",
+            officer,
+            "--role",
+            role,
+        )
+        assert code == 0, out
+        entries += yaml.safe_load(out[out.index("- officer_id") :])
+    trust = tmp_path / "trust.yaml"
+    trust.write_text(yaml.safe_dump({"format": "samenloop-officers/v1", "officers": entries}))
+    return tmp_path
+
+
+def policy_copy(tmp_path: Path, name: str) -> Path:
+    dest = tmp_path / f"{name}.yaml"
+    shutil.copy(LIBRARY / f"{name}.yaml", dest)
+    return dest
+
+
+def sign(path: Path, keys: Path, officer: str, role: str = "privacy_officer") -> tuple[int, str]:
+    return run(
+        "sign",
+        str(path),
+        "--key",
+        str(keys / f"{officer}.key"),
+        "--officer",
+        officer,
+        "--role",
+        role,
+        "--trust",
+        str(keys / "trust.yaml"),
+        "--on",
+        ON,
+    )
+
+
+def test_lint_ok_and_errors_with_lines(tmp_path: Path) -> None:
+    good = policy_copy(tmp_path, "wams-overlast-schulden")
+    code, out = run("lint", str(good), "--on", ON)
+    assert code == 0 and "ok (0 warning(s))" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text().replace("min_domains: 2", "min_domains: 1"))
+    code, out = run("lint", str(bad), "--on", ON)
+    assert code == 1
+    line = next(i for i, t in enumerate(bad.read_text().splitlines(), 1) if "min_domains" in t)
+    assert f"{bad}:{line}: error [trigger.min_domains]:" in out
+    assert "1 error(s)" in out
+
+
+def test_lint_expired_today(tmp_path: Path) -> None:
+    good = policy_copy(tmp_path, "wams-overlast-schulden")
+    code, out = run("lint", str(good), "--on", "2028-01-01")
+    assert code == 1 and "in the past" in out
+
+
+def test_new_writes_a_template_that_only_needs_the_team(tmp_path: Path) -> None:
+    out_file = tmp_path / "p.yaml"
+    code, _ = run("new", str(out_file), "--id", "mijn-beleid")
+    assert code == 0
+    code, out = run("lint", str(out_file))
+    assert code == 1
+    assert "recipient.public_key" in out and "recipient.team_id" in out
+    text = out_file.read_text()
+    text = text.replace("wijkteam-...", "wijkteam-noord").replace(
+        "PASTE-THE-TEAM-PUBLIC-KEY-HERE", "SppXCCvtaoKW9WwMJJ+6rCSPuJY/F39fC3OIoOB8Jlw="
+    )
+    out_file.write_text(text)
+    code, out = run("lint", str(out_file))
+    assert code == 0, out
+    code, _ = run("new", str(out_file))
+    assert code == 1  # refuses to overwrite
+    code, out = run("new", "--standing")
+    assert code == 0 and "independent_review:" in out and "mode: standing" in out
+
+
+def test_digest(tmp_path: Path) -> None:
+    p = policy_copy(tmp_path, "wams-overlast-schulden")
+    code, out = run("digest", str(p))
+    assert code == 0 and out.strip() == policy_digest(load_policy(p))
+
+
+def test_sign_verify_publishable(tmp_path: Path, officers: Path) -> None:
+    p = policy_copy(tmp_path, "wams-overlast-schulden")
+    original = p.read_text()
+    code, out = sign(p, officers, "po-a")
+    assert code == 0, out
+    assert p.read_text().startswith(original)  # comments and layout kept; approval appended
+    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"), "--on", ON)
+    assert code == 1 and "NOT IN FORCE" in out and "has 1 (po-a)" in out
+    code, out = sign(p, officers, "po-a")
+    assert code == 1 and "one officer counts once" in out
+    code, out = sign(p, officers, "po-b")
+    assert code == 0 and "2 approval(s)" in out
+    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"), "--on", ON)
+    assert code == 0 and "IN FORCE on 2026-06-01" in out
+    assert out.count(" valid") >= 2
+    code, out = run(
+        "verify",
+        str(p),
+        "--trust",
+        str(officers / "trust.yaml"),
+        "--on",
+        ON,
+        "--revoked",
+        "wams-overlast-schulden",
+    )
+    assert code == 1 and "revoked" in out
+    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"), "--on", "2028-01-01")
+    assert code == 1 and "expired on 2027-12-31" in out
+
+
+def test_changed_character_after_signing_is_refused(tmp_path: Path, officers: Path) -> None:
+    p = policy_copy(tmp_path, "wams-overlast-schulden")
+    assert sign(p, officers, "po-a")[0] == 0
+    assert sign(p, officers, "po-b")[0] == 0
+    p.write_text(p.read_text().replace("window_days: 180", "window_days: 181"))
+    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"), "--on", ON)
+    assert code == 1
+    assert out.count("NOT VALID: signature does not verify") == 2
+
+
+def test_sign_refuses_an_invalid_policy(tmp_path: Path, officers: Path) -> None:
+    p = policy_copy(tmp_path, "wams-overlast-schulden")
+    p.write_text(p.read_text().replace("min_signals: 2", "min_signals: 1"))
+    before = p.read_text()
+    code, out = sign(p, officers, "po-a")
+    assert code == 1 and "refusing to sign it" in out and "single signal" in out
+    assert p.read_text() == before
+
+
+def test_sign_refuses_a_key_registered_to_someone_else(tmp_path: Path, officers: Path) -> None:
+    p = policy_copy(tmp_path, "wams-overlast-schulden")
+    code, out = run(
+        "sign",
+        str(p),
+        "--key",
+        str(officers / "po-a.key"),
+        "--officer",
+        "po-b",
+        "--trust",
+        str(officers / "trust.yaml"),
+        "--on",
+        ON,
+    )
+    assert code == 1 and "registered for po-a" in out
+
+
+def test_standing_needs_the_reviewer(tmp_path: Path, officers: Path) -> None:
+    p = policy_copy(tmp_path, "wgs-vroegsignalering-wonen")
+    trust = str(officers / "trust.yaml")
+    assert sign(p, officers, "po-a")[0] == 0
+    assert sign(p, officers, "po-b")[0] == 0
+    code, out = run("verify", str(p), "--trust", trust, "--on", ON)
+    assert code == 1 and "independent_review approval by ir-example" in out
+    code, out = sign(p, officers, "ir-example", "independent_review")
+    assert code == 0, out
+    code, out = run("verify", str(p), "--trust", trust, "--on", ON)
+    assert code == 0, out
+
+
+def test_export(tmp_path: Path) -> None:
+    p = policy_copy(tmp_path, "wgs-vroegsignalering-wonen")
+    code, out = run(
+        "export",
+        str(p),
+        "--format",
+        "algoritmeregister",
+        "--contact",
+        "fg@voorbeeldstad.nl",
+        "--on",
+        ON,
+    )
+    assert code == 0
+    entry = json.loads(out)
+    assert entry["contact_email"] == "fg@voorbeeldstad.nl"
+    assert entry["samenloop"]["trigger"]["window_days"] == 120
+    md = tmp_path / "register.md"
+    code, out = run(
+        "export", str(p), "--format", "algoritmeregister", "--as", "markdown", "--out", str(md)
+    )
+    assert code == 0 and "--contact" in out
+    assert md.read_text().startswith("# Vroegsignalering schulden met huurachterstand")
+    code, _ = run("export", str(p), "--format", "csv")
+    assert code != 0
+
+
+def test_remote_commands_need_an_address(tmp_path: Path) -> None:
+    code, out = run("list")
+    assert code != 0 and "--matcher" in out
+    code, out = run("list", "--matcher", "localhost:1")
+    assert code != 0 and "--tls-dir" in out
