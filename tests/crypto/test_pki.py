@@ -15,6 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from crypto import devsetup, keys
 from crypto.errors import PkiError
 from crypto.pki import (
+    CertifiedKey,
     PeerIdentity,
     create_ca,
     identity_from_auth_context,
@@ -28,10 +29,10 @@ from crypto.pki import (
 CA = create_ca()
 
 
-def _leaf(**kw: str) -> object:
+def _leaf(**kw: str) -> CertifiedKey:
     args = {"organisation": "woonstad-rotterdam", "role": "gateway", "common_name": "gw-woonstad"}
     args.update(kw)
-    return issue_certificate(CA, **args)  # type: ignore[arg-type]
+    return issue_certificate(CA, **args)
 
 
 def test_identity_round_trip_pem_and_der() -> None:
@@ -102,13 +103,12 @@ def test_identity_requires_exactly_one_known_role() -> None:
 
 def test_save_and_load(tmp_path: Path) -> None:
     leaf = _leaf()
-    assert hasattr(leaf, "certificate")
-    save_certified_key(leaf, tmp_path / "tls.crt", tmp_path / "tls.key")  # type: ignore[arg-type]
+    save_certified_key(leaf, tmp_path / "tls.crt", tmp_path / "tls.key")
     assert os.stat(tmp_path / "tls.key").st_mode & 0o777 == 0o600
     loaded = load_certified_key(tmp_path / "tls.crt", tmp_path / "tls.key")
-    assert loaded.certificate == leaf.certificate  # type: ignore[attr-defined]
+    assert loaded.certificate == leaf.certificate
     other = _leaf(common_name="other")
-    save_certified_key(other, tmp_path / "o.crt", tmp_path / "o.key")  # type: ignore[arg-type]
+    save_certified_key(other, tmp_path / "o.crt", tmp_path / "o.key")
     with pytest.raises(PkiError, match="does not belong"):
         load_certified_key(tmp_path / "tls.crt", tmp_path / "o.key")
 
@@ -167,7 +167,7 @@ def test_load_ca_says_what_to_run(tmp_path: Path) -> None:
 grpc = pytest.importorskip("grpc")
 
 
-def _serve(server_leaf: object, ca_pem: bytes):  # type: ignore[no-untyped-def]
+def _serve(server_leaf: CertifiedKey, ca_pem: bytes) -> tuple[grpc.Server, int]:
     """A gRPC server (mTLS, client cert required) whose one method returns the caller identity."""
 
     def who(request: bytes, context: grpc.ServicerContext) -> bytes:
@@ -179,7 +179,7 @@ def _serve(server_leaf: object, ca_pem: bytes):  # type: ignore[no-untyped-def]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     server.add_generic_rpc_handlers((handler,))
     creds = grpc.ssl_server_credentials(
-        [(server_leaf.key_pem(), server_leaf.certificate_pem())],  # type: ignore[attr-defined]
+        [(server_leaf.key_pem(), server_leaf.certificate_pem())],
         root_certificates=ca_pem,
         require_client_auth=True,
     )
@@ -188,17 +188,15 @@ def _serve(server_leaf: object, ca_pem: bytes):  # type: ignore[no-untyped-def]
     return server, port
 
 
-def _call(port: int, ca_pem: bytes, client: object | None) -> bytes:
+def _call(port: int, ca_pem: bytes, client: CertifiedKey | None) -> bytes:
     kwargs = {}
     if client is not None:
-        kwargs = {
-            "private_key": client.key_pem(),  # type: ignore[attr-defined]
-            "certificate_chain": client.certificate_pem(),  # type: ignore[attr-defined]
-        }
+        kwargs = {"private_key": client.key_pem(), "certificate_chain": client.certificate_pem()}
     creds = grpc.ssl_channel_credentials(root_certificates=ca_pem, **kwargs)
     with grpc.secure_channel(f"localhost:{port}", creds) as channel:
         method = channel.unary_unary("/test.Identity/Who")
-        return method(b"", timeout=5)  # type: ignore[no-any-return]
+        reply: bytes = method(b"", timeout=5)
+        return reply
 
 
 def test_grpc_mtls_carries_the_identity() -> None:

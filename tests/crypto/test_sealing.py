@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
@@ -79,7 +80,7 @@ def test_the_base_point_is_a_valid_key() -> None:
     assert parse_x25519_public_key((9).to_bytes(32, "little")).key_id.startswith("x25519:")
 
 
-def test_private_key_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_private_key_file(tmp_path: Path) -> None:
     key = X25519PrivateKey.generate()
     key.save(tmp_path / "team.key")
     assert X25519PrivateKey.load(tmp_path / "team.key").public_key == key.public_key
