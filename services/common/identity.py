@@ -19,4 +19,4 @@ def peer_identity(context: grpc.ServicerContext) -> PeerIdentity:
     certs = auth.get("x509_pem_cert")
     if not certs:
         raise UnauthenticatedPeer("no client certificate on this call")
-    return identity_from_certificate(certs[0])
+    return identity_from_certificate(bytes(certs[0]))  # grpc-stubs type the values loosely

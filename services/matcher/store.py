@@ -97,9 +97,7 @@ def lock_persons(
     conn: sa.Connection, pseudonyms: Iterable[bytes], now: datetime
 ) -> dict[bytes, int]:
     """Upsert and lock person rows; returns pseudonym -> id. Call before `lock_households`."""
-    keys = sorted(set(pseudonyms))
-    _insert_ignore(conn, persons, [{"pseudonym": k, "created_at": now} for k in keys])
-    return _lock(conn, persons, keys)
+    return _upsert_and_lock(conn, persons, sorted(set(pseudonyms)), now)
 
 
 def lock_households(
@@ -107,9 +105,25 @@ def lock_households(
 ) -> dict[bytes, int]:
     """Upsert (unless `create` is false) and lock household rows; pseudonym -> id."""
     keys = sorted(set(pseudonyms))
-    if create:
-        _insert_ignore(conn, households, [{"pseudonym": k, "created_at": now} for k in keys])
-    return _lock(conn, households, keys)
+    if not create:
+        return _lock(conn, households, keys)
+    return _upsert_and_lock(conn, households, keys, now)
+
+
+def _upsert_and_lock(
+    conn: sa.Connection, table: sa.Table, keys: list[bytes], now: datetime
+) -> dict[bytes, int]:
+    """Insert missing rows, lock all. A row the purge deleted between our insert and our lock
+    (an orphan at that instant) is inserted again."""
+    found: dict[bytes, int] = {}
+    missing = keys
+    for _ in range(3):
+        _insert_ignore(conn, table, [{"pseudonym": k, "created_at": now} for k in missing])
+        found.update(_lock(conn, table, missing))
+        missing = [k for k in keys if k not in found]
+        if not missing:
+            return found
+    raise sa.exc.OperationalError("lock subjects", {}, RuntimeError("database is locked"))
 
 
 def lock_household_ids(conn: sa.Connection, ids: Iterable[int]) -> None:

@@ -1,0 +1,87 @@
+"""`samenloop matcher …`: run and maintain the central matcher."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+
+from samenloop.cli._errors import exit_with
+from services.common.logging import configure_logging
+from services.common.tracing import configure_tracing
+
+app = typer.Typer(no_args_is_help=True)
+
+CONFIG = typer.Option(..., "--config", "-c", help="Matcher YAML configuration.")
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    from policies.errors import PolicyError
+
+    with exit_with():
+        try:
+            yield
+        except PolicyError as exc:  # e.g. an unreadable officer trust file
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    config: Path = CONFIG,
+    bind: str = typer.Option(None, help="Override the `bind` address (host:port)."),
+) -> None:
+    """Serve the matcher over mTLS until SIGTERM/SIGINT (periodic purge included)."""
+    from services.common.server import serve_until_signalled
+    from services.matcher.config import load_config
+    from services.matcher.server import build_matcher
+    from services.matcher.server import serve as start
+
+    with _errors():
+        cfg = load_config(config)
+        configure_logging("matcher", level=cfg.log_level)
+        configure_tracing("matcher")
+        matcher = build_matcher(cfg)
+        server = start(matcher, bind=bind or cfg.bind, tls=cfg.tls,
+                       purge_interval=cfg.purge_interval_seconds, max_workers=cfg.max_workers)
+    typer.echo(f"matcher listening on port {server.port}", err=True)
+    try:
+        serve_until_signalled(server.running)
+    finally:
+        server.stop(0)
+        matcher.engine.dispose()
+
+
+@app.command()
+def migrate(config: Path = CONFIG) -> None:
+    """Create or upgrade the matcher's database schema (Alembic)."""
+    from services.common.db import migrate as run_migrations
+    from services.matcher.config import MIGRATIONS, load_config
+
+    configure_logging("matcher")
+    with _errors():
+        cfg = load_config(config)
+        run_migrations(MIGRATIONS, cfg.database_url)
+    typer.echo("matcher database is at the latest revision", err=True)
+
+
+@app.command()
+def purge(config: Path = CONFIG) -> None:
+    """Run the retention purge once and print what it deleted (counts and ids)."""
+    from services.matcher.config import load_config
+    from services.matcher.purge import purge as run_purge
+    from services.matcher.server import build_matcher
+
+    configure_logging("matcher")
+    with _errors():
+        matcher = build_matcher(load_config(config))
+        try:
+            report = run_purge(matcher)
+        finally:
+            matcher.engine.dispose()
+    typer.echo(json.dumps({**report.counts(), "deleted_alerts": report.deleted_alert_ids},
+                          indent=2, sort_keys=True))

@@ -1,0 +1,63 @@
+"""Which certificate role may call which matcher RPC (deny by default; docs/authorization.md).
+
+The interceptor in `services.common.authz` checks this table before any handler runs. Finer
+rules that need data live in the core and are listed in docs/authorization.md: a gateway's
+organisation must be a registered partner, it may submit only the signal types its partner kind
+may emit under the purposes registered for it, only municipality gateways send household links,
+a gateway sees and answers only its own reveal requests, and a wijkteam sees only the alerts of
+policies that name it as recipient (others get NOT_FOUND).
+"""
+
+from __future__ import annotations
+
+from services.common.authz import RoleTable
+
+GATEWAY = "gateway"
+WIJKTEAM = "wijkteam"
+PRIVACY_OFFICER = "privacy_officer"
+
+_PARTNER = "/samenloop.v1.PartnerService/"
+_WIJKTEAM = "/samenloop.v1.WijkteamService/"
+_POLICY = "/samenloop.v1.PolicyService/"
+_AUDIT = "/samenloop.v1.AuditService/"
+
+
+def _only(*roles: str) -> frozenset[str]:
+    return frozenset(roles)
+
+
+ROLE_TABLE: RoleTable = {
+    **{
+        _PARTNER + m: _only(GATEWAY)
+        for m in (
+            "SubmitSignals",
+            "WithdrawSignals",
+            "SubmitHouseholdLinks",
+            "CreateInquiry",
+            "PullRevealRequests",
+            "SubmitDisclosure",
+        )
+    },
+    **{
+        _WIJKTEAM + m: _only(WIJKTEAM)
+        for m in (
+            "ListAlerts",
+            "StreamAlerts",
+            "GetAlert",
+            "AssignAlert",
+            "ReviewAlert",
+            "CloseAlert",
+        )
+    },
+    _POLICY + "PublishPolicy": _only(PRIVACY_OFFICER),
+    _POLICY + "RevokePolicy": _only(PRIVACY_OFFICER),
+    _POLICY + "GetPolicy": _only(PRIVACY_OFFICER, GATEWAY),
+    _POLICY + "ListPolicies": _only(PRIVACY_OFFICER, GATEWAY),
+    _POLICY + "SimulatePolicy": _only(PRIVACY_OFFICER),
+    _POLICY + "GetFairnessReport": _only(PRIVACY_OFFICER),
+    _AUDIT + "ListAuditEntries": _only(PRIVACY_OFFICER),
+    _AUDIT + "LookupSubject": _only(PRIVACY_OFFICER),
+    _AUDIT + "GetCheckpoint": _only(PRIVACY_OFFICER, GATEWAY),
+    _AUDIT + "GetInclusionProof": _only(PRIVACY_OFFICER, GATEWAY),
+    _AUDIT + "GetConsistencyProof": _only(PRIVACY_OFFICER, GATEWAY),
+}

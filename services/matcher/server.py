@@ -1,0 +1,107 @@
+"""Build the matcher from its configuration and serve it over mTLS."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from crypto.keys import load_hmac_key, load_signing_key
+from domain.catalogue import Catalogue, load_catalogue
+from policies.trust import load_trust
+from samenloop.v1 import audit_pb2_grpc, partner_pb2_grpc, policy_pb2_grpc, wijkteam_pb2_grpc
+from services.common.db import create_engine, ensure_migrated
+from services.common.logging import get_logger
+from services.common.server import RunningServer, ServiceBinding, start_server
+from services.common.tls import TlsMaterial
+from services.matcher.authorization import ROLE_TABLE
+from services.matcher.clock import Clock, SystemClock
+from services.matcher.config import MIGRATIONS, MatcherConfig
+from services.matcher.policy_registry import PolicyRegistry
+from services.matcher.purge import purge
+from services.matcher.service import Matcher
+from services.matcher.servicers.audit import AuditServicer
+from services.matcher.servicers.partner import PartnerServicer
+from services.matcher.servicers.policy import PolicyServicer
+from services.matcher.servicers.wijkteam import WijkteamServicer
+
+MIGRATE_HINT = "samenloop matcher migrate --config {config}"
+
+
+def build_matcher(
+    config: MatcherConfig, *, clock: Clock | None = None, engine: Engine | None = None,
+    catalogue: Catalogue | None = None,
+) -> Matcher:
+    """Open the database (refusing an unmigrated one), load keys, trust file and catalogue."""
+    engine = engine or create_engine(config.database_url)
+    ensure_migrated(engine, MIGRATIONS, MIGRATE_HINT.format(config=config.source))
+    return Matcher(
+        engine=engine,
+        settings=config.settings,
+        signing_key=load_signing_key(config.signing_key),
+        hmac_key=load_hmac_key(config.hmac_key),
+        registry=PolicyRegistry(load_trust(config.officer_trust)),
+        catalogue=catalogue or load_catalogue(config.catalogue),
+        clock=clock or SystemClock(),
+    )
+
+
+@dataclass
+class MatcherServer:
+    matcher: Matcher
+    running: RunningServer
+    _stop: threading.Event
+    _purger: threading.Thread | None
+
+    @property
+    def port(self) -> int:
+        return self.running.port
+
+    def stop(self, grace: float = 2.0) -> None:
+        self._stop.set()
+        self.running.stop(grace)
+        if self._purger is not None:
+            self._purger.join(timeout=5)
+
+
+def serve(
+    matcher: Matcher, *, bind: str, tls: TlsMaterial, purge_interval: float = 0.0,
+    max_workers: int = 16,
+) -> MatcherServer:
+    """Start the four services on `bind`; purge every `purge_interval` seconds (0: never)."""
+    running = start_server(
+        bind=bind,
+        tls=tls,
+        services=[
+            ServiceBinding(partner_pb2_grpc.add_PartnerServiceServicer_to_server,
+                           PartnerServicer(matcher), "samenloop.v1.PartnerService"),
+            ServiceBinding(wijkteam_pb2_grpc.add_WijkteamServiceServicer_to_server,
+                           WijkteamServicer(matcher), "samenloop.v1.WijkteamService"),
+            ServiceBinding(policy_pb2_grpc.add_PolicyServiceServicer_to_server,
+                           PolicyServicer(matcher), "samenloop.v1.PolicyService"),
+            ServiceBinding(audit_pb2_grpc.add_AuditServiceServicer_to_server,
+                           AuditServicer(matcher), "samenloop.v1.AuditService"),
+        ],
+        roles=ROLE_TABLE,
+        max_workers=max_workers,
+    )
+    stop = threading.Event()
+    purger = None
+    if purge_interval > 0:
+        def loop() -> None:
+            log = get_logger(component="purge")
+            while not stop.wait(purge_interval):
+                try:
+                    purge(matcher)
+                except Exception:  # keep serving; the next run tries again
+                    log.exception("purge_failed")
+
+        purger = threading.Thread(target=loop, name="matcher-purge", daemon=True)
+        purger.start()
+    return MatcherServer(matcher, running, stop, purger)
+
+
+def migrations_dir() -> Path:
+    return MIGRATIONS

@@ -1,0 +1,110 @@
+"""What every servicer shares: the caller, error mapping, timestamps, enum names."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from samenloop.v1 import common_pb2
+from services.common.identity import UnauthenticatedPeer, peer_identity
+from services.common.logging import get_logger
+from services.matcher.clock import to_utc_aware
+from services.matcher.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    MatcherError,
+    NotFound,
+    PermissionDenied,
+)
+from services.matcher.service import Caller
+from services.matcher.validation import PseudonymIn
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_CODES: dict[type[MatcherError], grpc.StatusCode] = {
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+}
+
+PARTNER_KINDS = {
+    "housing": common_pb2.PARTNER_KIND_HOUSING,
+    "police": common_pb2.PARTNER_KIND_POLICE,
+    "mental_health": common_pb2.PARTNER_KIND_MENTAL_HEALTH,
+    "municipality": common_pb2.PARTNER_KIND_MUNICIPALITY,
+}
+
+
+def caller(context: grpc.ServicerContext) -> Caller:
+    try:
+        who = peer_identity(context)
+    except UnauthenticatedPeer:
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required")
+        raise  # unreachable: abort raises
+    return Caller(who.organisation, who.role)
+
+
+def _abort(context: grpc.ServicerContext, exc: MatcherError) -> None:
+    code = _CODES.get(type(exc), grpc.StatusCode.INTERNAL)
+    context.abort(code, str(exc))
+
+
+def handle(fn: F) -> F:
+    """Map core errors to status codes; anything unexpected is INTERNAL without details."""
+
+    @functools.wraps(fn)
+    def unary(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return fn(self, request, context)
+        except MatcherError as exc:
+            _abort(context, exc)
+        except Exception:
+            if getattr(context, "code", lambda: None)() is not None:  # abort() already set it
+                raise
+            get_logger(component="matcher").exception("rpc_failed", method=fn.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, "internal error; see the matcher's log")
+
+    return unary  # type: ignore[return-value]
+
+
+def handle_stream(fn: F) -> F:
+    @functools.wraps(fn)
+    def streaming(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        try:
+            yield from fn(self, request, context)
+        except MatcherError as exc:
+            _abort(context, exc)
+
+    return streaming  # type: ignore[return-value]
+
+
+def timestamp(moment: datetime | None) -> Timestamp | None:
+    if moment is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(to_utc_aware(moment))
+    return ts
+
+
+def pseudonym_in(message: Any, field: str) -> PseudonymIn | None:
+    """The optional Pseudonym sub-message `field` of `message` as plain values."""
+    if not message.HasField(field):
+        return None
+    p = getattr(message, field)
+    return PseudonymIn(bytes(p.voprf_output), str(p.key_id))
+
+
+def deadline_seconds(context: grpc.ServicerContext, wanted: float) -> float:
+    """`wanted`, but never past the caller's deadline (less a small margin)."""
+    remaining = context.time_remaining()
+    if remaining is None:
+        return wanted
+    return max(0.0, min(wanted, remaining - 0.5))

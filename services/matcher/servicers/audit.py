@@ -1,0 +1,83 @@
+"""AuditService: list entries and subject access; the Merkle proofs belong to a later issue."""
+
+from __future__ import annotations
+
+import grpc
+
+from samenloop.v1 import audit_pb2, audit_pb2_grpc
+from services.matcher.service import AuditEntryView, Matcher
+from services.matcher.servicers._common import caller, handle, pseudonym_in, timestamp
+
+NOT_YET = (
+    "the Merkle tree over the audit log (checkpoints, inclusion and consistency proofs) is "
+    "built by the audit-log issue; this matcher keeps the append-only entries it will cover"
+)
+
+
+def entry_message(view: AuditEntryView) -> audit_pb2.AuditEntry:
+    r = view.row
+    return audit_pb2.AuditEntry(
+        index=view.index,
+        trace_id=r["trace_id"],
+        span_id=r["span_id"],
+        parent_span_id=r["parent_span_id"],
+        name=r["name"],
+        start_time=timestamp(r["start_time"]),
+        end_time=timestamp(r["end_time"]),
+        status_code=r["status_code"],
+        actor_organisation=r["actor_organisation"],
+        actor_role=r["actor_role"],
+        processing_activity_id=r["processing_activity_id"],
+        data_subject_id=r["data_subject_id"],
+        data_subject_id_type=r["data_subject_id_type"],
+        foreign_operation=r["foreign_operation"],
+        attributes={str(k): str(v) for k, v in dict(r["attributes"]).items()},
+        leaf=bytes(r["leaf"]),
+    )
+
+
+class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+
+    @handle
+    def ListAuditEntries(
+        self, request: audit_pb2.ListAuditEntriesRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.ListAuditEntriesResponse:
+        views, token = self.matcher.list_audit_entries(
+            caller(context), request.page_size, request.page_token, request.name,
+            request.processing_activity_id,
+        )
+        return audit_pb2.ListAuditEntriesResponse(
+            entries=[entry_message(v) for v in views], next_page_token=token
+        )
+
+    @handle
+    def LookupSubject(
+        self, request: audit_pb2.LookupSubjectRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.ListAuditEntriesResponse:
+        views, token = self.matcher.lookup_subject(
+            caller(context), pseudonym_in(request, "subject"), request.subject_type,
+            request.page_size, request.page_token,
+        )
+        return audit_pb2.ListAuditEntriesResponse(
+            entries=[entry_message(v) for v in views], next_page_token=token
+        )
+
+    def GetCheckpoint(
+        self, request: audit_pb2.GetCheckpointRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.Checkpoint:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, NOT_YET)
+        raise AssertionError("unreachable")
+
+    def GetInclusionProof(
+        self, request: audit_pb2.GetInclusionProofRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.InclusionProof:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, NOT_YET)
+        raise AssertionError("unreachable")
+
+    def GetConsistencyProof(
+        self, request: audit_pb2.GetConsistencyProofRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.ConsistencyProof:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, NOT_YET)
+        raise AssertionError("unreachable")

@@ -1,0 +1,197 @@
+"""PartnerService: what partner gateways do at the matcher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from samenloop.v1 import common_pb2, partner_pb2, partner_pb2_grpc
+from services.matcher.service import ACCEPTED, DUPLICATE, BatchResult, InquiryView, Matcher
+from services.matcher.servicers._common import (
+    caller,
+    deadline_seconds,
+    handle,
+    pseudonym_in,
+    timestamp,
+)
+from services.matcher.validation import LinkIn, SignalIn
+
+_OUTCOMES = {
+    ACCEPTED: common_pb2.ROW_OUTCOME_ACCEPTED,
+    DUPLICATE: common_pb2.ROW_OUTCOME_DUPLICATE,
+}
+_INQUIRY_STATES = {
+    "not_met": partner_pb2.INQUIRY_STATE_NOT_MET,
+    "alert_created": partner_pb2.INQUIRY_STATE_ALERT_CREATED,
+    "already_open": partner_pb2.INQUIRY_STATE_ALREADY_OPEN,
+}
+
+
+def _batch(result: BatchResult) -> tuple[list[common_pb2.RowResult], common_pb2.BatchCounts]:
+    rows = [
+        common_pb2.RowResult(
+            id=r.id,
+            outcome=_OUTCOMES.get(r.outcome, common_pb2.ROW_OUTCOME_REJECTED),
+            reason_code=r.reason_code,
+            reason=r.reason,
+        )
+        for r in result.results
+    ]
+    counts = common_pb2.BatchCounts(
+        received=len(rows),
+        accepted=result.count(ACCEPTED),
+        duplicate=result.count(DUPLICATE),
+        rejected=len(rows) - result.count(ACCEPTED) - result.count(DUPLICATE),
+    )
+    return rows, counts
+
+
+def inquiry_message(view: InquiryView) -> partner_pb2.Inquiry:
+    msg = partner_pb2.Inquiry(
+        name=f"inquiries/{view.name_id}",
+        policy=f"policies/{view.policy_id}",
+        requester_role=view.requester_role,
+        reason=view.reason,
+        request_id=view.request_id,
+        state=_INQUIRY_STATES[view.state],
+        domains=list(view.domains),
+        alert=f"alerts/{view.alert_name_id}" if view.alert_name_id else "",
+        create_time=timestamp(view.created_at),
+    )
+    if view.household is not None:
+        msg.household.voprf_output = view.household.voprf_output
+        msg.household.key_id = view.household.key_id
+    return msg
+
+
+class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+
+    @handle
+    def SubmitSignals(
+        self, request: partner_pb2.SubmitSignalsRequest, context: grpc.ServicerContext
+    ) -> partner_pb2.SubmitSignalsResponse:
+        rows = [
+            SignalIn(
+                signal_id=s.signal_id,
+                signal_type=s.signal_type,
+                observed_on=s.observed_on,
+                purpose=s.purpose,
+                household=pseudonym_in(s, "household"),
+                person=pseudonym_in(s, "person"),
+                escalated=s.escalated,
+                area_code=s.area_code,
+                catalogue_version=s.catalogue_version,
+            )
+            for s in request.signals
+        ]
+        result = self.matcher.submit_signals(caller(context), request.batch_id, rows)
+        results, counts = _batch(result)
+        return partner_pb2.SubmitSignalsResponse(results=results, counts=counts)
+
+    @handle
+    def WithdrawSignals(
+        self, request: partner_pb2.WithdrawSignalsRequest, context: grpc.ServicerContext
+    ) -> partner_pb2.WithdrawSignalsResponse:
+        result = self.matcher.withdraw_signals(
+            caller(context),
+            request.batch_id,
+            [(w.signal_id, w.reason_code) for w in request.withdrawals],
+        )
+        results, counts = _batch(result)
+        return partner_pb2.WithdrawSignalsResponse(results=results, counts=counts)
+
+    @handle
+    def SubmitHouseholdLinks(
+        self, request: partner_pb2.SubmitHouseholdLinksRequest, context: grpc.ServicerContext
+    ) -> partner_pb2.SubmitHouseholdLinksResponse:
+        rows = [
+            LinkIn(
+                link_id=link.link_id,
+                person=pseudonym_in(link, "person"),
+                household=pseudonym_in(link, "household"),
+                valid_from=link.valid_from,
+                area_code=link.area_code,
+            )
+            for link in request.links
+        ]
+        result = self.matcher.submit_household_links(caller(context), request.batch_id, rows)
+        results, counts = _batch(result)
+        return partner_pb2.SubmitHouseholdLinksResponse(results=results, counts=counts)
+
+    @handle
+    def CreateInquiry(
+        self, request: partner_pb2.CreateInquiryRequest, context: grpc.ServicerContext
+    ) -> partner_pb2.Inquiry:
+        q = request.inquiry
+        view = self.matcher.create_inquiry(
+            caller(context),
+            policy_name=q.policy,
+            household=pseudonym_in(q, "household"),
+            requester_role=q.requester_role,
+            reason=q.reason,
+            request_id=q.request_id,
+        )
+        return inquiry_message(view)
+
+    @handle
+    def PullRevealRequests(
+        self, request: partner_pb2.PullRevealRequestsRequest, context: grpc.ServicerContext
+    ) -> partner_pb2.PullRevealRequestsResponse:
+        wait = request.wait.ToTimedelta().total_seconds() if request.HasField("wait") else 0.0
+        views = self.matcher.pull_reveal_requests(
+            caller(context),
+            request.max_requests,
+            deadline_seconds(context, wait),
+            context.is_active,
+        )
+        out = []
+        for v in views:
+            d: dict[str, Any] = v.document
+            parsed = partner_pb2.RevealRequest(
+                name=d["name"],
+                alert=d["alert"],
+                policy_id=d["policy_id"],
+                policy_version=int(d["policy_version"]),
+                policy_digest=d["policy_digest"],
+                signal_id=d["signal_id"],
+                fields=list(d["fields"]),
+                recipient_public_key=d["recipient_public_key"],
+                traceparent=d["traceparent"],
+            )
+            parsed.create_time.FromJsonString(d["create_time"])
+            parsed.expire_time.FromJsonString(d["expire_time"])
+            out.append(
+                partner_pb2.SignedRevealRequest(
+                    request=parsed,
+                    signed=common_pb2.SignedPayload(
+                        payload=v.payload, signature=v.signature, key_id=v.key_id
+                    ),
+                )
+            )
+        return partner_pb2.PullRevealRequestsResponse(reveal_requests=out)
+
+    @handle
+    def SubmitDisclosure(
+        self, request: partner_pb2.SubmitDisclosureRequest, context: grpc.ServicerContext
+    ) -> partner_pb2.SubmitDisclosureResponse:
+        answer = request.WhichOneof("answer")
+        sealed = refusal = None
+        if answer == "sealed":
+            sealed = (bytes(request.sealed.ciphertext), request.sealed.recipient_public_key)
+        elif answer == "refusal":
+            refusal = (
+                partner_pb2.RefusalReason.Name(request.refusal.reason),
+                request.refusal.detail,
+            )
+        view = self.matcher.submit_disclosure(
+            caller(context), request.reveal_request, sealed=sealed, refusal=refusal
+        )
+        return partner_pb2.SubmitDisclosureResponse(
+            disclosure=f"alerts/{view.alert_name_id}/disclosures/{view.name_id}",
+            audit_index=view.audit_index,
+        )
+
+
