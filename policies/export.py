@@ -105,7 +105,7 @@ def _rule_text(policy: Policy) -> str:
     parts = [
         f"Een huishouden voldoet aan deze regel als er binnen {t.window_days} dagen ten minste "
         f"{t.min_signals} signalen zijn uit ten minste {t.min_domains} verschillende "
-        "leefgebieden, waarbij elk leefgebied door een ander signaal wordt aangetoond."
+        "leefgebieden, waarbij elk leefgebied door een ander soort signaal wordt aangetoond."
     ]
     if t.required_types:
         parts.append("Verplicht aanwezig: " + ", ".join(sorted(t.required_types)) + ".")

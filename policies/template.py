@@ -53,7 +53,7 @@ scope:
   # areas: ["1011", "1012"]
 
 # When does a household match? Within window_days, at least min_signals signals in at least
-# min_domains distinct life domains (each domain evidenced by a different signal).
+# min_domains distinct life domains (each domain evidenced by a different signal type).
 trigger:
   window_days: 180
   min_domains: 2          # never below 2: the Wams is about several related problems

@@ -18,9 +18,10 @@ The rules, in order (docs/policies.md "Trigger semantics", ADR 0005):
 4. Thresholds, over the counted facts (each distinct `key` once):
    - every `required_types` type is present;
    - at least `min_signals` facts;
-   - at least `min_domains` distinct life domains, *each evidenced by a different signal*: one
-     signal whose type spans two domains does not make two domains on its own (the count is a
-     maximum matching of signals to domains);
+   - at least `min_domains` distinct life domains, *each evidenced by a different signal type*:
+     one signal whose type spans two domains does not make two domains on its own, nor do two
+     signals of that same type (a repeat is the same problem); the count is a maximum matching
+     of the counted signal types to their domains;
    - for each `min_per_domain` entry, at least that many counted facts in that domain.
 
 If the trigger is met, `contributing` holds the keys of all counted facts (each could be asked
@@ -78,7 +79,7 @@ class TriggerOutcome:
     signals: int
     """How many facts counted (visible, in the window, not after `on`)."""
     distinct_domains: int
-    """Domains evidenced by different signals (the number compared with `min_domains`)."""
+    """Domains evidenced by different signal types (the number compared with `min_domains`)."""
     reasons: tuple[Reason, ...]
     """Every rule that failed; empty when `met`."""
 
@@ -148,12 +149,15 @@ def evaluate_trigger_rules(
                 f"{len(counted)} signal(s) in the window, {trigger.min_signals} needed",
             )
         )
-    distinct = distinct_domain_count([f.domains for f in counted])
+    by_type: dict[str, frozenset[str]] = {}
+    for f in counted:
+        by_type[f.signal_type] = by_type.get(f.signal_type, frozenset()) | f.domains
+    distinct = distinct_domain_count(list(by_type.values()))
     if distinct < trigger.min_domains:
         reasons.append(
             Reason(
                 ReasonCode.TOO_FEW_DOMAINS,
-                f"{distinct} distinct life domain(s) evidenced by different signals, "
+                f"{distinct} distinct life domain(s) evidenced by different signal types, "
                 f"{trigger.min_domains} needed",
             )
         )
@@ -179,11 +183,11 @@ def evaluate_trigger_rules(
 
 
 def distinct_domain_count(domain_sets: Iterable[frozenset[str]]) -> int:
-    """The largest number of distinct domains that can each be given a different signal.
+    """The largest number of distinct domains that can each be given a different evidence set.
 
-    A maximum bipartite matching (Kuhn's augmenting paths) between signals and the domains
-    they belong to. With single-domain signals this is just the number of distinct domains.
-    Size: O(signals x domains x edges), tiny for one household.
+    A maximum bipartite matching (Kuhn's augmenting paths) between the sets (one per signal
+    type) and the domains they contain. With single-domain types this is just the number of
+    distinct domains. Size: O(sets x domains x edges), tiny for one household.
     """
     sets = [s for s in domain_sets if s]
     owner: dict[str, int] = {}  # domain -> index of the signal it is matched to

@@ -78,7 +78,7 @@ _counter = iter(range(1_000_000))
 
 
 def fact(
-    signal_type: str = "rent_arrears",
+    signal_type: str | None = None,
     domains: str | tuple[str, ...] = "huisvesting",
     *,
     on: date = TODAY,
@@ -86,10 +86,11 @@ def fact(
     partner_kind: str = "housing",
     key: str | None = None,
 ) -> SignalFact:
+    """A fact; without `signal_type`, one type per domain set (`t_<domains>`)."""
     ds = (domains,) if isinstance(domains, str) else domains
     return SignalFact(
         key=key if key is not None else f"s{next(_counter):05d}",
-        signal_type=signal_type,
+        signal_type=signal_type if signal_type is not None else "t_" + "_".join(sorted(ds)),
         domains=frozenset(ds),
         purpose=purpose,
         partner_kind=partner_kind,

@@ -53,8 +53,9 @@ def test_wgs_standing_policy() -> None:
     assert p.mode is PolicyMode.STANDING
     rent, energy = signal("huurachterstand", WGS), signal("energie_achterstand", WGS)
     assert evaluate_trigger(p, [rent, energy], ON).met
-    # rent arrears alone spans two domains but is one signal
+    # rent arrears alone spans two domains but is one signal; a repeat is the same problem
     assert not evaluate_trigger(p, [rent], ON).met
+    assert not evaluate_trigger(p, [rent, signal("huurachterstand", WGS)], ON).met
     # without rent arrears, two other arrears do not fire
     assert not evaluate_trigger(p, [energy, signal("drinkwater_achterstand", WGS)], ON).met
     # already applied for debt help: vetoed

@@ -80,6 +80,19 @@ def test_one_multi_domain_signal_does_not_count_as_two_domains() -> None:
     assert out2.met and out2.distinct_domains == 2
 
 
+def test_two_signals_of_one_multi_domain_type_are_one_problem() -> None:
+    """Two rent arrears (an escalated repeat) are still one kind of problem: one domain."""
+    two_domains = ("huisvesting", "financien")
+    repeat = [fact("rent_arrears", two_domains), fact("rent_arrears", two_domains)]
+    out = evaluate_trigger(policy(), repeat, TODAY)
+    assert not out.met
+    assert out.signals == 2 and out.distinct_domains == 1
+    assert codes(out) == {ReasonCode.TOO_FEW_DOMAINS}
+    assert "evidenced by different signal types" in out.explanation
+    # another type in one of those domains makes it two
+    assert evaluate_trigger(policy(), [*repeat, fact("energy_arrears", "financien")], TODAY).met
+
+
 def test_min_signals_above_min_domains() -> None:
     p = policy(trigger__min_signals=3)
     two = [fact(domains="huisvesting"), fact(domains="financien")]
