@@ -26,11 +26,12 @@ class TlsMaterial:
 
     @classmethod
     def from_dir(cls, directory: Path, component: str) -> TlsMaterial:
-        """The layout `samenloop pki dev-setup` writes: `ca.crt`, `<component>.crt`, `.key`."""
+        """The layout `samenloop pki dev-setup` writes: `ca/ca.crt`, `<component>/tls.crt|key`."""
+        directory = Path(directory)
         return cls(
-            ca_cert=directory / "ca.crt",
-            cert=directory / f"{component}.crt",
-            key=directory / f"{component}.key",
+            ca_cert=directory / "ca" / "ca.crt",
+            cert=directory / component / "tls.crt",
+            key=directory / component / "tls.key",
         )
 
     def read(self) -> tuple[bytes, bytes, bytes]:

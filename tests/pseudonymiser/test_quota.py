@@ -24,14 +24,16 @@ class FakeClock:
         return self.day
 
 
-def ledger(daily: int = 1000, rate: float = 100.0, burst: int = 100) -> tuple[QuotaLedger, FakeClock]:
+def ledger(
+    daily: int = 1000, rate: float = 100.0, burst: int = 100
+) -> tuple[QuotaLedger, FakeClock]:
     clock = FakeClock()
     return QuotaLedger(default=QuotaLimits(daily, rate, burst), clock=clock.monotonic,
                        today=clock.today), clock
 
 
 def test_daily_quota_refuses_past_the_limit_and_charges_nothing_for_a_refusal() -> None:
-    quota, clock = ledger(daily=250, rate=1e9, burst=1000)
+    quota, _ = ledger(daily=250, rate=1e9, burst=1000)
     assert quota.charge("woonstad", 200).allowed
     refused = quota.charge("woonstad", 100)
     assert not refused.allowed and refused.code == "daily_quota"

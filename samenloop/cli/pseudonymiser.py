@@ -1,0 +1,47 @@
+"""`samenloop pseudonymiser …`: run the VOPRF key holder (trusted third party)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from samenloop.cli._errors import exit_with
+from services.common.logging import configure_logging
+from services.common.tracing import configure_tracing
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command()
+def serve(
+    config: Path = typer.Option(..., "--config", "-c", help="Pseudonymiser YAML configuration."),
+    bind: str = typer.Option(None, help="Override the `bind` address (host:port)."),
+) -> None:
+    """Serve BlindEvaluate over mTLS until SIGTERM/SIGINT."""
+    from services.common.server import serve_until_signalled
+    from services.pseudonymiser.config import load_config
+    from services.pseudonymiser.server import start
+
+    configure_logging("pseudonymiser")
+    configure_tracing("pseudonymiser")
+    with exit_with():
+        running = start(load_config(config), bind=bind)
+    typer.echo(f"pseudonymiser listening on port {running.port}", err=True)
+    serve_until_signalled(running)
+
+
+@app.command("public-key")
+def public_key(
+    config: Path = typer.Option(..., "--config", "-c", help="Pseudonymiser YAML configuration."),
+) -> None:
+    """Print the key id and public key that gateways pin (base64)."""
+    import base64
+
+    from services.pseudonymiser.config import load_config
+    from services.pseudonymiser.server import load_key
+
+    with exit_with():
+        key = load_key(load_config(config))
+    typer.echo(f"key_id: {key.key_id}")
+    typer.echo(f"public_key: {base64.b64encode(key.public_key.to_bytes()).decode()}")

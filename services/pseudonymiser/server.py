@@ -1,0 +1,44 @@
+"""Start the pseudonymiser: load config and key, serve gRPC over mTLS."""
+
+from __future__ import annotations
+
+from crypto import keys
+from crypto.oprf import VoprfServer
+from samenloop.v1 import pseudonymiser_pb2_grpc
+from services.common.authz import RoleTable
+from services.common.server import RunningServer, ServiceBinding, start_server
+from services.pseudonymiser.config import PseudonymiserConfig
+from services.pseudonymiser.quota import QuotaLedger
+from services.pseudonymiser.servicer import PseudonymiserServicer
+
+SERVICE = "samenloop.v1.Pseudonymiser"
+
+# Who may call what (deny by default). Only gateways evaluate; anyone in the deployment may
+# read the public key, so officers and the matcher can check which key is served.
+ROLES: RoleTable = {
+    f"/{SERVICE}/GetPublicKey": frozenset(
+        {"gateway", "matcher", "privacy_officer", "independent_review"}
+    ),
+    f"/{SERVICE}/BlindEvaluate": frozenset({"gateway"}),
+}
+
+
+def load_key(config: PseudonymiserConfig) -> VoprfServer:
+    return VoprfServer(keys.load_voprf_key(config.voprf_key))
+
+
+def start(config: PseudonymiserConfig, *, bind: str | None = None) -> RunningServer:
+    key = load_key(config)
+    servicer = PseudonymiserServicer(
+        key,
+        QuotaLedger(default=config.default_limits, per_organisation=config.organisation_limits),
+        config.max_batch_size,
+    )
+    return start_server(
+        bind=bind or config.bind,
+        tls=config.tls,
+        services=[ServiceBinding(pseudonymiser_pb2_grpc.add_PseudonymiserServicer_to_server,
+                                 servicer, SERVICE)],
+        roles=ROLES,
+        max_message_bytes=config.max_request_bytes,
+    )

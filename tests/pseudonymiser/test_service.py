@@ -1,0 +1,217 @@
+"""The pseudonymiser over real gRPC and mTLS on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from crypto import keys, oprf
+from crypto.oprf import VoprfServer
+from crypto.pseudonyms import voprf_input
+from samenloop.v1 import pseudonymiser_pb2, pseudonymiser_pb2_grpc
+from services.common.server import ServiceBinding, start_server
+from services.common.tls import TlsMaterial, secure_channel
+from services.pseudonymiser.client import PinnedKeyMismatch, PseudonymiserClient, PseudonymiserError
+from services.pseudonymiser.config import DEFAULT_LIMITS
+from services.pseudonymiser.quota import QuotaLedger, QuotaLimits
+from services.pseudonymiser.server import ROLES, SERVICE, start
+from services.pseudonymiser.servicer import PseudonymiserServicer
+from tests.support.services import (
+    GATEWAYS,
+    DevPki,
+    RunningPseudonymiser,
+    make_pki,
+    pseudonymiser_config,
+)
+
+BSNS = ["111222333", "123456782", "012345672"]  # elfproef-valid test numbers
+
+
+def test_gateway_gets_the_same_outputs_as_direct_evaluation_with_the_server_key(
+    pseudonymiser: RunningPseudonymiser,
+) -> None:
+    inputs = [voprf_input("person", b) for b in BSNS] + [voprf_input("household", "3072AB|12|A|")]
+    outputs = pseudonymiser.client().evaluate(inputs)
+    sk = keys.load_voprf_key(pseudonymiser.pki.key_file("pseudonymiser", "voprf"))
+    assert outputs == [oprf.evaluate(sk, x) for x in inputs]
+    assert all(len(o) == 64 for o in outputs)
+    assert len(set(outputs)) == len(outputs)
+
+
+def test_every_gateway_gets_the_same_pseudonym_for_the_same_input(
+    pseudonymiser: RunningPseudonymiser,
+) -> None:
+    x = [voprf_input("person", BSNS[1])]
+    results = {gw: pseudonymiser.client(gw).evaluate(x)[0] for gw in GATEWAYS.values()}
+    assert len(set(results.values())) == 1
+
+
+def test_large_input_lists_are_split_into_batches(pki: DevPki) -> None:
+    running = start(pseudonymiser_config(pki, max_batch_size=4))
+    try:
+        client = PseudonymiserClient(pki.channel(GATEWAYS["police"], running.port),
+                                     pki.public_key("pseudonymiser", "voprf"))
+        inputs = [voprf_input("person", f"{i:09d}") for i in range(10)]
+        sk = keys.load_voprf_key(pki.key_file("pseudonymiser", "voprf"))
+        assert client.evaluate(inputs) == [oprf.evaluate(sk, x) for x in inputs]
+    finally:
+        running.stop(0)
+
+
+def test_public_key_info(pseudonymiser: RunningPseudonymiser) -> None:
+    info = pseudonymiser.client().check_key()
+    assert info.public_key == pseudonymiser.public_key
+    assert info.key_id == oprf.public_key_id(pseudonymiser.public_key)
+    assert info.ciphersuite == "ristretto255-SHA512"
+    assert info.mode == 1
+    assert info.max_batch_size == 1000
+
+
+def test_a_wrong_pinned_key_fails_naming_the_key_mismatch(
+    pseudonymiser: RunningPseudonymiser,
+) -> None:
+    _, other_pk = oprf.generate_key_pair()
+    client = PseudonymiserClient(pseudonymiser.pki.channel(GATEWAYS["housing"], pseudonymiser.port),
+                                 other_pk.to_bytes())
+    with pytest.raises(PinnedKeyMismatch) as excinfo:
+        client.evaluate([voprf_input("person", BSNS[0])])
+    message = str(excinfo.value)
+    assert oprf.public_key_id(other_pk) in message
+    assert oprf.public_key_id(pseudonymiser.public_key) in message
+
+
+class LyingServicer(PseudonymiserServicer):
+    """An attacker's pseudonymiser: answers to any key id, evaluates with its own key."""
+
+    def BlindEvaluate(self, request, context):  # type: ignore[no-untyped-def]
+        request.key_id = self._key.key_id
+        return super().BlindEvaluate(request, context)
+
+
+def test_a_pseudonymiser_evaluating_with_another_key_is_caught_by_the_proof(
+    pki: DevPki,
+) -> None:
+    other_sk, _ = oprf.generate_key_pair()
+    servicer = LyingServicer(VoprfServer(other_sk), QuotaLedger(default=DEFAULT_LIMITS), 1000)
+    running = start_server(
+        bind="127.0.0.1:0", tls=pki.tls("pseudonymiser"),
+        services=[ServiceBinding(pseudonymiser_pb2_grpc.add_PseudonymiserServicer_to_server,
+                                 servicer, SERVICE)],
+        roles=ROLES,
+    )
+    try:
+        pinned = pki.public_key("pseudonymiser", "voprf")
+        client = PseudonymiserClient(pki.channel(GATEWAYS["housing"], running.port), pinned)
+        client._max_batch = 1000  # skip the key check: this server lies only in its evaluation
+        with pytest.raises(PinnedKeyMismatch, match="does not verify against the pinned key"):
+            client.evaluate([voprf_input("person", BSNS[0])])
+    finally:
+        running.stop(0)
+
+
+def _stub(pki: DevPki, component: str, port: int) -> pseudonymiser_pb2_grpc.PseudonymiserStub:
+    return pseudonymiser_pb2_grpc.PseudonymiserStub(pki.channel(component, port))
+
+
+def _request(pki: DevPki, n: int = 1) -> pseudonymiser_pb2.BlindEvaluateRequest:
+    client = oprf.VoprfClient(pki.public_key("pseudonymiser", "voprf"))
+    batch = client.blind_batch([voprf_input("person", f"{i:09d}") for i in range(n)])
+    return pseudonymiser_pb2.BlindEvaluateRequest(key_id=client.key_id,
+                                                  blinded_elements=batch.wire())
+
+
+@pytest.mark.parametrize("component", ["matcher", "wijkteam-feijenoord", "fg-gemeente-rotterdam"])
+def test_other_roles_may_not_evaluate(pseudonymiser: RunningPseudonymiser, component: str) -> None:
+    stub = _stub(pseudonymiser.pki, component, pseudonymiser.port)
+    with pytest.raises(grpc.RpcError) as excinfo:
+        stub.BlindEvaluate(_request(pseudonymiser.pki), timeout=10)
+    assert excinfo.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "may not call BlindEvaluate" in excinfo.value.details()
+
+
+def test_a_client_without_a_certificate_is_refused(pseudonymiser: RunningPseudonymiser) -> None:
+    ca = pseudonymiser.pki.tls("pseudonymiser").ca_cert.read_bytes()
+    channel = grpc.secure_channel(f"127.0.0.1:{pseudonymiser.port}",
+                                  grpc.ssl_channel_credentials(root_certificates=ca))
+    stub = pseudonymiser_pb2_grpc.PseudonymiserStub(channel)
+    with pytest.raises(grpc.RpcError) as excinfo:
+        stub.GetPublicKey(pseudonymiser_pb2.GetPublicKeyRequest(), timeout=10)
+    assert excinfo.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_a_client_with_an_untrusted_certificate_is_refused(
+    pseudonymiser: RunningPseudonymiser, tmp_path: Path
+) -> None:
+    """A gateway certificate from another CA: the handshake fails before any call."""
+    foreign = make_pki(tmp_path / "foreign")
+    material = TlsMaterial(ca_cert=pseudonymiser.pki.tls("pseudonymiser").ca_cert,
+                           cert=foreign.tls(GATEWAYS["housing"]).cert,
+                           key=foreign.tls(GATEWAYS["housing"]).key)
+    stub = pseudonymiser_pb2_grpc.PseudonymiserStub(
+        secure_channel(f"127.0.0.1:{pseudonymiser.port}", material))
+    with pytest.raises(grpc.RpcError) as excinfo:
+        stub.BlindEvaluate(_request(pseudonymiser.pki), timeout=10)
+    assert excinfo.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.fixture
+def small_limits(pki: DevPki) -> Iterator[int]:
+    running = start(pseudonymiser_config(
+        pki, max_batch_size=10,
+        default_limits=QuotaLimits(daily_elements=25, rate_per_second=1e6, burst=1000),
+    ))
+    try:
+        yield running.port
+    finally:
+        running.stop(0)
+
+
+def test_a_batch_over_the_limit_gets_a_clear_error(pki: DevPki, small_limits: int) -> None:
+    stub = _stub(pki, GATEWAYS["housing"], small_limits)
+    with pytest.raises(grpc.RpcError) as excinfo:
+        stub.BlindEvaluate(_request(pki, 11), timeout=10)
+    assert excinfo.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "at most 10 blinded elements, this one 11" in excinfo.value.details()
+
+
+def test_the_daily_quota_is_enforced_per_partner(pki: DevPki, small_limits: int) -> None:
+    housing = _stub(pki, GATEWAYS["housing"], small_limits)
+    for _ in range(2):
+        housing.BlindEvaluate(_request(pki, 10), timeout=10)
+    with pytest.raises(grpc.RpcError) as excinfo:
+        housing.BlindEvaluate(_request(pki, 10), timeout=10)
+    assert excinfo.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "daily quota of 25" in excinfo.value.details()
+    housing.BlindEvaluate(_request(pki, 5), timeout=10)  # what is left of the quota still works
+    police = _stub(pki, GATEWAYS["police"], small_limits)
+    police.BlindEvaluate(_request(pki, 10), timeout=10)  # another partner is not affected
+
+
+def test_the_client_reports_a_quota_refusal(pki: DevPki, small_limits: int) -> None:
+    client = PseudonymiserClient(pki.channel(GATEWAYS["mental_health"], small_limits),
+                                 pki.public_key("pseudonymiser", "voprf"))
+    client.evaluate([voprf_input("person", f"{i:09d}") for i in range(25)])
+    with pytest.raises(PseudonymiserError, match="RESOURCE_EXHAUSTED"):
+        client.evaluate([voprf_input("person", "123456782")])
+
+
+def test_an_identity_element_is_refused(pseudonymiser: RunningPseudonymiser) -> None:
+    stub = _stub(pseudonymiser.pki, GATEWAYS["housing"], pseudonymiser.port)
+    request = pseudonymiser_pb2.BlindEvaluateRequest(
+        key_id=oprf.public_key_id(pseudonymiser.public_key), blinded_elements=[bytes(32)])
+    with pytest.raises(grpc.RpcError) as excinfo:
+        stub.BlindEvaluate(request, timeout=10)
+    assert excinfo.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_an_unknown_key_id_is_a_failed_precondition(pseudonymiser: RunningPseudonymiser) -> None:
+    stub = _stub(pseudonymiser.pki, GATEWAYS["housing"], pseudonymiser.port)
+    request = _request(pseudonymiser.pki)
+    request.key_id = "voprf:0000000000000000"
+    with pytest.raises(grpc.RpcError) as excinfo:
+        stub.BlindEvaluate(request, timeout=10)
+    assert excinfo.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "pinned key" in excinfo.value.details()

@@ -1,0 +1,107 @@
+"""Real services on loopback for end-to-end tests: the development PKI and a pseudonymiser.
+
+Import the fixtures into a conftest (`from tests.support.services import pki_dir, ...`) or use
+the functions directly. Everything runs over mTLS with certificates from
+`crypto.devsetup.dev_setup`, exactly as a deployment would.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+
+from crypto.devsetup import dev_setup
+from services.common.server import RunningServer
+from services.common.tls import TlsMaterial, secure_channel
+from services.pseudonymiser.client import PseudonymiserClient
+from services.pseudonymiser.config import DEFAULT_LIMITS, PseudonymiserConfig
+from services.pseudonymiser.quota import QuotaLimits
+from services.pseudonymiser.server import start as start_pseudonymiser
+
+GATEWAYS = {
+    "housing": "gateway-woonstad-rotterdam",
+    "police": "gateway-politie-rotterdam",
+    "mental_health": "gateway-ggz-delfland",
+    "municipality": "gateway-gemeente-rotterdam",
+}
+
+
+@dataclass
+class DevPki:
+    directory: Path
+    manifest: dict[str, object]
+
+    def tls(self, component: str) -> TlsMaterial:
+        return TlsMaterial.from_dir(self.directory, component)
+
+    def key_file(self, component: str, purpose: str) -> Path:
+        components = self.manifest["components"]
+        assert isinstance(components, dict)
+        return self.directory / components[component]["keys"][purpose]["file"]
+
+    def public_key(self, component: str, purpose: str) -> bytes:
+        components = self.manifest["components"]
+        assert isinstance(components, dict)
+        return base64.b64decode(components[component]["keys"][purpose]["public"])
+
+    def channel(self, component: str, port: int) -> grpc.Channel:
+        return secure_channel(f"127.0.0.1:{port}", self.tls(component))
+
+
+def make_pki(directory: Path) -> DevPki:
+    return DevPki(directory, dev_setup(directory))
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
+    """One development PKI for the whole session (generating it takes a moment)."""
+    return make_pki(tmp_path_factory.mktemp("pki") / "dev")
+
+
+def pseudonymiser_config(
+    pki: DevPki,
+    *,
+    max_batch_size: int = 1000,
+    default_limits: QuotaLimits = DEFAULT_LIMITS,
+    organisation_limits: dict[str, QuotaLimits] | None = None,
+) -> PseudonymiserConfig:
+    return PseudonymiserConfig(
+        bind="127.0.0.1:0",
+        tls=pki.tls("pseudonymiser"),
+        voprf_key=pki.key_file("pseudonymiser", "voprf"),
+        max_batch_size=max_batch_size,
+        default_limits=default_limits,
+        organisation_limits=organisation_limits or {},
+    )
+
+
+@dataclass
+class RunningPseudonymiser:
+    running: RunningServer
+    pki: DevPki
+
+    @property
+    def port(self) -> int:
+        return self.running.port
+
+    @property
+    def public_key(self) -> bytes:
+        return self.pki.public_key("pseudonymiser", "voprf")
+
+    def client(self, gateway: str = GATEWAYS["housing"]) -> PseudonymiserClient:
+        return PseudonymiserClient(self.pki.channel(gateway, self.port), self.public_key)
+
+
+@pytest.fixture(scope="session")
+def pseudonymiser(pki: DevPki) -> Iterator[RunningPseudonymiser]:
+    """A real pseudonymiser on a loopback port, for the whole session."""
+    running = start_pseudonymiser(pseudonymiser_config(pki))
+    try:
+        yield RunningPseudonymiser(running, pki)
+    finally:
+        running.stop(0)
