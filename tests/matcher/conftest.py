@@ -1,0 +1,179 @@
+"""Fixtures for the matcher tests: a dev PKI, the real pseudonymiser, a matcher on loopback.
+
+Every end-to-end test talks to a real matcher server over mTLS through its gRPC API, with
+pseudonyms made by the real pseudonymiser service (VOPRF with the batch DLEQ proof verified)
+and certificates from `crypto.devsetup` (what `samenloop pki dev-setup` writes). `matcher` uses
+the suite's `db_url` fixture, so each such test runs on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+import yaml
+
+from crypto.devsetup import dev_setup, issue_component, load_ca
+from samenloop.v1 import audit_pb2_grpc, policy_pb2, policy_pb2_grpc, wijkteam_pb2_grpc
+from services.common.db import create_engine, migrate
+from services.common.logging import configure_logging
+from services.common.tls import secure_channel
+from services.matcher.clock import SettableClock, SystemClock
+from services.matcher.config import MIGRATIONS
+from services.matcher.server import MatcherServer, serve
+from services.matcher.service import Matcher
+from services.matcher.settings import MatcherSettings, PartnerEntry
+from tests.matcher.client import GatewayTestClient, Pseudonymiser
+from tests.matcher.helpers import (
+    TEAM,
+    Pki,
+    build_matcher_for_test,
+    document_bytes,
+    policy_document,
+    sign,
+)
+
+OFFICER = "fg-gemeente-rotterdam"
+
+# Extra certificate holders the dev PKI does not have: a second team, an unregistered gateway.
+EXTRA = {
+    "wijkteam-noord": ("wijkteam-noord", "wijkteam"),
+    "gateway-onbekend": ("onbekende-partner", "gateway"),
+}
+
+PARTNERS = {
+    "woonstad-rotterdam": PartnerEntry(
+        "woonstad-rotterdam", "housing",
+        frozenset({"wgs-vroegsignalering", "wams-gecoordineerde-aanpak"})),
+    "politie-rotterdam": PartnerEntry(
+        "politie-rotterdam", "police", frozenset({"wams-gecoordineerde-aanpak"})),
+    "ggz-delfland": PartnerEntry(
+        "ggz-delfland", "mental_health", frozenset({"wams-gecoordineerde-aanpak"})),
+    "gemeente-rotterdam": PartnerEntry(
+        "gemeente-rotterdam", "municipality",
+        frozenset({"wgs-vroegsignalering", "wams-gecoordineerde-aanpak"})),
+}
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    directory = tmp_path_factory.mktemp("pki") / "dev"
+    manifest = dev_setup(directory)
+    ca = load_ca(directory)
+    for name, (org, role) in EXTRA.items():
+        _, entry = issue_component(directory, ca, name=name, organisation=org, role=role)
+        manifest["components"][name] = entry
+    officers = []
+    for name, comp in manifest["components"].items():
+        if comp["role"] in ("privacy_officer", "independent_review"):
+            officers.append({
+                "officer_id": name,
+                "role": comp["role"],
+                "public_key": comp["keys"]["signing"]["public"],
+            })
+    trust = directory / "officers.yaml"
+    trust.write_text(yaml.safe_dump({"format": "samenloop-officers/v1", "officers": officers}))
+    return Pki(directory, manifest, trust)
+
+
+@pytest.fixture(scope="session")
+def pseudonymiser(pki: Pki) -> Iterator[Pseudonymiser]:
+    """The real pseudonymiser service on loopback (VOPRF key from the dev PKI)."""
+    from services.pseudonymiser.config import PseudonymiserConfig
+    from services.pseudonymiser.server import start
+
+    config = PseudonymiserConfig(
+        bind="127.0.0.1:0",
+        tls=pki.tls("pseudonymiser"),
+        voprf_key=pki.dir / pki.manifest["components"]["pseudonymiser"]["keys"]["voprf"]["file"],
+    )
+    running = start(config)
+    voprf = pki.manifest["components"]["pseudonymiser"]["keys"]["voprf"]
+    service = Pseudonymiser(running.port, base64.b64decode(voprf["public"]), voprf["key_id"])
+    yield service
+    service.close()
+    running.stop(0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_json_logs() -> None:
+    configure_logging("matcher-tests", level="WARNING")
+
+
+def settings_for(pki: Pki, pseudonymiser: Pseudonymiser, **overrides: object) -> MatcherSettings:
+    values: dict[str, object] = {
+        "partners": PARTNERS,
+        "accepted_key_ids": frozenset({pseudonymiser.key_id}),
+        "municipality": "GM0599",
+    }
+    values.update(overrides)
+    return MatcherSettings(**values)  # type: ignore[arg-type]
+
+
+class Harness:
+    """A matcher server on loopback and mTLS channels for every role."""
+
+    def __init__(self, pki: Pki, pseudonymiser: Pseudonymiser, matcher: Matcher,
+                 server: MatcherServer, clock: SettableClock) -> None:
+        self.pki = pki
+        self.pseudonymiser = pseudonymiser
+        self.matcher = matcher
+        self.server = server
+        self.clock = clock
+        self._channels: list[grpc.Channel] = []
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.server.port}"
+
+    def channel(self, component: str) -> grpc.Channel:
+        ch = secure_channel(self.target, self.pki.tls(component))
+        self._channels.append(ch)
+        return ch
+
+    def gateway(self, organisation: str) -> GatewayTestClient:
+        name = organisation if organisation.startswith("gateway-") else f"gateway-{organisation}"
+        return GatewayTestClient(self.channel(name), self.pseudonymiser,
+                                 self.pki, self.matcher.signing_key.verify_key, name)
+
+    def stub(self, component: str, stub_class: Any) -> Any:
+        return stub_class(self.channel(component))
+
+    def officer(self) -> Any:
+        return self.stub(OFFICER, policy_pb2_grpc.PolicyServiceStub)
+
+    def auditor(self) -> Any:
+        return self.stub(OFFICER, audit_pb2_grpc.AuditServiceStub)
+
+    def team(self, name: str = TEAM) -> Any:
+        return self.stub(name, wijkteam_pb2_grpc.WijkteamServiceStub)
+
+    def publish(self, doc: dict[str, Any]) -> Any:
+        return self.officer().PublishPolicy(
+            policy_pb2.PublishPolicyRequest(document=document_bytes(sign(self.pki, doc))),
+            timeout=30)
+
+    def publish_policy(self, **overrides: Any) -> Any:
+        return self.publish(policy_document(self.pki, **overrides))
+
+    def close(self) -> None:
+        for ch in self._channels:
+            ch.close()
+
+
+@pytest.fixture
+def matcher(db_url: str, pki: Pki, pseudonymiser: Pseudonymiser) -> Iterator[Harness]:
+    migrate(MIGRATIONS, db_url)
+    engine = create_engine(db_url)
+    clock = SettableClock(SystemClock().now())
+    m = build_matcher_for_test(engine, pki, settings_for(pki, pseudonymiser), clock)
+    server = serve(m, bind="127.0.0.1:0", tls=pki.tls("matcher"), max_workers=8)
+    harness = Harness(pki, pseudonymiser, m, server, clock)
+    yield harness
+    harness.close()
+    server.stop(0)
+    engine.dispose()
+
