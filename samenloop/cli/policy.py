@@ -355,10 +355,17 @@ MATCHER_OPTION = typer.Option(
     help="The matcher's address HOST:PORT (or $SAMENLOOP_MATCHER).",
 )
 TLS_DIR_OPTION = typer.Option(
-    None, "--tls-dir", envvar="SAMENLOOP_TLS_DIR", help="Folder with ca.crt, NAME.crt, NAME.key."
+    None,
+    "--tls-dir",
+    envvar="SAMENLOOP_TLS_DIR",
+    help="Folder with ca.crt, NAME.crt and NAME.key, or a `pki dev-setup` folder "
+    "(ca/ca.crt, NAME/tls.crt, NAME/tls.key).",
 )
 TLS_NAME_OPTION = typer.Option(
-    "privacy-officer", "--tls-name", help="Certificate/key file name in --tls-dir."
+    "privacy-officer",
+    "--tls-name",
+    envvar="SAMENLOOP_TLS_NAME",
+    help="Your certificate's name (file or component folder) in --tls-dir.",
 )
 CA_OPTION = typer.Option(None, "--ca", help="CA certificate (instead of --tls-dir).")
 CERT_OPTION = typer.Option(None, "--cert", help="Your client certificate (role privacy_officer).")
@@ -386,7 +393,15 @@ class _Remote:
         if ca and cert and key:
             self.material = TlsMaterial(ca_cert=ca, cert=cert, key=key)
         elif tls_dir:
-            self.material = TlsMaterial.from_dir(tls_dir, tls_name)
+            if (tls_dir / "ca" / "ca.crt").exists():
+                # `samenloop pki dev-setup` layout: ca/ca.crt, <component>/tls.crt, tls.key
+                self.material = TlsMaterial(
+                    ca_cert=tls_dir / "ca" / "ca.crt",
+                    cert=tls_dir / tls_name / "tls.crt",
+                    key=tls_dir / tls_name / "tls.key",
+                )
+            else:
+                self.material = TlsMaterial.from_dir(tls_dir, tls_name)
         else:
             raise typer.BadParameter(
                 "give your TLS files with --tls-dir DIR (or --ca, --cert and --key)"

@@ -1,0 +1,261 @@
+"""`samenloop policy` against a real matcher on loopback over mTLS: simulate, publish, list,
+fairness, revoke. The matcher is started in-process from its own configuration; signals reach it
+through its service API as a gateway's would (the gateway itself is not under test here)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from crypto.devsetup import dev_setup
+from crypto.signing import VerifyKey
+from samenloop.cli.main import app
+
+LIBRARY = Path(__file__).resolve().parents[2] / "policies" / "library"
+START = datetime(2026, 6, 1, 9, 0)
+ON = START.date().isoformat()
+OFFICERS = {
+    "fg-gemeente-rotterdam": "privacy_officer",
+    "po-woonstad-rotterdam": "privacy_officer",
+    "independent-reviewer": "independent_review",
+}
+KEY_ID = "voprf:00000000000000aa"
+runner = CliRunner()
+
+
+@dataclass
+class Deployment:
+    pki: Path
+    trust: Path
+    address: str
+    matcher: object
+
+    def cli(self, *args: str, remote: bool = True) -> tuple[int, str]:
+        extra = (
+            [
+                "--matcher",
+                self.address,
+                "--tls-dir",
+                str(self.pki),
+                "--tls-name",
+                "fg-gemeente-rotterdam",
+            ]
+            if remote
+            else []
+        )
+        result = runner.invoke(app, ["policy", *args, *extra])
+        return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    from services.common.db import migrate
+    from services.matcher.clock import SettableClock
+    from services.matcher.config import MIGRATIONS, load_config
+    from services.matcher.server import build_matcher, serve
+
+    base = tmp_path_factory.mktemp("e2e")
+    pki = base / "pki"
+    dev_setup(pki)
+    trust = base / "officers.yaml"
+    trust.write_text(
+        yaml.safe_dump(
+            {
+                "format": "samenloop-officers/v1",
+                "officers": [
+                    {
+                        "officer_id": name,
+                        "role": role,
+                        "public_key": VerifyKey.load(pki / name / "signing.key.pub").to_base64(),
+                    }
+                    for name, role in OFFICERS.items()
+                ],
+            }
+        )
+    )
+    config_file = base / "matcher.yaml"
+    config_file.write_text(
+        yaml.safe_dump(
+            {
+                "bind": "127.0.0.1:0",
+                "data_dir": str(base / "data"),
+                "pki_dir": str(pki),
+                "component": "matcher",
+                "officer_trust": str(trust),
+                "municipality": "GM9999",
+                "pseudonymiser_key_ids": [KEY_ID],
+                "partners": {
+                    "woonstad-rotterdam": {
+                        "kind": "housing",
+                        "purposes": ["wams-gecoordineerde-aanpak", "wgs-vroegsignalering"],
+                    },
+                },
+                "purge_interval_seconds": 0,
+            }
+        )
+    )
+    (base / "data").mkdir()
+    config = load_config(config_file)
+    migrate(MIGRATIONS, config.database_url)
+    matcher = build_matcher(config, clock=SettableClock(START))
+    server = serve(matcher, bind="127.0.0.1:0", tls=config.tls)
+    try:
+        yield Deployment(pki, trust, f"localhost:{server.port}", matcher)
+    finally:
+        server.stop(0)
+
+
+def submit(matcher: object, households: dict[str, list[str]], area: str) -> None:
+    """One batch from the housing corporation: each household gets the given signal types."""
+    from services.matcher.service import Caller
+    from services.matcher.validation import PseudonymIn, SignalIn
+
+    rows = []
+    for hh, types in households.items():
+        pseudo = PseudonymIn(voprf_output=hh.encode().ljust(64, b"\0"), key_id=KEY_ID)
+        for t in types:
+            rows.append(
+                SignalIn(
+                    signal_id=f"{hh}-{t}",
+                    signal_type=t,
+                    observed_on=(START.date() - timedelta(days=20)).isoformat(),
+                    purpose="wams-gecoordineerde-aanpak",
+                    household=pseudo,
+                    person=None,
+                    escalated=False,
+                    area_code=area,
+                    catalogue_version="",
+                )
+            )
+    result = matcher.submit_signals(  # type: ignore[attr-defined]
+        Caller("woonstad-rotterdam", "gateway"), f"batch-{area}", rows
+    )
+    assert result.count("accepted") == len(rows), result
+
+
+BOTH = ["woonoverlast_melding", "huurachterstand"]
+
+
+def test_simulate_publish_list_fairness_revoke(deployment: Deployment, tmp_path: Path) -> None:
+    d = deployment
+    submit(d.matcher, {f"a{i}": BOTH for i in range(8)}, "9901")
+    submit(d.matcher, {f"b{i}": BOTH for i in range(6)}, "9902")
+    submit(
+        d.matcher,
+        {f"c{i}": BOTH for i in range(2)} | {f"n{i}": ["woonoverlast_melding"] for i in range(10)},
+        "9903",
+    )
+
+    policy = tmp_path / "wams-overlast-schulden.yaml"
+    shutil.copy(LIBRARY / policy.name, policy)
+
+    # simulate: an unsigned policy, no alerts created, small cells hidden
+    code, out = d.cli("simulate", str(policy), "--on", ON)
+    assert code == 0, out
+    assert "households evaluated: 26" in out
+    assert "households flagged:   16" in out
+    assert "financien + huisvesting + sociaal_netwerk  16" in out
+    lines = {
+        ln.split()[0]: ln.split()[1]
+        for ln in out.splitlines()
+        if ln[:4] in {"9901", "9902", "9903"}
+    }
+    assert lines == {"9901": "8", "9902": "<5", "9903": "<5"}
+
+    # publish refuses an unsigned policy, locally and at the matcher
+    code, out = d.cli("publish", str(policy), "--on", ON)
+    assert code == 1 and "FAILED_PRECONDITION" in out and "2 distinct privacy officers" in out
+
+    for officer in ("fg-gemeente-rotterdam", "po-woonstad-rotterdam"):
+        code, out = d.cli(
+            "sign",
+            str(policy),
+            "--key",
+            str(d.pki / officer / "signing.key"),
+            "--officer",
+            officer,
+            "--trust",
+            str(d.trust),
+            "--on",
+            ON,
+            remote=False,
+        )
+        assert code == 0, out
+    code, out = d.cli("publish", str(policy), "--trust", str(d.trust), "--on", ON)
+    assert code == 0, out
+    assert "state    active" in out and "wams-overlast-schulden@1" in out
+
+    code, out = d.cli("list")
+    assert code == 0 and "wams-overlast-schulden" in out and "active" in out
+
+    code, out = d.cli("fairness", "wams-overlast-schulden")
+    assert code == 0, out
+    rows = {ln.split()[0]: ln.split()[1:] for ln in out.splitlines() if ln[:2] == "99"}
+    # signals the policy can see per area; an on-request policy raised no alerts (hidden: <5)
+    assert rows == {"9901": ["16", "<5", "-"], "9902": ["12", "<5", "-"], "9903": ["14", "<5", "-"]}
+
+    # a changed character after signing: the matcher refuses it too
+    tampered = tmp_path / "tampered.yaml"
+    tampered.write_text(policy.read_text().replace("version: 1", "version: 2"))
+    code, out = d.cli("publish", str(tampered), "--on", ON)
+    assert code == 1 and "FAILED_PRECONDITION" in out
+    assert "wams-overlast-schulden@2 is not in force" in out and "has 0 (none)" in out
+
+    code, out = d.cli("revoke", "wams-overlast-schulden", "--reason", "test: end of pilot")
+    assert code == 0, out
+    assert "state    revoked" in out and "test: end of pilot" in out
+    code, out = d.cli("list")
+    assert code == 0 and "no published policies in force" in out
+    code, out = d.cli("list", "--all")
+    assert code == 0 and "revoked" in out
+    code, out = d.cli("publish", str(policy), "--on", ON)
+    assert code == 1 and "revoked" in out
+
+
+def test_wrong_role_certificate_is_refused(deployment: Deployment, tmp_path: Path) -> None:
+    """A gateway may read policies (it verifies them itself) but never revoke one."""
+    d = deployment
+    result = runner.invoke(
+        app,
+        [
+            "policy",
+            "revoke",
+            "some-policy",
+            "--reason",
+            "x",
+            "--matcher",
+            d.address,
+            "--tls-dir",
+            str(d.pki),
+            "--tls-name",
+            "gateway-woonstad-rotterdam",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "PERMISSION_DENIED" in result.output
+
+
+def test_unreachable_matcher_is_a_clear_error(deployment: Deployment) -> None:
+    os.environ.pop("SAMENLOOP_MATCHER", None)
+    result = runner.invoke(
+        app,
+        [
+            "policy",
+            "list",
+            "--matcher",
+            "localhost:1",
+            "--tls-dir",
+            str(deployment.pki),
+            "--tls-name",
+            "fg-gemeente-rotterdam",
+        ],
+    )
+    assert result.exit_code == 1 and "UNAVAILABLE" in result.output
