@@ -12,11 +12,20 @@ a prime-order group, so a failure here always means a bad input and becomes `Inv
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import os
+import sys
 from collections.abc import Sequence
 from typing import Final, final
 
 import rbcl
+
+# rbcl writes its bundled libsodium to a fresh temporary file on every import and never
+# removes it (ADR 0002). Once loaded, the mapping no longer needs the file: remove it, so
+# processes do not leave 5 MB each behind in $TMPDIR.
+with contextlib.suppress(OSError, AttributeError, KeyError):
+    os.unlink(sys.modules["rbcl._sodium"].lib_path)
 
 from crypto.errors import InvalidElement, InvalidScalar
 
