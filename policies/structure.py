@@ -100,4 +100,11 @@ _PATTERN_HINTS = {
     "signed_at": " (UTC time written YYYY-MM-DDTHH:MM:SSZ)",
     "signature": " (standard base64 of a 64-byte Ed25519 signature)",
     "url": " (an https:// address)",
+    "team_id": " (lower case letters, digits, hyphens, e.g. wijkteam-noord)",
+    "purposes": " (a catalogue purpose such as wams-gecoordineerde-aanpak)",
+    "processing_activity_id": " (letters, digits and . _ : / -, e.g. GM0363/wams-01)",
+    "officer_id": " (lower case letters, digits and . _ -)",
+    "reviewer": " (the reviewer's officer id in the trust file)",
+    "required_types": " (a signal type code from the catalogue)",
+    "excluded_types": " (a signal type code from the catalogue)",
 }
