@@ -358,8 +358,7 @@ TLS_DIR_OPTION = typer.Option(
     None,
     "--tls-dir",
     envvar="SAMENLOOP_TLS_DIR",
-    help="Folder with ca.crt, NAME.crt and NAME.key, or a `pki dev-setup` folder "
-    "(ca/ca.crt, NAME/tls.crt, NAME/tls.key).",
+    help="A `pki dev-setup` style folder: ca/ca.crt, NAME/tls.crt, NAME/tls.key.",
 )
 TLS_NAME_OPTION = typer.Option(
     "privacy-officer",
@@ -393,15 +392,7 @@ class _Remote:
         if ca and cert and key:
             self.material = TlsMaterial(ca_cert=ca, cert=cert, key=key)
         elif tls_dir:
-            if (tls_dir / "ca" / "ca.crt").exists():
-                # `samenloop pki dev-setup` layout: ca/ca.crt, <component>/tls.crt, tls.key
-                self.material = TlsMaterial(
-                    ca_cert=tls_dir / "ca" / "ca.crt",
-                    cert=tls_dir / tls_name / "tls.crt",
-                    key=tls_dir / tls_name / "tls.key",
-                )
-            else:
-                self.material = TlsMaterial.from_dir(tls_dir, tls_name)
+            self.material = TlsMaterial.from_dir(tls_dir, tls_name)
         else:
             raise typer.BadParameter(
                 "give your TLS files with --tls-dir DIR (or --ca, --cert and --key)"
