@@ -64,7 +64,7 @@ def address_input(address: str) -> bytes:
 
 
 def person_input(bsn: str) -> bytes:
-    return voprf_input("person", parse_bsn(bsn).digits)
+    return voprf_input("person", parse_bsn(bsn).value)
 
 
 class GatewayTestClient:

@@ -153,3 +153,19 @@ def document_bytes(doc: dict[str, Any]) -> bytes:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def bsn(n: int) -> str:
+    """The n-th test BSN: 8 digits from n plus the elfproef check digit (skipping n that fail)."""
+    weights = (9, 8, 7, 6, 5, 4, 3, 2)
+    candidate = 10_000_000 + n * 7
+    while True:
+        digits = f"{candidate:08d}"
+        check = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11
+        if check < 10:
+            return digits + str(check)
+        candidate += 1
+
+
+def address(n: int, postcode: str = "3071AB") -> str:
+    return f"{postcode} {n}"
