@@ -216,7 +216,11 @@ class TableReader:
                         ),
                     )
                     continue
-            if _has_surrogates(fields):
+            joined = "".join(fields)
+            if "\x00" in joined:
+                yield RawRow(start, {}, _NUL_PROBLEM)
+                continue
+            if _has_surrogates((joined,)):
                 yield RawRow(start, {}, _encoding_problem(self._encoding))
                 continue
             yield RawRow(start, dict(zip(header, fields, strict=True)))
@@ -226,6 +230,9 @@ class TableReader:
     def _jsonl_rows(self) -> Iterator[RawRow]:
         for number, text in enumerate(self._file, start=1):
             if not text.strip():
+                continue
+            if "\x00" in text:
+                yield RawRow(number, {}, _NUL_PROBLEM)
                 continue
             if _has_surrogates((text,)):
                 yield RawRow(number, {}, _encoding_problem(self._encoding))
@@ -260,6 +267,11 @@ class TableReader:
             if problem is None and not any(values.values()):
                 continue
             yield RawRow(number, values, problem)
+
+
+_NUL_PROBLEM = FieldError(
+    "row", "row.unreadable", "the row contains a NUL byte (is the file really text?)"
+)
 
 
 def _count_outside_quotes(line: str, delimiter: str) -> int:

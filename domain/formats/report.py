@@ -25,7 +25,8 @@ __all__ = ["Counts", "JsonReport", "NormalisedWriter", "Row"]
 class Row(Protocol):
     """An accepted row of any kind."""
 
-    line: int
+    @property
+    def line(self) -> int: ...
 
     def canonical(self) -> dict[str, str]: ...
 
