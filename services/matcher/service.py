@@ -234,9 +234,13 @@ class Matcher:
             reveal_ttl=settings.reveal_request_ttl,
             alert_signal_retention_days=settings.alert_signal_retention_days,
         )
-        self.log = get_logger(component="matcher")
 
     # ----------------------------------------------------------------- helpers
+
+    @property
+    def log(self) -> Any:
+        """Resolved per use, so a logging configuration made later applies."""
+        return get_logger(component="matcher")
 
     def pseudonym(self, p: PseudonymIn) -> bytes:
         """The matcher's keyed step: HMAC-SHA256(matcher key, VOPRF output)."""
