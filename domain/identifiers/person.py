@@ -58,6 +58,7 @@ _PHONE_STRIP = re.compile(r"[\s\-./]+")
 _E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 _EMAIL_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_ASCII_NAME = re.compile(r"[ .'-]*[A-Za-z][A-Za-z .'-]*")
 _INITIAL_TOKEN = re.compile(r"([^\W\d_]+)(\.)?")
 
 
@@ -74,7 +75,7 @@ def normalise_text(raw: str, field: str, *, max_length: int) -> str:
             field, f"{field} is not valid text (check the file encoding)", code=f"{field}.encoding"
         ) from None
     text = _WS.sub(" ", text).strip()
-    if any(unicodedata.category(c)[0] == "C" for c in text):
+    if not text.isprintable():  # after folding whitespace: exactly the category C characters
         raise InvalidValue(
             field, f"{field} contains a control or invisible character", code=f"{field}.characters"
         )
@@ -93,6 +94,8 @@ def _name(raw: str, field: str, *, max_length: int) -> str:
     )
     if not text:
         raise InvalidValue(field, f"{field} is empty", code=f"{field}.missing")
+    if _ASCII_NAME.fullmatch(text):
+        return text
     letters = 0
     for c in text:
         cat = unicodedata.category(c)
@@ -345,9 +348,9 @@ class PersonIdentity:
     def as_strings(self) -> dict[str, str]:
         """Field -> canonical text (ISO date); empty fields as ''."""
         out: dict[str, str] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = (
+        for name in _IDENTITY_FIELDS:
+            value = getattr(self, name)
+            out[name] = (
                 ""
                 if value is None
                 else value.isoformat()
@@ -360,3 +363,6 @@ class PersonIdentity:
         return f"PersonIdentity(<hidden: {', '.join(self.present()) or 'empty'}>)"
 
     __str__ = __repr__
+
+
+_IDENTITY_FIELDS = tuple(f.name for f in fields(PersonIdentity))

@@ -1,0 +1,201 @@
+"""`samenloop gateway check`: output, exit codes, normalised file, JSON report, privacy."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from samenloop.cli.main import app
+
+REPO = Path(__file__).resolve().parents[2]
+EX = REPO / "examples"
+AS_OF = ["--as-of", "2026-11-20"]
+
+EXAMPLES = [
+    ["canonical/signals.csv"],
+    ["canonical/signals.jsonl"],
+    ["canonical/links.csv", "--kind", "links"],
+    ["canonical/withdrawals.csv", "--kind", "withdrawals"],
+    ["partners/woonstichting/export.csv", "-m", "partners/woonstichting/mapping.yaml"],
+    ["partners/politie/export.jsonl", "-m", "partners/politie/mapping.yaml"],
+    ["partners/ggz/export.csv", "-m", "partners/ggz/mapping.yaml"],
+    ["partners/gemeente/signals.csv", "-m", "partners/gemeente/mapping.yaml"],
+    ["partners/gemeente/links.csv", "-m", "partners/gemeente/links-mapping.yaml"],
+    ["partners/gemeente/withdrawals.csv", "--kind", "withdrawals"],
+]
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["gateway", "check", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _ex(args: list[str]) -> list[str]:
+    return [str(EX / a) if a.endswith((".csv", ".jsonl", ".yaml")) else a for a in args]
+
+
+@pytest.mark.parametrize("args", EXAMPLES, ids=[a[0] for a in EXAMPLES])
+def test_every_example_is_accepted(args: list[str]) -> None:
+    code, out, err = _run(*_ex(args), *AS_OF)
+    assert code == 0, err
+    assert err == ""
+    assert re.search(r"^rejected: 0$", out, re.M)
+    read = int(re.search(r"^read:\s+(\d+)$", out, re.M).group(1))  # type: ignore[union-attr]
+    assert read >= 2
+
+
+def test_rejections_are_file_line_field_reason_and_counts_follow(tmp_path: Path) -> None:
+    path = EX / "canonical/signals-with-errors.csv"
+    code, out, err = _run(str(path), *AS_OF)
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 11
+    for line in lines:
+        assert re.fullmatch(rf"{re.escape(str(path))}:\d+: [a-z_]+: .+", line), line
+    assert f"{path}:3: bsn: BSN fails the elfproef" in err
+    assert "read:     12" in out and "accepted: 1" in out and "rejected: 11" in out
+    assert re.search(r"^  bsn\.elfproef\s+1$", out, re.M)
+
+
+def test_normalised_and_report(tmp_path: Path) -> None:
+    normalised, report = tmp_path / "n.csv", tmp_path / "r.json"
+    code, out, _ = _run(
+        str(EX / "partners/woonstichting/export.csv"),
+        "-m",
+        str(EX / "partners/woonstichting/mapping.yaml"),
+        "--normalised",
+        str(normalised),
+        "--report",
+        str(report),
+        *AS_OF,
+    )
+    assert code == 0
+    with normalised.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 5
+    assert rows[0]["bsn"] == "999990007" and rows[0]["observed_on"] == "2026-10-01"
+    assert rows[1]["postcode"] == "3072AB" and rows[1]["huisletter"] == "A"
+    assert rows[1]["huisnummertoevoeging"] == "2"
+    assert rows[3]["huisnummertoevoeging"] == "HS" and rows[3]["geslachtsnaam"] == "Hoëvenaars"
+    assert rows[4]["huisnummertoevoeging"] == "2"
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["counts"] == {"read": 5, "accepted": 5, "rejected": 0, "rejected_by_reason": {}}
+    assert data["rejections"] == [] and data["complete"] is True
+    assert data["partner_kind"] == "housing" and data["catalogue_version"] == "2025.1"
+    assert "personal data" in out
+    # the normalised file is itself a valid canonical export
+    code, _, err = _run(str(normalised), *AS_OF)
+    assert code == 0, err
+
+
+def test_report_lists_every_problem(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    code, _, _ = _run(
+        str(EX / "canonical/signals-with-errors.csv"), "--report", str(report), *AS_OF
+    )
+    assert code == 1
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["counts"]["rejected"] == 11 and len(data["rejections"]) == 11
+    assert data["rejections"][0] == {
+        "line": 3,
+        "field": "bsn",
+        "code": "bsn.elfproef",
+        "reason": "BSN fails the elfproef (check digit); look for a typing error",
+    }
+
+
+def _csv(tmp_path: Path, text: str, name: str = "x.csv") -> str:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return str(p)
+
+
+def test_unusable_inputs_exit_2(tmp_path: Path) -> None:
+    good = _csv(tmp_path, "signal_id,signal_type,observed_on,bsn\n")
+    bad_map = tmp_path / "m.yaml"
+    bad_map.write_text("mapping_version: 7\n")
+    links_map = tmp_path / "l.yaml"
+    links_map.write_text("mapping_version: 1\nkind: links\n")
+    cases = [
+        ([str(tmp_path / "missing.csv")], "not a readable file"),
+        ([good, "-m", str(bad_map)], "mapping_version"),
+        ([good, "-m", str(tmp_path / "none.yaml")], "cannot read"),
+        ([good, "--kind", "signals", "-m", str(links_map)], "is for links"),
+        ([good, "--as-of", "yesterday"], "--as-of"),
+        ([good, "--purpose", "marketing"], "--purpose"),
+        ([good, "--normalised", good], "overwrite"),
+        ([_csv(tmp_path, "signal_id,naam\n", "y.csv")], "'naam'"),
+        ([good, "--kind", "alerts"], ""),
+    ]
+    for args, message in cases:
+        code, _, err = _run(*args)
+        assert code == 2, (args, err)
+        assert message in err, (args, err)
+
+
+def test_header_problem_still_closes_the_report(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    code, _, err = _run(_csv(tmp_path, "signal_id,vrije_tekst\n"), "--report", str(report))
+    assert code == 2 and "vrije_tekst" in err
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["complete"] is False and "vrije_tekst" in data["error"]
+
+
+def test_empty_file_and_default_kind(tmp_path: Path) -> None:
+    code, out, _ = _run(_csv(tmp_path, "signal_id,signal_type,observed_on,bsn\n"))
+    assert code == 0 and "no data rows" in out
+
+
+PERSONAL = {
+    "bsn_bad": "999990018",
+    "bsn_good": "999990044",
+    "name": "Vermeulen-Oosterhuis",
+    "name_digit": "Brouwer7",
+    "postcode": "9999SS",
+    "postcode_good": "9733 HK",
+    "huisnummer": "4711 zwart",
+    "born": "1963-00-00",
+    "born_good": "1963-04-27",
+    "phone": "06-9876",
+    "phone_good": "06-98765432",
+    "email": "greet@@brouwer.nl",
+    "email_good": "greet.vermeulen@example.nl",
+}
+
+
+def test_no_personal_value_appears_in_any_output(tmp_path: Path) -> None:
+    p = PERSONAL
+    header = (
+        "signal_id,signal_type,observed_on,bsn,postcode,huisnummer,geslachtsnaam,"
+        "geboortedatum,telefoon,email"
+    )
+    rows = [
+        f"A1,ggz_crisiscontact,2026-11-01,{p['bsn_bad']},,,{p['name']},,,",
+        f"A2,huurachterstand,2026-11-01,{p['bsn_good']},{p['postcode']},{p['huisnummer']},"
+        f"{p['name_digit']},{p['born']},{p['phone']},{p['email']}",
+        # valid personal values in rows rejected for other reasons
+        f"A3,huurachterstand,2030-01-01,{p['bsn_good']},{p['postcode_good']},12,{p['name']},"
+        f"{p['born_good']},{p['phone_good']},{p['email_good']}",
+        f"A4,onbekend_type,2026-11-01,{p['bsn_good']},,,,,,",
+        f"{p['bsn_good']},ggz_crisiscontact,2026-11-01,{p['bsn_good']},,,,,,",
+        f"A6,ggz_crisiscontact,2026-11-01,{p['bsn_good']},,,,,,,extra",
+    ]
+    src = _csv(tmp_path, header + "\n" + "\n".join(rows) + "\n")
+    report = tmp_path / "r.json"
+    code, out, err = _run(
+        src, "--report", str(report), "--purpose", "wams-gecoordineerde-aanpak", *AS_OF
+    )
+    assert code == 1
+    assert err.count("\n") >= 10
+    everything = out + err + report.read_text(encoding="utf-8")
+    for name, value in p.items():
+        variants = {value, value.replace(" ", ""), value.replace("-", "")}
+        for v in variants:
+            assert v not in everything, f"{name} leaked"
+    for digits in ("99999", "9876", "4711"):
+        assert digits not in everything
