@@ -199,3 +199,11 @@ def test_no_personal_value_appears_in_any_output(tmp_path: Path) -> None:
             assert v not in everything, f"{name} leaked"
     for digits in ("99999", "9876", "4711"):
         assert digits not in everything
+
+
+def test_docs_link_to_existing_examples() -> None:
+    text = (REPO / "docs" / "formats.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\((\.\./examples/[^)#]+)\)", text)
+    assert len(targets) >= 8
+    for target in targets:
+        assert (REPO / "docs" / target).resolve().exists(), target

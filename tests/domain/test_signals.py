@@ -342,3 +342,35 @@ def test_read_export_dispatches(tmp_path: Path, kind: ExportKind) -> None:
     p = tmp_path / "x.csv"
     p.write_text(",".join(COLUMNS[kind]) + "\n")
     assert list(read_export(p, kind, today=TODAY)) == []
+
+
+_any_text = st.text(max_size=16)
+
+
+@given(st.dictionaries(st.sampled_from(COLUMNS[ExportKind.SIGNALS]), _any_text))
+@settings(max_examples=300, deadline=None)
+def test_no_row_crashes_signal_validation(values: dict[str, str]) -> None:
+    result = validate_signal(values, 3, RULES)
+    if isinstance(result, SignalRow):
+        again = validate_signal(result.canonical(), 3, RULES)
+        assert isinstance(again, SignalRow) and again.canonical() == result.canonical()
+    else:
+        assert result and all(e.reason and e.code for e in result)
+
+
+@given(
+    st.dictionaries(st.sampled_from(COLUMNS[ExportKind.LINKS]), _any_text),
+    st.dictionaries(st.sampled_from(COLUMNS[ExportKind.WITHDRAWALS]), _any_text),
+)
+@settings(max_examples=300, deadline=None)
+def test_no_row_crashes_link_or_withdrawal_validation(
+    link: dict[str, str], withdrawal: dict[str, str]
+) -> None:
+    from domain.formats import validate_link, validate_withdrawal
+
+    result = validate_link(link, 2, today=TODAY)
+    if isinstance(result, HouseholdLinkRow):
+        assert validate_link(result.canonical(), 2, today=TODAY) == result
+    w = validate_withdrawal(withdrawal, 2)
+    if isinstance(w, WithdrawalRow):
+        assert validate_withdrawal(w.canonical(), 2) == w
