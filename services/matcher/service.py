@@ -1344,20 +1344,24 @@ class Matcher:
             if row is None:
                 raise NotFound(f"policies/{policy_id} not found")
             policy = self.registry.parsed(row.digest, row.document_json)
-            area = sa.func.coalesce(signals.c.area_code, households.c.area_code, "")
-            signal_counts = {
-                str(a): int(n) for a, n in conn.execute(
-                    sa.select(area, sa.func.count())
-                    .select_from(signals.outerjoin(households,
-                                                   households.c.id == signals.c.household_id))
-                    .where(signals.c.state == LIVE,
-                           signals.c.purpose.in_(sorted(policy.purposes)))
-                    .group_by(area))}
-            alert_counts = {
-                str(a): int(n) for a, n in conn.execute(
-                    sa.select(sa.func.coalesce(alerts_t.c.area_code, ""), sa.func.count())
-                    .where(alerts_t.c.policy_id == policy_id)
-                    .group_by(sa.func.coalesce(alerts_t.c.area_code, "")))}
+            signal_counts: dict[str, int] = {}
+            for own, home, n in conn.execute(
+                sa.select(signals.c.area_code, households.c.area_code, sa.func.count())
+                .select_from(signals.outerjoin(households,
+                                               households.c.id == signals.c.household_id))
+                .where(signals.c.state == LIVE, signals.c.purpose.in_(sorted(policy.purposes)))
+                .group_by(signals.c.area_code, households.c.area_code)
+            ):
+                area = str(own or home or "")
+                signal_counts[area] = signal_counts.get(area, 0) + int(n)
+            alert_counts: dict[str, int] = {}
+            for area_code, n in conn.execute(
+                sa.select(alerts_t.c.area_code, sa.func.count())
+                .where(alerts_t.c.policy_id == policy_id)
+                .group_by(alerts_t.c.area_code)
+            ):
+                area = str(area_code or "")
+                alert_counts[area] = alert_counts.get(area, 0) + int(n)
             self._log_policy_event(conn, actor, "fairness_report", policy,
                                    {"policy": policy.ref}, now)
             return fairness_report(policy_id, signal_counts, alert_counts)

@@ -194,7 +194,8 @@ def test_cooldown_and_new_signals(matcher: Harness) -> None:
                                   days_ago=0))
     assert len(list_alerts(matcher)) == 2  # g-2 was new since the closed alert
     [new, old] = list_alerts(matcher)
-    assert old.state == wijkteam_pb2.ALERT_STATE_CLOSED and new.state == wijkteam_pb2.ALERT_STATE_OPEN
+    assert old.state == wijkteam_pb2.ALERT_STATE_CLOSED
+    assert new.state == wijkteam_pb2.ALERT_STATE_OPEN
     _close(matcher, new.name)
     matcher.clock.advance(timedelta(days=31))
     housing.submit(housing.signal("h-1c", "huurachterstand", household="3071AB 1", purpose=WGS,

@@ -47,7 +47,7 @@ def test_purge_expires_deletes_and_logs(matcher: Harness) -> None:
     report = purge(matcher.matcher)
     assert report.signals_expired == 1 and report.alerts_created == 1  # veto expired
     assert report.signals_scrubbed == 1 and report.links_deleted == 1
-    withdrawn = [r for r in rows(matcher, signals) if r.signal_id == "h-2"][0]
+    withdrawn = next(r for r in rows(matcher, signals) if r.signal_id == "h-2")
     assert withdrawn.household_id is None and withdrawn.state == "withdrawn"
     assert [r.link_id for r in rows(matcher, household_links)] == ["l-2"]
     [alert] = list(matcher.team().ListAlerts(wijkteam_pb2.ListAlertsRequest(), timeout=10).alerts)
