@@ -105,6 +105,13 @@ class TableReader:
                 0,
                 "the file is UTF-16 (Excel 'Unicode text'); save it as 'CSV UTF-8' instead",
             )
+        if sample.startswith(codecs.BOM_UTF8) and self._encoding != "utf-8-sig":
+            raise FileFormatError(
+                self.display,
+                0,
+                f"the file is UTF-8 (it starts with a byte-order mark) but the encoding is set to "
+                f"{encoding}; remove 'encoding' from the mapping",
+            )
         self.format: Format = fmt or detect_format(self.path, sample)
         self._file: IO[str] = self.path.open(
             "r", encoding=self._encoding, errors="surrogateescape", newline=""

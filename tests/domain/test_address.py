@@ -190,3 +190,20 @@ def test_rejection_reasons_never_contain_the_input() -> None:
     with pytest.raises(InvalidValue) as err:
         parse_postcode("9876SS")
     assert "9876" not in str(err.value)
+
+
+@given(st.text(max_size=12))
+@PROPS
+def test_part_parsers_are_idempotent(raw: str) -> None:
+    for parse in (parse_postcode, parse_huisletter, parse_toevoeging):
+        try:
+            once = parse(raw)
+        except InvalidValue:
+            continue
+        assert parse(once) == once
+    try:
+        number, letter, toev = parse_huisnummer(raw, hyphen_letter="toevoeging")
+    except InvalidValue:
+        return
+    assert parse_huisnummer(str(number)) == (number, "", "")
+    assert parse_huisletter(letter) == letter and parse_toevoeging(toev) == toev

@@ -245,3 +245,25 @@ def test_emails_are_idempotent(raw: str) -> None:
     except InvalidValue:
         return
     assert parse_email(once) == once
+
+
+@given(st.text(max_size=30))
+@PROPS
+def test_every_accepted_value_is_a_fixed_point(raw: str) -> None:
+    for parse in (parse_telefoon, parse_email, parse_geslachtsnaam, parse_voorletters):
+        try:
+            once = parse(raw)
+        except InvalidValue:
+            continue
+        assert parse(once) == once
+
+
+@given(
+    st.dates(min_value=date(1880, 1, 1), max_value=TODAY),
+    st.sampled_from([None, "%d-%m-%Y", "%Y%m%d", "%d/%m/%Y"]),
+)
+@PROPS
+def test_dates_round_trip(day: date, fmt: str | None) -> None:
+    text = day.isoformat() if fmt is None else day.strftime(fmt)
+    assert parse_date(text, "observed_on", fmt) == day
+    assert parse_geboortedatum(text, fmt, today=TODAY) == day

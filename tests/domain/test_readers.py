@@ -203,3 +203,9 @@ def test_no_bytes_crash_the_reader(tmp_path: Path, data: bytes) -> None:
         for line, values, _ in rows:
             assert line >= 1
             json.dumps(values)  # plain strings only
+
+
+def test_utf8_bom_with_a_wrong_encoding_setting(tmp_path: Path) -> None:
+    p = _write(tmp_path, "x.csv", "\ufeffa;b\n1;2\n")
+    with pytest.raises(FileFormatError, match="byte-order mark"):
+        TableReader(p, encoding="cp1252")
