@@ -108,8 +108,7 @@ def load_config(path: Path) -> MatcherConfig:
             key=resolve_path(str(require(tls_raw, "key", source)), source),
         )
     elif pki is not None:
-        tls = TlsMaterial(pki / "ca" / "ca.crt", pki / component / "tls.crt",
-                          pki / component / "tls.key")
+        tls = TlsMaterial.from_dir(pki, component)
     else:
         raise ConfigError(f"{source}: set `pki_dir` or `tls: {{ca_cert, cert, key}}`")
 

@@ -16,7 +16,7 @@ import grpc
 import pytest
 import yaml
 
-from crypto.devsetup import dev_setup, issue_component, load_ca
+from crypto.devsetup import issue_component, load_ca
 from samenloop.v1 import audit_pb2_grpc, policy_pb2, policy_pb2_grpc, wijkteam_pb2_grpc
 from services.common.db import create_engine, migrate
 from services.common.logging import configure_logging
@@ -35,6 +35,7 @@ from tests.matcher.helpers import (
     policy_document,
     sign,
 )
+from tests.support.services import make_pki, pseudonymiser_config, start_pseudonymiser
 
 OFFICER = "fg-gemeente-rotterdam"
 
@@ -61,7 +62,8 @@ PARTNERS = {
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     directory = tmp_path_factory.mktemp("pki") / "dev"
-    manifest = dev_setup(directory)
+    dev = make_pki(directory)  # the shared fixture code: `samenloop pki dev-setup`
+    manifest = dev.manifest
     ca = load_ca(directory)
     for name, (org, role) in EXTRA.items():
         _, entry = issue_component(directory, ca, name=name, organisation=org, role=role)
@@ -76,21 +78,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
             })
     trust = directory / "officers.yaml"
     trust.write_text(yaml.safe_dump({"format": "samenloop-officers/v1", "officers": officers}))
-    return Pki(directory, manifest, trust)
+    return Pki(directory, manifest, trust, dev)
 
 
 @pytest.fixture(scope="session")
 def pseudonymiser(pki: Pki) -> Iterator[Pseudonymiser]:
     """The real pseudonymiser service on loopback (VOPRF key from the dev PKI)."""
-    from services.pseudonymiser.config import PseudonymiserConfig
-    from services.pseudonymiser.server import start
-
-    config = PseudonymiserConfig(
-        bind="127.0.0.1:0",
-        tls=pki.tls("pseudonymiser"),
-        voprf_key=pki.dir / pki.manifest["components"]["pseudonymiser"]["keys"]["voprf"]["file"],
-    )
-    running = start(config)
+    running = start_pseudonymiser(pseudonymiser_config(pki.dev))
     voprf = pki.manifest["components"]["pseudonymiser"]["keys"]["voprf"]
     service = Pseudonymiser(running.port, base64.b64decode(voprf["public"]), voprf["key_id"])
     yield service

@@ -39,6 +39,8 @@ class Pki:
     dir: Path
     manifest: dict[str, Any]
     trust: Path
+    dev: Any = None
+    """The shared `tests.support.services.DevPki` this one extends."""
 
     def component(self, name: str) -> dict[str, Any]:
         comp: dict[str, Any] = self.manifest["components"][name]
