@@ -66,12 +66,15 @@ class PurgeReport:
         return {k: v for k, v in vars(self).items() if isinstance(v, int)}
 
 
-def _signal_rows(conn: sa.Connection, where: sa.ColumnElement[bool]) -> list[Any]:
+def _signal_rows(
+    conn: sa.Connection, where: sa.ColumnElement[bool], order: sa.Column[Any]
+) -> list[Any]:
+    """A chunk of signals, walked along an indexed date column (`order`)."""
     return list(conn.execute(
         sa.select(signals.c.id, signals.c.household_id, signals.c.person_id,
                   signals.c.observed_on, signals.c.purpose, signals.c.signal_type,
                   signals.c.partner, signals.c.signal_id)
-        .where(where).order_by(signals.c.id).limit(CHUNK)
+        .where(where).order_by(order).limit(CHUNK)
     ).all())
 
 
@@ -84,8 +87,9 @@ def purge(matcher: Matcher) -> PurgeReport:
     while True:
         def expire(conn: sa.Connection) -> int:
             now = matcher.clock.now()
-            rows = _signal_rows(conn, sa.and_(signals.c.state.in_([LIVE, MERGED]),
-                                              signals.c.expires_on < now.date()))
+            rows = _signal_rows(conn, sa.and_(signals.c.expires_on < now.date(),
+                                              signals.c.state.in_([LIVE, MERGED])),
+                                signals.c.expires_on)
             if not rows:
                 return 0
             affected = matcher._lock_for_signal_rows(conn, rows, now)
@@ -124,7 +128,8 @@ def purge(matcher: Matcher) -> PurgeReport:
     while True:
         def delete_signals(conn: sa.Connection) -> int:
             now = matcher.clock.now()
-            rows = _signal_rows(conn, signals.c.retain_until < now.date())
+            rows = _signal_rows(conn, signals.c.retain_until < now.date(),
+                                signals.c.retain_until)
             if not rows:
                 return 0
             ids = [int(r.id) for r in rows]

@@ -113,7 +113,7 @@ signals = sa.Table(
     sa.UniqueConstraint("partner", "signal_id"),
     sa.Index(None, "household_id", "state"),
     sa.Index(None, "person_id", "state"),
-    sa.Index(None, "state", "expires_on"),
+    sa.Index(None, "expires_on"),  # the purge finds expired signals; not the hot path
     sa.Index(None, "retain_until"),
     sqlite_autoincrement=True,
 )

@@ -365,28 +365,27 @@ class Matcher:
             types = {v.signal_type for _, v in fresh}
             originals: dict[tuple[str, str, int], Any] = {}
             if fresh and (hids or pids):
-                conds: list[sa.ColumnElement[bool]] = []
-                if hids:
-                    conds.append(signals.c.household_id.in_(sorted(hids)))
-                if pids:
-                    conds.append(
-                        sa.and_(signals.c.person_id.in_(sorted(pids)),
-                                signals.c.household_id.is_(None))
-                    )
-                for r in conn.execute(
-                    sa.select(signals.c.id, signals.c.signal_id, signals.c.signal_type,
-                              signals.c.household_id, signals.c.person_id,
-                              signals.c.observed_on, signals.c.expires_on)
-                    .where(sa.or_(*conds), signals.c.partner == partner.organisation,
-                           signals.c.state == LIVE, signals.c.signal_type.in_(sorted(types)),
-                           signals.c.expires_on >= today)
-                    .order_by(signals.c.observed_on, signals.c.id)
-                ):
-                    okey = (
-                        (r.signal_type, "h", int(r.household_id))
-                        if r.household_id is not None
-                        else (r.signal_type, "p", int(r.person_id))
-                    )
+                # Index columns only in SQL ((household_id, state), (person_id, state)).
+                found: list[Any] = []
+                for column, ids_ in ((signals.c.household_id, hids), (signals.c.person_id, pids)):
+                    for id_part in store.chunks(sorted(ids_)):
+                        found.extend(conn.execute(
+                            sa.select(signals.c.id, signals.c.signal_id, signals.c.signal_type,
+                                      signals.c.partner, signals.c.household_id,
+                                      signals.c.person_id, signals.c.observed_on,
+                                      signals.c.expires_on)
+                            .where(column.in_(id_part), signals.c.state == LIVE)))
+                found.sort(key=lambda r: (r.observed_on, r.id))
+                for r in found:
+                    if (r.partner != partner.organisation or r.signal_type not in types
+                            or r.expires_on < today):
+                        continue
+                    if r.household_id is not None:
+                        okey = (r.signal_type, "h", int(r.household_id))
+                    elif int(r.person_id) in pids:
+                        okey = (r.signal_type, "p", int(r.person_id))
+                    else:
+                        continue
                     originals[okey] = r
             new_rows: list[tuple[int, ValidSignal, dict[str, Any]]] = []
             merges: list[tuple[int, ValidSignal, dict[str, Any], Any]] = []

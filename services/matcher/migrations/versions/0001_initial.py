@@ -191,7 +191,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_signals_household_id_state'), ['household_id', 'state'], unique=False)
         batch_op.create_index(batch_op.f('ix_signals_person_id_state'), ['person_id', 'state'], unique=False)
         batch_op.create_index(batch_op.f('ix_signals_retain_until'), ['retain_until'], unique=False)
-        batch_op.create_index(batch_op.f('ix_signals_state_expires_on'), ['state', 'expires_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_signals_expires_on'), ['expires_on'], unique=False)
 
     op.create_table('alert_signals',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -281,7 +281,7 @@ def downgrade() -> None:
 
     op.drop_table('alert_signals')
     with op.batch_alter_table('signals', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_signals_state_expires_on'))
+        batch_op.drop_index(batch_op.f('ix_signals_expires_on'))
         batch_op.drop_index(batch_op.f('ix_signals_retain_until'))
         batch_op.drop_index(batch_op.f('ix_signals_person_id_state'))
         batch_op.drop_index(batch_op.f('ix_signals_household_id_state'))
