@@ -160,8 +160,11 @@ def test_two_replicas_exactly_once(tmp_path: Path, pki: Pki, pseudonymiser: Pseu
             ch.close()
         for proc, _ in replicas:
             proc.terminate()
+        codes = []
         for proc, _ in replicas:
             try:
-                proc.wait(timeout=15)
+                codes.append(proc.wait(timeout=15))
             except subprocess.TimeoutExpired:
                 proc.kill()
+                codes.append(None)
+    assert codes == [0, 0]  # SIGTERM: graceful shutdown, clean exit

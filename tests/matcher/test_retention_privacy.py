@@ -109,3 +109,25 @@ def test_no_personal_data_in_tables_or_logs(matcher: Harness) -> None:
         assert needle.encode() not in data, needle
         assert needle not in logs, needle
     assert TEAM.encode() in data  # sanity: the dump holds the tables' text
+
+
+def test_the_server_purges_periodically(matcher: Harness) -> None:
+    import time
+
+    from services.matcher.server import serve
+
+    housing = matcher.gateway(HOUSING)
+    housing.submit(housing.signal("h-1", "huurachterstand", household="3071AB 1"))
+    housing.withdraw("h-1")
+    second = serve(matcher.matcher, bind="127.0.0.1:0", tls=matcher.pki.tls("matcher"),
+                   purge_interval=0.2)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            [row] = rows(matcher, signals)
+            if row.household_id is None:
+                break
+            time.sleep(0.1)
+        assert row.household_id is None  # the withdrawn signal lost its subject
+    finally:
+        second.stop(0)
