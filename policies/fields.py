@@ -7,20 +7,9 @@ ever be disclosed, because the gateway seals only fields it finds here.
 
 from __future__ import annotations
 
-IDENTITY_FIELDS: tuple[str, ...] = (
-    "bsn",
-    "postcode",
-    "huisnummer",
-    "huisletter",
-    "huisnummertoevoeging",
-    "geslachtsnaam",
-    "voorvoegsel",
-    "voorletters",
-    "geboortedatum",
-    "telefoon",
-    "email",
-    "contactpersoon",
-)
+from domain.formats.kinds import ADDRESS_COLUMNS, IDENTITY_COLUMNS
+
+IDENTITY_FIELDS: tuple[str, ...] = ("bsn", *ADDRESS_COLUMNS, *IDENTITY_COLUMNS)
 """Every field a disclosure may name, in the order of the gateway's export columns."""
 
 MENTAL_HEALTH_KIND = "mental_health"
