@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -18,18 +16,6 @@ app = typer.Typer(no_args_is_help=True)
 CONFIG = typer.Option(..., "--config", "-c", help="Matcher YAML configuration.")
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    from policies.errors import PolicyError
-
-    with exit_with():
-        try:
-            yield
-        except PolicyError as exc:  # e.g. an unreadable officer trust file
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
-
-
 @app.command()
 def serve(
     config: Path = CONFIG,
@@ -41,7 +27,7 @@ def serve(
     from services.matcher.server import build_matcher
     from services.matcher.server import serve as start
 
-    with _errors():
+    with exit_with():
         cfg = load_config(config)
         configure_logging("matcher", level=cfg.log_level)
         configure_tracing("matcher")
@@ -63,7 +49,7 @@ def migrate(config: Path = CONFIG) -> None:
     from services.matcher.config import MIGRATIONS, load_config
 
     configure_logging("matcher")
-    with _errors():
+    with exit_with():
         cfg = load_config(config)
         run_migrations(MIGRATIONS, cfg.database_url)
     typer.echo("matcher database is at the latest revision", err=True)
@@ -77,7 +63,7 @@ def purge(config: Path = CONFIG) -> None:
     from services.matcher.server import build_matcher
 
     configure_logging("matcher")
-    with _errors():
+    with exit_with():
         matcher = build_matcher(load_config(config))
         try:
             report = run_purge(matcher)

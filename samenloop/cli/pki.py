@@ -7,32 +7,16 @@ documented in docs/crypto.md. These keys are for development and tests only.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
 from crypto.pki import DEFAULT_DNS, DEFAULT_IPS, ROLES
+from samenloop.cli._errors import exit_with
 
 app = typer.Typer(no_args_is_help=True)
 
 _KINDS = ("ed25519", "x25519", "voprf", "hmac", "vault")
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Operator errors (bad input, existing files, missing CA) become one line and exit 1."""
-    from crypto.errors import CryptoError
-
-    try:
-        yield
-    except CryptoError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except OSError as exc:
-        typer.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
-        raise typer.Exit(1) from None
 
 
 @app.command("init-ca")
@@ -44,7 +28,7 @@ def init_ca(
     """Create a development CA (ECDSA P-256) in <dir>/ca."""
     from crypto.devsetup import init_ca as _init_ca
 
-    with _errors():
+    with exit_with():
         ca = _init_ca(directory)
     typer.echo(f"CA created in {directory / 'ca'} ({ca.fingerprint()})")
 
@@ -67,7 +51,7 @@ def issue(
         write_manifest,
     )
 
-    with _errors():
+    with exit_with():
         ca = load_ca(directory)
         leaf, entry = issue_component(
             directory,
@@ -100,7 +84,7 @@ def keygen(
             f"error: unknown key kind {kind!r}; expected one of {', '.join(_KINDS)}", err=True
         )
         raise typer.Exit(2)
-    with _errors():
+    with exit_with():
         info = generate_key_file(kind, out)
     typer.echo(f"key_id: {info.key_id}")
     if info.public_base64 is not None:
@@ -122,7 +106,7 @@ def dev_setup(
     from crypto.devsetup import MANIFEST
     from crypto.devsetup import dev_setup as _dev_setup
 
-    with _errors():
+    with exit_with():
         manifest = _dev_setup(
             directory, dns_names=dns or DEFAULT_DNS, ip_addresses=ip or DEFAULT_IPS
         )
@@ -140,7 +124,7 @@ def identity(
     """Print the caller identity (organisation, role, name) the services read from a cert."""
     from crypto.pki import identity_from_certificate
 
-    with _errors():
+    with exit_with():
         ident = identity_from_certificate(cert.read_bytes())
     if as_json:
         typer.echo(

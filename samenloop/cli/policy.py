@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+
+from samenloop.cli._errors import exit_with
 
 if TYPE_CHECKING:
     import grpc
@@ -37,26 +39,9 @@ DEFAULT_TIMEOUT = 30.0
 # --- shared helpers --------------------------------------------------------------------------
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Print actionable errors as one line and exit 1; anything else is a bug (traceback)."""
-    import grpc
-
-    from crypto.errors import CryptoError
-    from policies.errors import PolicyError
-    from services.common.tls import TlsConfigError
-
-    try:
-        yield
-    except (PolicyError, CryptoError, TlsConfigError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_INVALID) from None
-    except grpc.RpcError as exc:
-        code = exc.code() if hasattr(exc, "code") else None
-        details = exc.details() if hasattr(exc, "details") else str(exc)
-        name = code.name if code is not None else "UNKNOWN"
-        typer.echo(f"error: the matcher answered {name}: {details}", err=True)
-        raise typer.Exit(EXIT_INVALID) from None
+def _errors() -> AbstractContextManager[None]:
+    """Actionable errors as one line, exit 1; anything else is a bug (traceback)."""
+    return exit_with(EXIT_INVALID, peer="the matcher")
 
 
 def _day(value: str | None) -> date:
