@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
-import yaml
 from sqlalchemy.engine import Engine
 
 from crypto.pseudonyms import matcher_pseudonym
@@ -28,6 +27,7 @@ from policies.in_force import in_force
 from policies.lint import lint_document
 from policies.model import Policy, PolicyMode, parse_policy
 from policies.simulate import SimulationReport, summarise_simulation
+from policies.source import parse_yaml
 from services.common.logging import get_logger
 from services.matcher import alerts, audit, matching, store
 from services.matcher.clock import Clock
@@ -838,13 +838,17 @@ class Matcher:
             for r in rows
         ]
 
-    def _activity(self, conn: sa.Connection, policy_id: str) -> str:
-        """The processing activity id of a policy (latest published version)."""
-        row = conn.execute(
-            sa.select(policies.c.digest, policies.c.document_json)
-            .where(policies.c.policy_id == policy_id)
+    @staticmethod
+    def _latest_version(conn: sa.Connection, policy_id: str) -> sa.Row[Any] | None:
+        """The latest published version of a policy, or None if it was never published."""
+        return conn.execute(
+            sa.select(policies).where(policies.c.policy_id == policy_id)
             .order_by(policies.c.version.desc()).limit(1)
         ).first()
+
+    def _activity(self, conn: sa.Connection, policy_id: str) -> str:
+        """The processing activity id of a policy (latest published version)."""
+        row = self._latest_version(conn, policy_id)
         if row is None:
             return policy_id
         return self.registry.parsed(row.digest, row.document_json).processing_activity_id
@@ -1157,12 +1161,7 @@ class Matcher:
         audit.write(conn, actor, [audit.AuditEvent(name, activity, "", audit.NONE, attrs)], now)
 
     def publish_policy(self, caller: Caller, document: bytes) -> PolicyView:
-        try:
-            doc = yaml.safe_load(document.decode("utf-8"))
-        except (UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise InvalidArgument(f"the document is not UTF-8 YAML or JSON: {exc}") from None
-        if not isinstance(doc, dict):
-            raise InvalidArgument("the document must be a policy mapping")
+        doc = _parse_policy_document(document)
         today = self.clock.today()
         report = lint_document(doc, today=today, catalogue=self.catalogue)
         if not report.ok or report.policy is None:
@@ -1238,9 +1237,7 @@ class Matcher:
             row = conn.execute(sa.select(policies).where(
                 policies.c.policy_id == policy_id, policies.c.state == ACTIVE)).first()
             if row is None:
-                latest = conn.execute(sa.select(policies).where(
-                    policies.c.policy_id == policy_id).order_by(policies.c.version.desc())
-                ).first()
+                latest = self._latest_version(conn, policy_id)
                 if latest is None:
                     raise NotFound(f"policies/{policy_id} not found")
                 return self._policy_view(latest, now.date())
@@ -1267,8 +1264,7 @@ class Matcher:
 
         def work(conn: sa.Connection) -> PolicyView:
             now = self.clock.now()
-            row = conn.execute(sa.select(policies).where(policies.c.policy_id == policy_id)
-                               .order_by(policies.c.version.desc())).first()
+            row = self._latest_version(conn, policy_id)
             if row is None:
                 raise NotFound(f"policies/{policy_id} not found")
             self._log_policy_event(conn, actor, "policy_read", None,
@@ -1304,13 +1300,13 @@ class Matcher:
     def simulate_policy(
         self, caller: Caller, document: bytes, evaluate_on: str
     ) -> SimulationReport:
+        doc = _parse_policy_document(document)
         try:
-            doc = yaml.safe_load(document.decode("utf-8"))
             policy = parse_policy(doc)
         except PolicyInvalid as exc:
             raise InvalidArgument("the policy is not valid: " + "; ".join(
                 f.render() for f in exc.findings[:10])) from None
-        except (UnicodeDecodeError, yaml.YAMLError, PolicyError, TypeError) as exc:
+        except (PolicyError, TypeError) as exc:
             raise InvalidArgument(f"the document is not a policy: {exc}") from None
         try:
             on = date.fromisoformat(evaluate_on) if evaluate_on else self.clock.today()
@@ -1338,8 +1334,7 @@ class Matcher:
 
         def work(conn: sa.Connection) -> FairnessReport:
             now = self.clock.now()
-            row = conn.execute(sa.select(policies).where(policies.c.policy_id == policy_id)
-                               .order_by(policies.c.version.desc())).first()
+            row = self._latest_version(conn, policy_id)
             if row is None:
                 raise NotFound(f"policies/{policy_id} not found")
             policy = self.registry.parsed(row.digest, row.document_json)
@@ -1432,3 +1427,15 @@ def _page_token(token: str) -> int | None:
     except ValueError:
         raise InvalidArgument("page_token is not valid") from None
 
+
+
+def _parse_policy_document(document: bytes) -> dict[str, Any]:
+    """Parse a policy sent over the wire with the same YAML reader the officers signed with
+    (`policies.source`: dates kept as written; duplicate keys, merge keys and tags refused),
+    so the matcher verifies exactly the document that was signed."""
+    try:
+        return parse_yaml(document.decode("utf-8")).document
+    except UnicodeDecodeError:
+        raise InvalidArgument("the document is not UTF-8 text") from None
+    except PolicyError as exc:
+        raise InvalidArgument(f"the document is not policy YAML or JSON: {exc}") from None

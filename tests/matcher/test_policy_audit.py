@@ -47,6 +47,15 @@ def test_publish_checks_lint_signatures_and_municipality(matcher: Harness) -> No
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "min_domains" in err.details()
     other = sign(pki, policy_document(pki, scope={"municipality": "GM0363"}))
     assert publish_raw(matcher, other).code() == grpc.StatusCode.FAILED_PRECONDITION
+    # Parsed with the officers' reader: a duplicate key (which plain YAML would silently
+    # resolve to the last value) is refused rather than verified against what was signed.
+    signed = document_bytes(sign(pki, policy_document(pki))).decode()
+    assert signed.endswith("}")
+    with pytest.raises(grpc.RpcError) as duplicate:
+        matcher.officer().PublishPolicy(policy_pb2.PublishPolicyRequest(
+            document=(signed[:-1] + ', "id": "other"}').encode()), timeout=10)
+    assert duplicate.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "field 'id' appears twice" in duplicate.value.details()
 
     published = matcher.publish_policy(id="pol-1")
     assert published.state == policy_pb2.POLICY_STATE_ACTIVE and published.version == 1
