@@ -44,8 +44,8 @@ def _start_server(pki: Path, work: Path) -> tuple[subprocess.Popen[bytes], int]:
                 "key": str(pki / "pseudonymiser/tls.key")},
         "voprf_key": str(pki / "pseudonymiser/voprf.key"),
         "max_batch_size": 1000,
-        "quota": {"default": {"daily_elements": 10**9, "rate_per_second": 10**9,
-                              "burst": 10**9}},
+        "organisations": {"woonstad-rotterdam": {"daily_elements": 10**9,
+                                                 "rate_per_second": 10**9, "burst": 10**9}},
     }
     config_path = work / "pseudonymiser.yaml"
     config_path.write_text(yaml.safe_dump(config))
@@ -69,7 +69,8 @@ def run(quick: bool) -> None:
             gateway = "gateway-woonstad-rotterdam"
             assert gateway in manifest["components"]
             client = PseudonymiserClient(
-                secure_channel(f"127.0.0.1:{port}", TlsMaterial.from_dir(pki, gateway)), pinned)
+                secure_channel(f"127.0.0.1:{port}", TlsMaterial.from_dir(pki, gateway),
+                               server_role="pseudonymiser"), pinned)
             client.check_key()
             print(f"{'batch':>6} {'gRPC elements/s':>16} {'in-process/s':>13} "
                   f"{'gRPC/in-proc':>13} {'gRPC/bound':>11}")

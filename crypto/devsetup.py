@@ -26,7 +26,9 @@ from crypto.pki import (
     DEFAULT_DNS,
     DEFAULT_IPS,
     CertifiedKey,
+    component_dns_name,
     create_ca,
+    identity_from_certificate,
     issue_certificate,
     load_certified_key,
     save_certified_key,
@@ -41,6 +43,8 @@ CA_KEY: Final = "ca/ca.key"
 TLS_CERT: Final = "tls.crt"
 TLS_KEY: Final = "tls.key"
 AUDIT_LOG_ORIGIN: Final = "samenloop.local/audit"
+# The matcher's operator is a processor of its own, never one of the partners (ADR 0010).
+MATCHER_ORGANISATION: Final = "samenloop-verwerker"
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ DEV_COMPONENTS: Final[tuple[Component, ...]] = (
     ),
     Component(
         "matcher",
-        "gemeente-rotterdam",
+        MATCHER_ORGANISATION,
         "matcher",
         {
             "signing": (KeyKind.ED25519, "signing.key"),
@@ -132,8 +136,13 @@ def issue_component(
     role: str,
     dns_names: Iterable[str] = DEFAULT_DNS,
     ip_addresses: Iterable[str] = DEFAULT_IPS,
+    oin: str | None = None,
 ) -> tuple[CertifiedKey, dict[str, Any]]:
-    """Issue `<directory>/<name>/tls.crt|tls.key`; returns the cert and its manifest entry."""
+    """Issue `<directory>/<name>/tls.crt|tls.key`; returns the cert and its manifest entry.
+
+    With `oin`, `organisation` is the legal name and the OIN is the organisation id
+    (PKIoverheid layout, ADR 0003); the manifest's `organisation` is always the id.
+    """
     directory = Path(directory)
     comp_dir = directory / name
     if (comp_dir / TLS_CERT).exists() or (comp_dir / TLS_KEY).exists():
@@ -145,13 +154,17 @@ def issue_component(
         common_name=name,
         dns_names=dns_names,
         ip_addresses=ip_addresses,
+        oin=oin,
     )
     comp_dir.mkdir(parents=True, exist_ok=True)
     save_certified_key(leaf, comp_dir / TLS_CERT, comp_dir / TLS_KEY)
+    ident = identity_from_certificate(leaf.certificate)
     entry: dict[str, Any] = {
-        "organisation": organisation,
+        "organisation": ident.organisation,
+        "organisation_name": ident.organisation_name,
         "role": role,
         "common_name": name,
+        "dns_name": component_dns_name(name),
         "certificate": _rel(directory, comp_dir / TLS_CERT),
         "tls_key": _rel(directory, comp_dir / TLS_KEY),
         "fingerprint": leaf.fingerprint(),
@@ -207,7 +220,12 @@ def dev_setup(
     dns_names: Iterable[str] = DEFAULT_DNS,
     ip_addresses: Iterable[str] = DEFAULT_IPS,
 ) -> dict[str, Any]:
-    """Create the whole development directory (must not exist or be empty); return the manifest."""
+    """Create the whole development directory (must not exist or be empty); return the manifest.
+
+    Each certificate carries its own `<name>.samenloop.internal` DNS name, which clients check
+    (ADR 0003); `dns_names`/`ip_addresses` are added to every certificate only when given,
+    since a name shared by all (such as `localhost`) would let any component pass for another.
+    """
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()):
         raise PkiError(

@@ -3,10 +3,12 @@
 Every gRPC link is mutual TLS. The services learn who is calling from the client certificate,
 so the certificate carries the identity in fixed places (ADR 0003):
 
-    Subject O  = organisation id  (e.g. `woonstad-rotterdam`)
+    Subject serialNumber = OIN (20 digits), when present: the organisation id (PKIoverheid)
+    Subject O  = legal name with an OIN; otherwise the organisation id (`woonstad-rotterdam`)
     Subject OU = role             (one of `ROLES`)
     Subject CN = component name   (e.g. `gateway-woonstad-rotterdam`)
-    SAN        = DNS `localhost`, IP `127.0.0.1` by default (configurable)
+    SAN        = DNS `<CN>.samenloop.internal` by default: the name clients expect (server
+                 identity, ADR 0003); extra DNS names and IPs only when asked for
     EKU        = serverAuth and clientAuth (every component is both)
 
 Keys are ECDSA P-256: the key type every TLS stack (gRPC's BoringSSL included) supports for both
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,23 +43,45 @@ ROLES: Final = (
     "wijkteam",
     "independent_review",
 )
-DEFAULT_DNS: Final = ("localhost",)
-DEFAULT_IPS: Final = ("127.0.0.1",)
+SERVICE_DOMAIN: Final = "samenloop.internal"
+DEFAULT_DNS: Final[tuple[str, ...]] = ()
+DEFAULT_IPS: Final[tuple[str, ...]] = ()
 CA_VALID_DAYS: Final = 3650
 LEAF_VALID_DAYS: Final = 825
 _ID_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+_OIN: Final = re.compile(r"[0-9]{20}")
+
+
+def component_dns_name(common_name: str) -> str:
+    """The DNS name a component's certificate carries and its clients check (ADR 0003).
+
+    `matcher` -> `matcher.samenloop.internal`. One name per component, so a certificate
+    issued to another component fails the client's name check, whatever address it serves on.
+    """
+    return f"{common_name}.{SERVICE_DOMAIN}"
 
 
 @dataclass(frozen=True, slots=True)
 class PeerIdentity:
-    """Who is on the other end of an mTLS connection, as the certificate says."""
+    """Who is on the other end of an mTLS connection, as the certificate says.
+
+    `organisation` is the id configurations use: the OIN for a PKIoverheid-style certificate,
+    the slug in `O` for the development CA. `organisation_name` is the `O` as written (the
+    legal name under PKIoverheid, the slug otherwise).
+    """
 
     organisation: str
     role: str
     common_name: str
+    organisation_name: str = ""
 
     def __str__(self) -> str:
         return f"{self.organisation}/{self.role}/{self.common_name}"
+
+
+def is_oin(value: str) -> bool:
+    """True for an Organisatie-identificatienummer: exactly 20 ASCII digits."""
+    return bool(_OIN.fullmatch(value))
 
 
 def _check_id(value: str, what: str) -> str:
@@ -97,18 +122,40 @@ def _load_certificate(cert: bytes | str | x509.Certificate) -> x509.Certificate:
         raise PkiError("not a PEM or DER X.509 certificate") from None
 
 
-def identity_from_certificate(cert: bytes | str | x509.Certificate) -> PeerIdentity:
-    """Read (O, OU, CN) from a peer certificate (PEM or DER) and check the role is known.
+def _check_text(value: str, what: str) -> str:
+    """A legal name or a PKIoverheid CN: printable, 1-64 characters (X.520 upper bound)."""
+    if not value or len(value) > 64 or not value.isprintable():
+        raise PkiError(f"{what} must be 1-64 printable characters")
+    return value
 
+
+def identity_from_certificate(cert: bytes | str | x509.Certificate) -> PeerIdentity:
+    """Read the organisation, role (OU) and name (CN) from a peer certificate (PEM or DER).
+
+    Two layouts (ADR 0003): with a subject `serialNumber` it must be an OIN, which becomes the
+    organisation id, and `O` is the legal name; without one, `O` is the organisation slug.
     Call it only on a certificate the TLS layer has already verified against the CA; this
     function reads identity, it does not check trust.
     """
     certificate = _load_certificate(cert)
     subject = certificate.subject
+    role = _check_role(_single(subject, NameOID.ORGANIZATIONAL_UNIT_NAME, "OU"))
+    org_name = _single(subject, NameOID.ORGANIZATION_NAME, "O")
+    if subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER):
+        oin = _single(subject, NameOID.SERIAL_NUMBER, "serialNumber")
+        if not is_oin(oin):
+            raise PkiError("certificate subject serialNumber is not a 20-digit OIN")
+        return PeerIdentity(
+            organisation=oin,
+            role=role,
+            common_name=_check_text(_single(subject, NameOID.COMMON_NAME, "CN"), "common name"),
+            organisation_name=_check_text(org_name, "organisation name (O)"),
+        )
     return PeerIdentity(
-        organisation=_check_id(_single(subject, NameOID.ORGANIZATION_NAME, "O"), "organisation"),
-        role=_check_role(_single(subject, NameOID.ORGANIZATIONAL_UNIT_NAME, "OU")),
+        organisation=_check_id(org_name, "organisation"),
+        role=role,
         common_name=_check_id(_single(subject, NameOID.COMMON_NAME, "CN"), "common name"),
+        organisation_name=org_name,
     )
 
 
@@ -205,22 +252,35 @@ def issue_certificate(
     dns_names: Iterable[str] = DEFAULT_DNS,
     ip_addresses: Iterable[str] = DEFAULT_IPS,
     valid_days: int = LEAF_VALID_DAYS,
+    oin: str | None = None,
 ) -> CertifiedKey:
-    """A P-256 leaf certificate for one component, usable as TLS server and client."""
-    _check_id(organisation, "organisation")
+    """A P-256 leaf certificate for one component, usable as TLS server and client.
+
+    Without `oin`, `organisation` is the slug id (dev layout). With `oin`, `organisation` is
+    the legal name and the OIN goes into the subject serialNumber (PKIoverheid layout). The
+    SAN always holds `component_dns_name(common_name)`, plus `dns_names` and `ip_addresses`.
+    """
     _check_role(role)
     _check_id(common_name, "common name")
+    attributes = []
+    if oin is None:
+        _check_id(organisation, "organisation")
+    else:
+        if not is_oin(oin):
+            raise PkiError(f"OIN {oin!r} must be exactly 20 digits")
+        _check_text(organisation, "organisation name (O)")
+        attributes.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, oin))
+    names = list(dict.fromkeys([component_dns_name(common_name), *dns_names]))
     try:
-        sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
+        sans: list[x509.GeneralName] = [x509.DNSName(d) for d in names]
         sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
     except ValueError as exc:
         raise PkiError(f"invalid subject alternative name: {exc}") from None
-    if not sans:
-        raise PkiError("a certificate needs at least one DNS name or IP address")
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
     subject = x509.Name(
         [
+            *attributes,
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),

@@ -42,6 +42,11 @@ def exit_with(code: int = 1, *, peer: str = "the server") -> Iterator[None]:
         typer.echo(f"error: {text}", err=True)
         raise typer.Exit(code) from None
     except grpc.RpcError as exc:
+        from services.common.server_identity import ServerIdentityError
+
+        if isinstance(exc, ServerIdentityError):  # said by this client, not by the server
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code) from None
         status = exc.code() if hasattr(exc, "code") else None
         details = exc.details() if hasattr(exc, "details") else str(exc)
         name = status.name if status is not None else "UNKNOWN"

@@ -33,7 +33,8 @@ def serve(
         configure_tracing("matcher")
         matcher = build_matcher(cfg)
         server = start(matcher, bind=bind or cfg.bind, tls=cfg.tls,
-                       purge_interval=cfg.purge_interval_seconds, max_workers=cfg.max_workers)
+                       purge_interval=cfg.purge_interval_seconds, max_workers=cfg.max_workers,
+                       deny_list=cfg.deny_list)
     typer.echo(f"matcher listening on port {server.port}", err=True)
     try:
         serve_until_signalled(server.running)

@@ -37,10 +37,19 @@ def init_ca(
 def issue(
     directory: Path = typer.Option(..., "--dir", "-d", help="Key directory holding the CA."),
     role: str = typer.Option(..., "--role", help=f"One of: {', '.join(ROLES)}."),
-    org: str = typer.Option(..., "--org", help="Organisation id, e.g. woonstad-rotterdam."),
+    org: str = typer.Option(
+        ...,
+        "--org",
+        help="Organisation id (slug, e.g. woonstad-rotterdam); with --oin the legal name.",
+    ),
     name: str = typer.Option(..., "--name", help="Component name (the certificate CN)."),
-    dns: list[str] = typer.Option(None, "--dns", help="DNS name (repeatable; default localhost)."),
-    ip: list[str] = typer.Option(None, "--ip", help="IP address (repeatable; default 127.0.0.1)."),
+    oin: str = typer.Option(
+        None, "--oin", help="OIN (20 digits): PKIoverheid layout, OIN in subject serialNumber."
+    ),
+    dns: list[str] = typer.Option(
+        None, "--dns", help="Extra DNS name (repeatable; <name>.samenloop.internal is always in)."
+    ),
+    ip: list[str] = typer.Option(None, "--ip", help="IP address (repeatable; default none)."),
 ) -> None:
     """Issue a TLS certificate for one component into <dir>/<name>/tls.crt and tls.key."""
     from crypto.devsetup import (
@@ -61,13 +70,14 @@ def issue(
             role=role,
             dns_names=dns or DEFAULT_DNS,
             ip_addresses=ip or DEFAULT_IPS,
+            oin=oin,
         )
         if (directory / MANIFEST).exists():
             manifest = read_manifest(directory)
             manifest["components"][name] = entry
             write_manifest(directory, manifest)
     typer.echo(
-        f"issued {org}/{role}/{name} -> {directory / name / 'tls.crt'} ({leaf.fingerprint()})"
+        f"issued {entry['organisation']}/{role}/{name} -> {directory / name / 'tls.crt'} ({leaf.fingerprint()})"
     )
 
 
@@ -98,9 +108,9 @@ def dev_setup(
         ..., "--dir", "-d", help="New directory for all keys and certs."
     ),
     dns: list[str] = typer.Option(
-        None, "--dns", help="DNS name on every cert (default localhost)."
+        None, "--dns", help="Extra DNS name on every cert (default none; see docs/crypto.md)."
     ),
-    ip: list[str] = typer.Option(None, "--ip", help="IP on every cert (default 127.0.0.1)."),
+    ip: list[str] = typer.Option(None, "--ip", help="IP on every cert (default none)."),
 ) -> None:
     """Create the CA, every component's certificate and key files, and manifest.json."""
     from crypto.devsetup import MANIFEST
@@ -131,6 +141,7 @@ def identity(
             json.dumps(
                 {
                     "organisation": ident.organisation,
+                    "organisation_name": ident.organisation_name,
                     "role": ident.role,
                     "common_name": ident.common_name,
                 }

@@ -355,7 +355,9 @@ CA_OPTION = typer.Option(None, "--ca", help="CA certificate (instead of --tls-di
 CERT_OPTION = typer.Option(None, "--cert", help="Your client certificate (role privacy_officer).")
 KEY_OPTION = typer.Option(None, "--key", help="Your client certificate's private key.")
 SERVER_NAME_OPTION = typer.Option(
-    None, "--server-name", help="Name to check in the matcher's certificate."
+    None,
+    "--server-name",
+    help="DNS name to check in the matcher's certificate (default matcher.samenloop.internal).",
 )
 
 
@@ -391,7 +393,7 @@ class _Remote:
         from services.common.tls import secure_channel
 
         channel: grpc.Channel = secure_channel(
-            self.target, self.material, server_name=self.server_name
+            self.target, self.material, server_role="matcher", server_name=self.server_name
         )
         try:
             yield policy_pb2_grpc.PolicyServiceStub(channel)

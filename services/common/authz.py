@@ -3,6 +3,11 @@
 The table maps a full gRPC method name (`/samenloop.v1.PartnerService/SubmitSignals`) to the
 roles that may call it. A method missing from the table is refused (deny by default), except the
 standard health and reflection services, which any authenticated peer may use.
+
+Before the role, the certificate is checked against the service's deny-list, when one is
+configured (services/common/denylist.py): a revoked certificate gets UNAUTHENTICATED for every
+method but health and reflection. Those stay open, because they tell nothing about data and
+an orchestrator's probe must keep working whatever happens to one partner's certificate.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from typing import Any
 
 import grpc
 
-from services.common.identity import UnauthenticatedPeer, peer_identity
+from services.common.denylist import DenyList, fingerprint
+from services.common.identity import UnauthenticatedPeer, peer_certificate, peer_identity
 from services.common.logging import get_logger
 
 OPEN_METHOD_PREFIXES = (
@@ -27,9 +33,27 @@ RoleTable = Mapping[str, frozenset[str]]
 class RoleAuthorizationInterceptor(grpc.ServerInterceptor):  # type: ignore[misc,type-arg]
     """Refuses calls whose certificate role is not allowed for the method."""
 
-    def __init__(self, table: RoleTable) -> None:
+    def __init__(self, table: RoleTable, deny_list: DenyList | None = None) -> None:
         self._table = dict(table)
+        self._deny_list = deny_list
         self._log = get_logger(component="authz")
+
+    def _revoked(self, context: grpc.ServicerContext, method: str) -> bool:
+        """True (and logged, without personal data) if the caller's certificate is denied."""
+        if self._deny_list is None:
+            return False
+        cert = peer_certificate(context)
+        if not self._deny_list.is_revoked(cert):
+            return False
+        try:
+            who = peer_identity(context)
+            actor = {"organisation": who.organisation, "role": who.role}
+        except UnauthenticatedPeer:
+            actor = {}
+        self._log.warning("call_refused", reason="certificate_revoked", method=method,
+                          serial=format(cert.serial_number, "x"),
+                          fingerprint=fingerprint(cert), **actor)
+        return True
 
     def intercept_service(
         self,
@@ -50,6 +74,10 @@ class RoleAuthorizationInterceptor(grpc.ServerInterceptor):  # type: ignore[misc
 
         def check(context: grpc.ServicerContext) -> tuple[grpc.StatusCode, str] | None:
             try:
+                if self._revoked(context, method):
+                    return (grpc.StatusCode.UNAUTHENTICATED,
+                            "this client certificate has been revoked (it is on the service's "
+                            "deny-list); ask your operator for a new certificate")
                 who = peer_identity(context)
             except UnauthenticatedPeer:
                 return grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required"

@@ -1,8 +1,8 @@
 """The gRPC server bootstrap every service uses.
 
-One place decides: mTLS with client certificates required, role authorization before any
-handler, health checking and reflection, message size limits, OpenTelemetry server spans, and a
-graceful shutdown on SIGTERM/SIGINT that lets calls in flight finish.
+One place decides: mTLS with client certificates required, the certificate deny-list and role
+authorization before any handler, health checking and reflection, message size limits,
+OpenTelemetry server spans, and a graceful shutdown on SIGTERM/SIGINT that lets calls in flight finish.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.common.authz import RoleAuthorizationInterceptor, RoleTable
+from services.common.denylist import DenyList
 from services.common.logging import get_logger
 from services.common.tls import TlsMaterial, server_credentials
 
@@ -56,9 +57,16 @@ def start_server(
     max_workers: int = 16,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     extra_interceptors: Sequence[grpc.ServerInterceptor[Any, Any]] = (),
+    deny_list: DenyList | None = None,
 ) -> RunningServer:
-    """Start serving on `bind` (host:port; port 0 picks a free one) and return at once."""
-    interceptors: list[grpc.ServerInterceptor[Any, Any]] = [RoleAuthorizationInterceptor(roles)]
+    """Start serving on `bind` (host:port; port 0 picks a free one) and return at once.
+
+    `deny_list` (revoked client certificates) is checked before the role on every call but
+    health and reflection.
+    """
+    interceptors: list[grpc.ServerInterceptor[Any, Any]] = [
+        RoleAuthorizationInterceptor(roles, deny_list)
+    ]
     interceptors.extend(_tracing_interceptors())
     interceptors.extend(extra_interceptors)
     server = grpc.server(

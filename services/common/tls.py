@@ -1,7 +1,8 @@
 """mTLS material and the gRPC credentials built from it.
 
 Every link between samenloop components is mutual TLS under the deployment's CA: a server
-demands a client certificate, and a client checks the server's certificate against the same CA.
+demands a client certificate, and a client checks the server's certificate against the same CA
+and that the server has the role (and organisation) it meant to reach.
 """
 
 from __future__ import annotations
@@ -10,6 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+
+from crypto.pki import component_dns_name
+from services.common.server_identity import (
+    ExpectedServer,
+    ServerIdentityCheck,
+    fetch_server_certificate,
+)
 
 
 class TlsConfigError(Exception):
@@ -59,19 +67,34 @@ def secure_channel(
     target: str,
     material: TlsMaterial,
     *,
+    server_role: str,
+    server_organisation: str | None = None,
     server_name: str | None = None,
     max_message_bytes: int = 16 * 1024 * 1024,
 ) -> grpc.Channel:
-    """An mTLS channel to `target` (host:port). `server_name` overrides the name checked in
-    the server certificate (defaults to the host in `target`)."""
+    """An mTLS channel to `target` (host:port) that talks only to the expected server.
+
+    Before the first call the server's certificate must show role `server_role` (and
+    organisation `server_organisation` when given), or the call fails with a one-line
+    `ServerIdentityError` and nothing is sent. Every TLS handshake also checks the DNS name
+    `server_name`, by default the component's `<server_role>.samenloop.internal`
+    (see services/common/server_identity.py and ADR 0003).
+    """
     ca, cert, key = material.read()
     credentials = grpc.ssl_channel_credentials(
         root_certificates=ca, private_key=key, certificate_chain=cert
     )
+    dns_name = server_name or component_dns_name(server_role)
     options: list[tuple[str, object]] = [
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.ssl_target_name_override", dns_name),
     ]
-    if server_name:
-        options.append(("grpc.ssl_target_name_override", server_name))
-    return grpc.secure_channel(target, credentials, options=options)
+    channel = grpc.secure_channel(target, credentials, options=options)
+    expected = ExpectedServer(server_role, server_organisation, dns_name)
+
+    def fetch(timeout: float) -> bytes:
+        return fetch_server_certificate(target, ca, str(material.cert), str(material.key),
+                                        timeout)
+
+    return grpc.intercept_channel(channel, ServerIdentityCheck(target, expected, fetch))

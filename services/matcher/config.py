@@ -40,7 +40,7 @@ _KNOWN = {
     "signing_key", "hmac_key", "officer_trust", "pseudonymiser_key_ids", "partners",
     "reveal_request_ttl_days", "purge_interval_seconds", "alert_signal_retention_days",
     "link_retention_days", "inquiry_retention_days", "max_batch_rows", "log_level",
-    "max_workers", "catalogue",
+    "max_workers", "catalogue", "deny_list",
 }
 
 
@@ -58,6 +58,7 @@ class MatcherConfig:
     log_level: str
     max_workers: int
     catalogue: Path | None
+    deny_list: Path | None = None
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -146,4 +147,5 @@ def load_config(path: Path) -> MatcherConfig:
         log_level=str(data.get("log_level", "INFO")),
         max_workers=_int(data, "max_workers", 16, source) or 16,
         catalogue=resolve_path(str(data["catalogue"]), source) if data.get("catalogue") else None,
+        deny_list=resolve_path(str(data["deny_list"]), source) if data.get("deny_list") else None,
     )

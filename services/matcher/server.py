@@ -8,11 +8,15 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from crypto.errors import PkiError
 from crypto.keys import load_hmac_key, load_signing_key
+from crypto.pki import identity_from_certificate
 from domain.catalogue import Catalogue, load_catalogue
 from policies.trust import load_trust
 from samenloop.v1 import audit_pb2_grpc, partner_pb2_grpc, policy_pb2_grpc, wijkteam_pb2_grpc
+from services.common.config import ConfigError
 from services.common.db import create_engine, ensure_migrated
+from services.common.denylist import DenyList
 from services.common.logging import get_logger
 from services.common.server import RunningServer, ServiceBinding, start_server
 from services.common.tls import TlsMaterial
@@ -22,6 +26,7 @@ from services.matcher.config import MIGRATIONS, MatcherConfig
 from services.matcher.policy_registry import PolicyRegistry
 from services.matcher.purge import purge
 from services.matcher.service import Matcher
+from services.matcher.settings import MatcherSettings
 from services.matcher.servicers.audit import AuditServicer
 from services.matcher.servicers.partner import PartnerServicer
 from services.matcher.servicers.policy import PolicyServicer
@@ -48,6 +53,33 @@ def build_matcher(
     )
 
 
+class OperatorIsPartner(ConfigError):
+    """The matcher's own organisation is also one of its partners (ADR 0010)."""
+
+
+def check_operator_separation(tls: TlsMaterial, settings: MatcherSettings) -> str:
+    """Refuse to run when the matcher's certificate organisation is also a partner.
+
+    A partner (above all the municipality, which pseudonymises the whole BRP) that also holds
+    the matcher's HMAC key can map every stored pseudonym back to a BSN or address. Returns the
+    matcher's organisation id.
+    """
+    try:
+        own = identity_from_certificate(Path(tls.cert).read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"cannot read the matcher certificate {tls.cert}: {exc.strerror}") \
+            from None
+    except PkiError as exc:
+        raise ConfigError(f"{tls.cert}: {exc}") from None
+    if own.organisation in settings.partners:
+        raise OperatorIsPartner(
+            f"the matcher's certificate belongs to {own.organisation}, which is also a partner "
+            "in its configuration; the matcher must be run by another organisation (a "
+            "processor, see docs/decisions/0010-matcher-operator-separation.md)"
+        )
+    return own.organisation
+
+
 @dataclass
 class MatcherServer:
     matcher: Matcher
@@ -68,9 +100,13 @@ class MatcherServer:
 
 def serve(
     matcher: Matcher, *, bind: str, tls: TlsMaterial, purge_interval: float = 0.0,
-    max_workers: int = 16,
+    max_workers: int = 16, deny_list: Path | None = None,
 ) -> MatcherServer:
-    """Start the four services on `bind`; purge every `purge_interval` seconds (0: never)."""
+    """Start the four services on `bind`; purge every `purge_interval` seconds (0: never).
+
+    Refuses to start when the matcher's own organisation is one of its partners.
+    """
+    check_operator_separation(tls, matcher.settings)
     running = start_server(
         bind=bind,
         tls=tls,
@@ -86,6 +122,7 @@ def serve(
         ],
         roles=ROLE_TABLE,
         max_workers=max_workers,
+        deny_list=DenyList(deny_list) if deny_list else None,
     )
     stop = threading.Event()
     purger = None

@@ -6,17 +6,19 @@ tls: {ca: pki/ca.crt, cert: pki/pseudonymiser.crt, key: pki/pseudonymiser.key}
 voprf_key: pki/pseudonymiser.voprf.key
 max_batch_size: 1000              # elements per BlindEvaluate
 max_request_bytes: 1048576        # gRPC message limit
-quota:
-  default: {daily_elements: 2000000, rate_per_second: 20000, burst: 20000}
-  organisations:                  # optional per-partner overrides
-    gemeente-rotterdam: {daily_elements: 5000000, rate_per_second: 50000, burst: 50000}
+deny_list: revoked.txt            # optional: revoked certificate serials / fingerprints
+organisations:                    # the only organisations served, each with its own quota
+  gemeente-rotterdam: {daily_elements: 5000000, rate_per_second: 50000, burst: 50000}
+  woonstad-rotterdam: {daily_elements: 200000, rate_per_second: 5000, burst: 5000}
 ```
-Relative paths are relative to the configuration file.
+Relative paths are relative to the configuration file. Organisations are named by the id their
+certificate carries (the OIN for a PKIoverheid certificate, the slug for the dev CA; ADR 0003).
+There is no default quota: an organisation that is not listed is refused (ADR 0006).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +26,15 @@ from services.common.config import ConfigError, load_yaml_config, require, resol
 from services.common.tls import TlsMaterial
 from services.pseudonymiser.quota import QuotaLimits
 
-DEFAULT_LIMITS = QuotaLimits(daily_elements=2_000_000, rate_per_second=20_000.0, burst=20_000)
-
-
 @dataclass(frozen=True)
 class PseudonymiserConfig:
     bind: str
     tls: TlsMaterial
     voprf_key: Path
+    organisations: dict[str, QuotaLimits]
     max_batch_size: int = 1000
     max_request_bytes: int = 1024 * 1024
-    default_limits: QuotaLimits = DEFAULT_LIMITS
-    organisation_limits: dict[str, QuotaLimits] = field(default_factory=dict)
+    deny_list: Path | None = None
 
 
 def _limits(raw: Any, where: str, source: Path, max_batch: int) -> QuotaLimits:
@@ -75,19 +74,26 @@ def load_config(path: Path) -> PseudonymiserConfig:
     max_batch = int(data.get("max_batch_size", 1000))
     if not 1 <= max_batch <= 65535:
         raise ConfigError(f"{path}: `max_batch_size` must be between 1 and 65535")
-    quota = data.get("quota", {}) or {}
-    default = _limits(quota["default"], "quota.default", path, max_batch) if "default" in quota \
-        else DEFAULT_LIMITS
+    if "quota" in data:
+        raise ConfigError(f"{path}: `quota` is gone: list each organisation served under "
+                          "`organisations: {<org>: {daily_elements, rate_per_second, burst}}`; "
+                          "there is no default quota")
+    raw_orgs = data.get("organisations")
+    if not isinstance(raw_orgs, dict) or not raw_orgs:
+        raise ConfigError(f"{path}: `organisations` must list every organisation this "
+                          "pseudonymiser serves, as `<org>: {daily_elements, rate_per_second, "
+                          "burst}`")
     organisations = {
-        str(org): _limits(raw, f"quota.organisations.{org}", path, max_batch)
-        for org, raw in (quota.get("organisations") or {}).items()
+        str(org): _limits(raw, f"organisations.{org}", path, max_batch)
+        for org, raw in raw_orgs.items()
     }
+    deny_list = data.get("deny_list")
     return PseudonymiserConfig(
         bind=require(data, "bind", path),
         tls=material,
         voprf_key=resolve_path(require(data, "voprf_key", path), path),
+        organisations=organisations,
         max_batch_size=max_batch,
         max_request_bytes=int(data.get("max_request_bytes", 1024 * 1024)),
-        default_limits=default,
-        organisation_limits=organisations,
+        deny_list=resolve_path(str(deny_list), path) if deny_list else None,
     )

@@ -5,6 +5,7 @@ or addresses: the quota refuses it past the configured daily number of elements,
 limit (a token bucket in elements per second) flattens bursts. Counted in elements, not
 requests, since one request can carry a whole batch. State is in memory in the one
 pseudonymiser process; see docs/decisions/0006-pseudonymiser-quotas-and-key-rotation.md.
+There is no default: an organisation without its own limits is not served at all.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class QuotaLimits:
 @dataclass(frozen=True)
 class QuotaDecision:
     allowed: bool
-    # Machine-readable code when refused: "daily_quota" or "rate_limit".
+    # Machine-readable code when refused: "not_served", "daily_quota" or "rate_limit".
     code: str = ""
     used_today: int = 0
     daily_limit: int = 0
@@ -45,17 +46,17 @@ class _PartnerState:
 
 @dataclass
 class QuotaLedger:
-    """Thread-safe accounting of evaluations per organisation."""
+    """Thread-safe accounting of evaluations per organisation (only the listed ones)."""
 
-    default: QuotaLimits
-    per_organisation: dict[str, QuotaLimits] = field(default_factory=dict)
+    per_organisation: dict[str, QuotaLimits]
     clock: Callable[[], float] = time.monotonic
     today: Callable[[], date] = lambda: datetime.now(UTC).date()
     _state: dict[str, _PartnerState] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
-    def limits_for(self, organisation: str) -> QuotaLimits:
-        return self.per_organisation.get(organisation, self.default)
+    def limits_for(self, organisation: str) -> QuotaLimits | None:
+        """The organisation's limits, or None when it is not served."""
+        return self.per_organisation.get(organisation)
 
     def charge(self, organisation: str, elements: int) -> QuotaDecision:
         """Charge `elements` evaluations to `organisation` if both limits allow it.
@@ -64,6 +65,8 @@ class QuotaLedger:
         not punished twice.
         """
         limits = self.limits_for(organisation)
+        if limits is None:
+            return QuotaDecision(False, "not_served")
         now, today = self.clock(), self.today()
         with self._lock:
             state = self._state.get(organisation)

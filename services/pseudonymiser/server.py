@@ -6,6 +6,7 @@ from crypto import keys
 from crypto.oprf import VoprfServer
 from samenloop.v1 import pseudonymiser_pb2_grpc
 from services.common.authz import RoleTable
+from services.common.denylist import DenyList
 from services.common.server import RunningServer, ServiceBinding, start_server
 from services.pseudonymiser.config import PseudonymiserConfig
 from services.pseudonymiser.quota import QuotaLedger
@@ -30,9 +31,7 @@ def load_key(config: PseudonymiserConfig) -> VoprfServer:
 def start(config: PseudonymiserConfig, *, bind: str | None = None) -> RunningServer:
     key = load_key(config)
     servicer = PseudonymiserServicer(
-        key,
-        QuotaLedger(default=config.default_limits, per_organisation=config.organisation_limits),
-        config.max_batch_size,
+        key, QuotaLedger(dict(config.organisations)), config.max_batch_size
     )
     return start_server(
         bind=bind or config.bind,
@@ -41,4 +40,5 @@ def start(config: PseudonymiserConfig, *, bind: str | None = None) -> RunningSer
                                  servicer, SERVICE)],
         roles=ROLES,
         max_message_bytes=config.max_request_bytes,
+        deny_list=DenyList(config.deny_list) if config.deny_list else None,
     )

@@ -60,6 +60,13 @@ class PseudonymiserServicer(pseudonymiser_pb2_grpc.PseudonymiserServicer):
                 f"a batch holds at most {self._max_batch} blinded elements, this one {count}; "
                 "split it into smaller batches",
             )
+        if self._quota.limits_for(caller.organisation) is None:
+            log.warning("evaluation_refused", reason="organisation_not_served")
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"organisation {caller.organisation} is not served by this pseudonymiser; "
+                "its operator must list it under `organisations` with its own quota",
+            )
         decision = self._quota.charge(caller.organisation, count)
         if not decision.allowed:
             log.warning("evaluation_refused", reason=decision.code,

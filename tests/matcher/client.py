@@ -46,7 +46,8 @@ class Pseudonymiser:
             missing = [i for i in dict.fromkeys(inputs) if i not in self._cache]
             if missing:
                 if component not in self._clients:
-                    ch = secure_channel(f"127.0.0.1:{self.port}", pki.tls(component))
+                    ch = secure_channel(f"127.0.0.1:{self.port}", pki.tls(component),
+                                        server_role="pseudonymiser")
                     self._clients[component] = (ch, PseudonymiserClient(ch, self.public_key))
                 outputs = self._clients[component][1].evaluate(missing)
                 self._cache.update(zip(missing, outputs, strict=True))

@@ -124,7 +124,7 @@ class Harness:
         return f"127.0.0.1:{self.server.port}"
 
     def channel(self, component: str) -> grpc.Channel:
-        ch = secure_channel(self.target, self.pki.tls(component))
+        ch = secure_channel(self.target, self.pki.tls(component), server_role="matcher")
         self._channels.append(ch)
         return ch
 

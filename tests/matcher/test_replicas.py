@@ -99,13 +99,14 @@ def test_two_replicas_exactly_once(tmp_path: Path, pki: Pki, pseudonymiser: Pseu
 
         def gateway(org: str, port: int) -> GatewayTestClient:
             name = f"gateway-{org}"
-            ch = secure_channel(f"127.0.0.1:{port}", pki.tls(name))
+            ch = secure_channel(f"127.0.0.1:{port}", pki.tls(name), server_role="matcher")
             channels.append(ch)
             return GatewayTestClient(ch, pseudonymiser, pki, key, name)
 
         from samenloop.v1 import policy_pb2, policy_pb2_grpc
 
-        officer_channel = secure_channel(f"127.0.0.1:{replicas[0][1]}", pki.tls(OFFICER))
+        officer_channel = secure_channel(f"127.0.0.1:{replicas[0][1]}", pki.tls(OFFICER),
+                                         server_role="matcher")
         channels.append(officer_channel)
         doc = sign(pki, policy_document(pki, id="twee-replicas", mode="standing"))
         policy_pb2_grpc.PolicyServiceStub(officer_channel).PublishPolicy(

@@ -25,6 +25,8 @@ def _config(pki: DevPki, path: Path) -> Path:
         "tls": {"ca": str(tls.ca_cert), "cert": str(tls.cert), "key": str(tls.key)},
         "voprf_key": str(pki.key_file("pseudonymiser", "voprf")),
         "max_batch_size": 500,
+        "organisations": {"gemeente-rotterdam": {"daily_elements": 1000,
+                                                 "rate_per_second": 1000, "burst": 1000}},
     }))
     return path
 

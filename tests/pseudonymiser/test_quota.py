@@ -27,9 +27,11 @@ class FakeClock:
 def ledger(
     daily: int = 1000, rate: float = 100.0, burst: int = 100
 ) -> tuple[QuotaLedger, FakeClock]:
+    """A ledger serving the organisations the tests use, all with the same limits."""
     clock = FakeClock()
-    return QuotaLedger(default=QuotaLimits(daily, rate, burst), clock=clock.monotonic,
-                       today=clock.today), clock
+    limits = QuotaLimits(daily, rate, burst)
+    served = {org: limits for org in ("woonstad", "politie", "ggz", "a", "b", "x", "other")}
+    return QuotaLedger(served, clock=clock.monotonic, today=clock.today), clock
 
 
 def test_daily_quota_refuses_past_the_limit_and_charges_nothing_for_a_refusal() -> None:
@@ -66,11 +68,18 @@ def test_rate_limit_refills_over_time() -> None:
     assert quota.charge("ggz", 50).allowed
 
 
-def test_per_organisation_override() -> None:
+def test_each_organisation_has_its_own_limits() -> None:
     quota, _ = ledger(daily=10)
     quota.per_organisation["gemeente"] = QuotaLimits(1000, 1e9, 1000)
     assert quota.charge("gemeente", 500).allowed
     assert not quota.charge("other", 500).allowed
+
+
+def test_an_organisation_without_limits_is_not_served_and_there_is_no_default() -> None:
+    quota, _ = ledger(daily=10**9, rate=1e9, burst=10**9)
+    refused = quota.charge("onbekende-partner", 1)
+    assert not refused.allowed and refused.code == "not_served"
+    assert quota.limits_for("onbekende-partner") is None
 
 
 @settings(max_examples=200)

@@ -15,13 +15,13 @@ from samenloop.v1 import pseudonymiser_pb2, pseudonymiser_pb2_grpc
 from services.common.server import ServiceBinding, start_server
 from services.common.tls import TlsMaterial, secure_channel
 from services.pseudonymiser.client import PinnedKeyMismatch, PseudonymiserClient, PseudonymiserError
-from services.pseudonymiser.config import DEFAULT_LIMITS
 from services.pseudonymiser.quota import QuotaLedger, QuotaLimits
 from services.pseudonymiser.server import ROLES, SERVICE, start
 from services.pseudonymiser.servicer import PseudonymiserServicer
 from tests.support.services import (
     GATEWAYS,
     DevPki,
+    TEST_LIMITS,
     RunningPseudonymiser,
     make_pki,
     pseudonymiser_config,
@@ -95,7 +95,8 @@ def test_a_pseudonymiser_evaluating_with_another_key_is_caught_by_the_proof(
     pki: DevPki,
 ) -> None:
     other_sk, _ = oprf.generate_key_pair()
-    servicer = LyingServicer(VoprfServer(other_sk), QuotaLedger(default=DEFAULT_LIMITS), 1000)
+    ledger = QuotaLedger({"woonstad-rotterdam": TEST_LIMITS})
+    servicer = LyingServicer(VoprfServer(other_sk), ledger, 1000)
     running = start_server(
         bind="127.0.0.1:0", tls=pki.tls("pseudonymiser"),
         services=[ServiceBinding(pseudonymiser_pb2_grpc.add_PseudonymiserServicer_to_server,
@@ -151,7 +152,7 @@ def test_a_client_with_an_untrusted_certificate_is_refused(
                            cert=foreign.tls(GATEWAYS["housing"]).cert,
                            key=foreign.tls(GATEWAYS["housing"]).key)
     stub = pseudonymiser_pb2_grpc.PseudonymiserStub(
-        secure_channel(f"127.0.0.1:{pseudonymiser.port}", material))
+        secure_channel(f"127.0.0.1:{pseudonymiser.port}", material, server_role="pseudonymiser"))
     with pytest.raises(grpc.RpcError) as excinfo:
         stub.BlindEvaluate(_request(pseudonymiser.pki), timeout=10)
     assert excinfo.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -161,7 +162,7 @@ def test_a_client_with_an_untrusted_certificate_is_refused(
 def small_limits(pki: DevPki) -> Iterator[int]:
     running = start(pseudonymiser_config(
         pki, max_batch_size=10,
-        default_limits=QuotaLimits(daily_elements=25, rate_per_second=1e6, burst=1000),
+        limits=QuotaLimits(daily_elements=25, rate_per_second=1e6, burst=1000),
     ))
     try:
         yield running.port
@@ -215,3 +216,36 @@ def test_an_unknown_key_id_is_a_failed_precondition(pseudonymiser: RunningPseudo
         stub.BlindEvaluate(request, timeout=10)
     assert excinfo.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "pinned key" in excinfo.value.details()
+
+
+def test_an_organisation_not_in_the_configuration_is_refused(pki: DevPki, tmp_path: Path) -> None:
+    """A valid gateway certificate of an organisation the operator did not list: no default."""
+    from crypto.devsetup import issue_component, load_ca
+
+    directory = tmp_path / "extra"
+    _, entry = issue_component(directory, load_ca(pki.directory), name="gateway-onbekend",
+                               organisation="onbekende-partner", role="gateway")
+    assert entry["organisation"] == "onbekende-partner"
+    material = TlsMaterial(ca_cert=pki.tls("pseudonymiser").ca_cert,
+                           cert=directory / "gateway-onbekend" / "tls.crt",
+                           key=directory / "gateway-onbekend" / "tls.key")
+    served = {"woonstad-rotterdam": TEST_LIMITS}
+    running = start(pseudonymiser_config(pki, organisations=served))
+    try:
+        stranger = pseudonymiser_pb2_grpc.PseudonymiserStub(
+            secure_channel(f"127.0.0.1:{running.port}", material, server_role="pseudonymiser"))
+        with pytest.raises(grpc.RpcError) as excinfo:
+            stranger.BlindEvaluate(_request(pki, 1), timeout=10)
+        assert excinfo.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert excinfo.value.details() == (
+            "organisation onbekende-partner is not served by this pseudonymiser; its operator "
+            "must list it under `organisations` with its own quota")
+        # A registered gateway that is simply not listed here is refused the same way ...
+        police = _stub(pki, GATEWAYS["police"], running.port)
+        with pytest.raises(grpc.RpcError) as excinfo:
+            police.BlindEvaluate(_request(pki, 1), timeout=10)
+        assert excinfo.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        # ... while the listed one is served.
+        _stub(pki, GATEWAYS["housing"], running.port).BlindEvaluate(_request(pki, 1), timeout=10)
+    finally:
+        running.stop(0)

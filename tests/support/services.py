@@ -19,7 +19,7 @@ from crypto.devsetup import dev_setup
 from services.common.server import RunningServer
 from services.common.tls import TlsMaterial, secure_channel
 from services.pseudonymiser.client import PseudonymiserClient
-from services.pseudonymiser.config import DEFAULT_LIMITS, PseudonymiserConfig
+from services.pseudonymiser.config import PseudonymiserConfig
 from services.pseudonymiser.quota import QuotaLimits
 from services.pseudonymiser.server import start as start_pseudonymiser
 
@@ -49,8 +49,9 @@ class DevPki:
         assert isinstance(components, dict)
         return base64.b64decode(components[component]["keys"][purpose]["public"])
 
-    def channel(self, component: str, port: int) -> grpc.Channel:
-        return secure_channel(f"127.0.0.1:{port}", self.tls(component))
+    def channel(self, component: str, port: int, server_role: str = "pseudonymiser") -> grpc.Channel:
+        """An mTLS channel as `component`, to a server that must have role `server_role`."""
+        return secure_channel(f"127.0.0.1:{port}", self.tls(component), server_role=server_role)
 
 
 def make_pki(directory: Path) -> DevPki:
@@ -63,20 +64,34 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
     return make_pki(tmp_path_factory.mktemp("pki") / "dev")
 
 
+TEST_LIMITS = QuotaLimits(daily_elements=2_000_000, rate_per_second=20_000.0, burst=20_000)
+
+
+def gateway_organisations(pki: DevPki) -> list[str]:
+    """Every organisation with a gateway certificate in the PKI's manifest."""
+    components = pki.manifest["components"]
+    assert isinstance(components, dict)
+    return sorted({c["organisation"] for c in components.values() if c["role"] == "gateway"})
+
+
 def pseudonymiser_config(
     pki: DevPki,
     *,
     max_batch_size: int = 1000,
-    default_limits: QuotaLimits = DEFAULT_LIMITS,
-    organisation_limits: dict[str, QuotaLimits] | None = None,
+    limits: QuotaLimits = TEST_LIMITS,
+    organisations: dict[str, QuotaLimits] | None = None,
+    deny_list: Path | None = None,
 ) -> PseudonymiserConfig:
+    """Serves `organisations`, by default every gateway in the manifest with `limits`."""
+    if organisations is None:
+        organisations = {org: limits for org in gateway_organisations(pki)}
     return PseudonymiserConfig(
         bind="127.0.0.1:0",
         tls=pki.tls("pseudonymiser"),
         voprf_key=pki.key_file("pseudonymiser", "voprf"),
+        organisations=organisations,
         max_batch_size=max_batch_size,
-        default_limits=default_limits,
-        organisation_limits=organisation_limits or {},
+        deny_list=deny_list,
     )
 
 
