@@ -34,9 +34,37 @@ def test_init_ca_issue_and_identity(tmp_path: Path) -> None:
     result = runner.invoke(app, ["identity", str(d / "gw" / "tls.crt"), "--json"])
     assert json.loads(result.output) == {
         "organisation": "woonstad-rotterdam",
+        "organisation_name": "woonstad-rotterdam",
         "role": "gateway",
         "common_name": "gw",
     }
+
+
+def test_issue_in_the_pkioverheid_layout_with_an_oin(tmp_path: Path) -> None:
+    d = tmp_path / "pki"
+    assert runner.invoke(app, ["init-ca", "--dir", str(d)]).exit_code == 0
+    oin = "00000001003214345000"
+    result = runner.invoke(
+        app,
+        ["issue", "--dir", str(d), "--role", "gateway", "--org", "Gemeente Rotterdam",
+         "--oin", oin, "--name", "gateway-gemeente"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"issued {oin}/gateway/gateway-gemeente" in result.output
+    shown = runner.invoke(app, ["identity", str(d / "gateway-gemeente" / "tls.crt"), "--json"])
+    assert json.loads(shown.output) == {
+        "organisation": oin,
+        "organisation_name": "Gemeente Rotterdam",
+        "role": "gateway",
+        "common_name": "gateway-gemeente",
+    }
+    bad = runner.invoke(
+        app,
+        ["issue", "--dir", str(d), "--role", "gateway", "--org", "Gemeente Rotterdam",
+         "--oin", "12345", "--name", "gw2"],
+    )  # fmt: skip
+    assert bad.exit_code == 1
+    assert bad.output.strip() == "error: OIN '12345' must be exactly 20 digits"
 
 
 def test_errors_say_what_to_do(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from crypto.pki import (
 )
 
 CA = create_ca()
+OIN = "00000001234567890000"  # 20 digits, the shape of an Organisatie-identificatienummer
 
 
 def _leaf(**kw: str) -> CertifiedKey:
@@ -39,13 +40,77 @@ def test_identity_round_trip_pem_and_der() -> None:
     leaf = issue_certificate(
         CA, organisation="woonstad-rotterdam", role="gateway", common_name="gw-woonstad"
     )
-    expected = PeerIdentity("woonstad-rotterdam", "gateway", "gw-woonstad")
+    expected = PeerIdentity("woonstad-rotterdam", "gateway", "gw-woonstad", "woonstad-rotterdam")
     assert identity_from_certificate(leaf.certificate_pem()) == expected
     assert identity_from_certificate(leaf.certificate_pem().decode()) == expected
     der = leaf.certificate.public_bytes(serialization.Encoding.DER)
     assert identity_from_certificate(der) == expected
     assert identity_from_auth_context({"x509_pem_cert": [leaf.certificate_pem()]}) == expected
     assert str(expected) == "woonstad-rotterdam/gateway/gw-woonstad"
+
+
+def test_pkioverheid_layout_oin_in_serial_number_legal_name_in_o() -> None:
+    leaf = issue_certificate(CA, organisation="Gemeente Rotterdam", oin=OIN, role="gateway",
+                             common_name="gateway-gemeente")
+    subject = leaf.certificate.subject
+    assert subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)[0].value == OIN
+    assert subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value == \
+        "Gemeente Rotterdam"
+    assert identity_from_certificate(leaf.certificate_pem()) == PeerIdentity(
+        organisation=OIN, role="gateway", common_name="gateway-gemeente",
+        organisation_name="Gemeente Rotterdam")
+    # The dev layout has no serialNumber: the slug in O is the id.
+    slug = _leaf()
+    assert not slug.certificate.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)
+    assert identity_from_certificate(slug.certificate_pem()).organisation == "woonstad-rotterdam"
+
+
+@pytest.mark.parametrize("oin", ["1234", "0000000123456789000A", "000000012345678900001"])
+def test_an_oin_must_be_20_digits_at_issue(oin: str) -> None:
+    with pytest.raises(PkiError, match="must be exactly 20 digits"):
+        issue_certificate(CA, organisation="Gemeente Rotterdam", oin=oin, role="gateway",
+                          common_name="gw")
+
+
+def _raw_leaf(attributes: list[x509.NameAttribute]) -> x509.Certificate:
+    """A CA-signed certificate with exactly the given subject (what another PKI might issue)."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder().subject_name(x509.Name(attributes))
+        .issuer_name(CA.certificate.subject)
+        .public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+        .sign(CA.key, hashes.SHA256())
+    )
+
+
+def test_a_subject_serial_number_that_is_not_an_oin_is_refused() -> None:
+    oid = x509.NameOID
+    cert = _raw_leaf([x509.NameAttribute(oid.SERIAL_NUMBER, "KvK-24253040"),
+                      x509.NameAttribute(oid.ORGANIZATION_NAME, "Gemeente Rotterdam"),
+                      x509.NameAttribute(oid.ORGANIZATIONAL_UNIT_NAME, "gateway"),
+                      x509.NameAttribute(oid.COMMON_NAME, "gw.rotterdam.nl")])
+    with pytest.raises(PkiError, match="not a 20-digit OIN"):
+        identity_from_certificate(cert)
+    # The same subject with a real OIN and a PKIoverheid-style CN (an FQDN) is accepted.
+    good = _raw_leaf([x509.NameAttribute(oid.SERIAL_NUMBER, OIN),
+                      x509.NameAttribute(oid.ORGANIZATION_NAME, "Gemeente Rotterdam"),
+                      x509.NameAttribute(oid.ORGANIZATIONAL_UNIT_NAME, "gateway"),
+                      x509.NameAttribute(oid.COMMON_NAME, "Gateway.Rotterdam.nl")])
+    assert identity_from_certificate(good) == PeerIdentity(
+        OIN, "gateway", "Gateway.Rotterdam.nl", "Gemeente Rotterdam")
+    # Without an OIN, a legal name in O is not an organisation id.
+    bare = _raw_leaf([x509.NameAttribute(oid.ORGANIZATION_NAME, "Gemeente Rotterdam"),
+                      x509.NameAttribute(oid.ORGANIZATIONAL_UNIT_NAME, "gateway"),
+                      x509.NameAttribute(oid.COMMON_NAME, "gw")])
+    with pytest.raises(PkiError, match="organisation"):
+        identity_from_certificate(bare)
 
 
 def test_certificate_profile() -> None:
@@ -61,7 +126,8 @@ def test_certificate_profile() -> None:
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert set(eku) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert san.get_values_for_type(x509.DNSName) == ["localhost", "gw.example"]
+    assert san.get_values_for_type(x509.DNSName) == [
+        "gw-politie.samenloop.internal", "localhost", "gw.example"]
     assert [str(i) for i in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1", "::1"]
     assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
     assert CA.certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
@@ -193,7 +259,8 @@ def _call(port: int, ca_pem: bytes, client: CertifiedKey | None) -> bytes:
     if client is not None:
         kwargs = {"private_key": client.key_pem(), "certificate_chain": client.certificate_pem()}
     creds = grpc.ssl_channel_credentials(root_certificates=ca_pem, **kwargs)
-    with grpc.secure_channel(f"localhost:{port}", creds) as channel:
+    options = [("grpc.ssl_target_name_override", "matcher.samenloop.internal")]
+    with grpc.secure_channel(f"127.0.0.1:{port}", creds, options=options) as channel:
         method = channel.unary_unary("/test.Identity/Who")
         reply: bytes = method(b"", timeout=5)
         return reply
@@ -212,6 +279,10 @@ def test_grpc_mtls_carries_the_identity() -> None:
             CA, organisation="ggz-delfland", role="gateway", common_name="gateway-ggz-delfland"
         )
         assert _call(port, ca_pem, gateway) == b"ggz-delfland/gateway/gateway-ggz-delfland"
+        oin_gateway = issue_certificate(
+            CA, organisation="GGZ Delfland", oin=OIN, role="gateway", common_name="gateway-ggz"
+        )
+        assert _call(port, ca_pem, oin_gateway) == f"{OIN}/gateway/gateway-ggz".encode()
         # No client certificate, or one from another CA: the handshake fails.
         with pytest.raises(grpc.RpcError):
             _call(port, ca_pem, None)

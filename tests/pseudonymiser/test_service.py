@@ -249,3 +249,35 @@ def test_an_organisation_not_in_the_configuration_is_refused(pki: DevPki, tmp_pa
         _stub(pki, GATEWAYS["housing"], running.port).BlindEvaluate(_request(pki, 1), timeout=10)
     finally:
         running.stop(0)
+
+
+def test_organisations_are_configured_by_oin_for_pkioverheid_certificates(
+    pki: DevPki, tmp_path: Path
+) -> None:
+    """A PKIoverheid-layout gateway is served under its OIN, not under its legal name in O."""
+    from crypto.devsetup import issue_component, load_ca
+
+    oin = "00000001003214345000"
+    directory = tmp_path / "extra"
+    _, entry = issue_component(directory, load_ca(pki.directory), name="gateway-gemeente-oin",
+                               organisation="Gemeente Rotterdam", oin=oin, role="gateway")
+    assert (entry["organisation"], entry["organisation_name"]) == (oin, "Gemeente Rotterdam")
+    material = TlsMaterial(ca_cert=pki.tls("pseudonymiser").ca_cert,
+                           cert=directory / "gateway-gemeente-oin" / "tls.crt",
+                           key=directory / "gateway-gemeente-oin" / "tls.key")
+    for served, expected in (({oin: TEST_LIMITS}, None),
+                             ({"Gemeente Rotterdam": TEST_LIMITS},
+                              grpc.StatusCode.PERMISSION_DENIED)):
+        running = start(pseudonymiser_config(pki, organisations=served))
+        try:
+            stub = pseudonymiser_pb2_grpc.PseudonymiserStub(secure_channel(
+                f"127.0.0.1:{running.port}", material, server_role="pseudonymiser"))
+            if expected is None:
+                assert len(stub.BlindEvaluate(_request(pki, 2), timeout=10).evaluated_elements) == 2
+            else:
+                with pytest.raises(grpc.RpcError) as excinfo:
+                    stub.BlindEvaluate(_request(pki, 1), timeout=10)
+                assert excinfo.value.code() == expected
+                assert f"organisation {oin} is not served" in excinfo.value.details()
+        finally:
+            running.stop(0)

@@ -1,0 +1,1 @@
+from tests.support.services import pki, pseudonymiser  # noqa: F401  (fixtures)
