@@ -77,7 +77,8 @@ def issue(
             manifest["components"][name] = entry
             write_manifest(directory, manifest)
     typer.echo(
-        f"issued {entry['organisation']}/{role}/{name} -> {directory / name / 'tls.crt'} ({leaf.fingerprint()})"
+        f"issued {entry['organisation']}/{role}/{name} -> {directory / name / 'tls.crt'} "
+        f"({leaf.fingerprint()})"
     )
 
 

@@ -2,7 +2,8 @@
 
 One place decides: mTLS with client certificates required, the certificate deny-list and role
 authorization before any handler, health checking and reflection, message size limits,
-OpenTelemetry server spans, and a graceful shutdown on SIGTERM/SIGINT that lets calls in flight finish.
+OpenTelemetry server spans, and a graceful shutdown on SIGTERM/SIGINT that lets calls in flight
+finish.
 """
 
 from __future__ import annotations

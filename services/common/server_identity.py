@@ -89,9 +89,11 @@ def fetch_server_certificate(
     context.set_alpn_protocols(["h2"])
     host, port = _host_port(target)
     try:
-        with socket.create_connection((host, port), timeout=timeout) as raw:
-            with context.wrap_socket(raw, server_hostname=host) as tls:
-                der = tls.getpeercert(binary_form=True)
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
     except ssl.SSLCertVerificationError as exc:
         raise ServerIdentityError(
             grpc.StatusCode.UNAVAILABLE,
@@ -125,10 +127,10 @@ def check_identity(found: PeerIdentity, expected: ExpectedServer, target: str) -
 
 
 class ServerIdentityCheck(
-    grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-    grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
-    grpc.StreamUnaryClientInterceptor,  # type: ignore[misc]
-    grpc.StreamStreamClientInterceptor,  # type: ignore[misc]
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc,type-arg]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[misc,type-arg]
+    grpc.StreamUnaryClientInterceptor,  # type: ignore[misc,type-arg]
+    grpc.StreamStreamClientInterceptor,  # type: ignore[misc,type-arg]
 ):
     """Checks the server's certificate once, before the first call of any kind goes out."""
 

@@ -26,11 +26,11 @@ from services.matcher.config import MIGRATIONS, MatcherConfig
 from services.matcher.policy_registry import PolicyRegistry
 from services.matcher.purge import purge
 from services.matcher.service import Matcher
-from services.matcher.settings import MatcherSettings
 from services.matcher.servicers.audit import AuditServicer
 from services.matcher.servicers.partner import PartnerServicer
 from services.matcher.servicers.policy import PolicyServicer
 from services.matcher.servicers.wijkteam import WijkteamServicer
+from services.matcher.settings import MatcherSettings
 
 MIGRATE_HINT = "samenloop matcher migrate --config {config}"
 

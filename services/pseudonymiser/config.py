@@ -26,6 +26,7 @@ from services.common.config import ConfigError, load_yaml_config, require, resol
 from services.common.tls import TlsMaterial
 from services.pseudonymiser.quota import QuotaLimits
 
+
 @dataclass(frozen=True)
 class PseudonymiserConfig:
     bind: str

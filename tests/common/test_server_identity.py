@@ -125,9 +125,11 @@ def test_the_channel_itself_checks_the_components_dns_name(
     ca, cert, key = pki.tls(GATEWAYS["housing"]).read()
     credentials = grpc.ssl_channel_credentials(ca, key, cert)
     options = [("grpc.ssl_target_name_override", "matcher.samenloop.internal")]
-    with grpc.secure_channel(f"127.0.0.1:{port}", credentials, options=options) as channel:
-        with pytest.raises(grpc.RpcError) as excinfo:
-            partner_pb2_grpc.PartnerServiceStub(channel).SubmitSignals(_signal(), timeout=10)
+    with (
+        grpc.secure_channel(f"127.0.0.1:{port}", credentials, options=options) as channel,
+        pytest.raises(grpc.RpcError) as excinfo,
+    ):
+        partner_pb2_grpc.PartnerServiceStub(channel).SubmitSignals(_signal(), timeout=10)
     assert excinfo.value.code() == grpc.StatusCode.UNAVAILABLE
     assert recorder.received == []
 

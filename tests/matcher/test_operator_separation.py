@@ -19,8 +19,8 @@ from services.matcher.clock import SettableClock, SystemClock
 from services.matcher.config import MIGRATIONS
 from services.matcher.server import OperatorIsPartner, serve
 from services.matcher.settings import PartnerEntry
-from tests.matcher.conftest import PARTNERS, settings_for
 from tests.matcher.client import Pseudonymiser
+from tests.matcher.conftest import PARTNERS, settings_for
 from tests.matcher.helpers import WAMS, Pki, build_matcher_for_test
 
 OPERATOR = "samenloop-verwerker"  # the matcher certificate's organisation in dev-setup

@@ -20,8 +20,8 @@ from services.pseudonymiser.server import ROLES, SERVICE, start
 from services.pseudonymiser.servicer import PseudonymiserServicer
 from tests.support.services import (
     GATEWAYS,
-    DevPki,
     TEST_LIMITS,
+    DevPki,
     RunningPseudonymiser,
     make_pki,
     pseudonymiser_config,

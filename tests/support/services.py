@@ -49,7 +49,9 @@ class DevPki:
         assert isinstance(components, dict)
         return base64.b64decode(components[component]["keys"][purpose]["public"])
 
-    def channel(self, component: str, port: int, server_role: str = "pseudonymiser") -> grpc.Channel:
+    def channel(
+        self, component: str, port: int, server_role: str = "pseudonymiser"
+    ) -> grpc.Channel:
         """An mTLS channel as `component`, to a server that must have role `server_role`."""
         return secure_channel(f"127.0.0.1:{port}", self.tls(component), server_role=server_role)
 
