@@ -104,7 +104,8 @@ def fetch_server_certificate(
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise ServerIdentityError(
             grpc.StatusCode.UNAVAILABLE,
-            f"cannot reach {target} to check its certificate ({reason}); is it running there?",
+            f"cannot reach {target} ({reason}); is the server running there, and is the "
+            "address right?",
         ) from None
     if not der:
         raise ServerIdentityError(
