@@ -3,6 +3,10 @@
 The gateway pins the pseudonymiser's public key in its configuration. Every batch proof is
 verified against that pinned key, so a pseudonymiser that evaluates one partner under another
 key (to split or link partners' pseudonyms) is caught: `PinnedKeyMismatch` names both keys.
+
+`PseudonymiserClient.connect` opens the channel with the server check of
+`services.common.tls.secure_channel`: before the first blinded element leaves, the server's
+certificate must have role `pseudonymiser` (and the configured organisation, if any).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import grpc
 from crypto.errors import CryptoError, InvalidProof
 from crypto.oprf import VoprfClient
 from samenloop.v1 import pseudonymiser_pb2, pseudonymiser_pb2_grpc
+from services.common.tls import TlsMaterial, secure_channel
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -45,6 +50,22 @@ class PseudonymiserClient:
         self._pinned_id = self._voprf.key_id
         self._timeout = timeout_seconds
         self._max_batch: int | None = None
+
+    @classmethod
+    def connect(
+        cls,
+        target: str,
+        material: TlsMaterial,
+        pinned_public_key: bytes,
+        *,
+        organisation: str | None = None,
+        server_name: str | None = None,
+        timeout_seconds: float = 30.0,
+    ) -> PseudonymiserClient:
+        """A client on an mTLS channel that talks only to a server with role pseudonymiser."""
+        channel = secure_channel(target, material, server_role="pseudonymiser",
+                                 server_organisation=organisation, server_name=server_name)
+        return cls(channel, pinned_public_key, timeout_seconds=timeout_seconds)
 
     @property
     def key_id(self) -> str:

@@ -281,3 +281,37 @@ def test_organisations_are_configured_by_oin_for_pkioverheid_certificates(
                 assert f"organisation {oin} is not served" in excinfo.value.details()
         finally:
             running.stop(0)
+
+
+def test_the_client_sends_nothing_to_a_server_that_is_not_the_pseudonymiser(
+    pki: DevPki,
+) -> None:
+    """A server with the matcher's certificate posing as the pseudonymiser: the gateway's
+    client fails before any blinded element leaves, naming the role it found."""
+    seen: list[int] = []
+
+    class Recording(PseudonymiserServicer):
+        def BlindEvaluate(self, request, context):  # type: ignore[no-untyped-def]
+            seen.append(len(request.blinded_elements))
+            return super().BlindEvaluate(request, context)
+
+    key = VoprfServer(keys.load_voprf_key(pki.key_file("pseudonymiser", "voprf")))
+    running = start_server(
+        bind="127.0.0.1:0", tls=pki.tls("matcher"), roles=ROLES,
+        services=[ServiceBinding(pseudonymiser_pb2_grpc.add_PseudonymiserServicer_to_server,
+                                 Recording(key, QuotaLedger({"woonstad-rotterdam": TEST_LIMITS}),
+                                           1000), SERVICE)],
+    )
+    try:
+        client = PseudonymiserClient.connect(f"127.0.0.1:{running.port}",
+                                             pki.tls(GATEWAYS["housing"]),
+                                             pki.public_key("pseudonymiser", "voprf"))
+        with pytest.raises(PseudonymiserError) as excinfo:
+            client.evaluate([voprf_input("person", BSNS[0])])
+        assert str(excinfo.value) == (
+            f"pseudonymiser call failed (UNAUTHENTICATED): the server at 127.0.0.1:{running.port}"
+            " is not the expected pseudonymiser: expected role pseudonymiser, found role matcher "
+            "of organisation samenloop-verwerker (matcher); nothing was sent")
+        assert seen == []
+    finally:
+        running.stop(0)

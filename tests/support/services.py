@@ -111,7 +111,8 @@ class RunningPseudonymiser:
         return self.pki.public_key("pseudonymiser", "voprf")
 
     def client(self, gateway: str = GATEWAYS["housing"]) -> PseudonymiserClient:
-        return PseudonymiserClient(self.pki.channel(gateway, self.port), self.public_key)
+        return PseudonymiserClient.connect(f"127.0.0.1:{self.port}", self.pki.tls(gateway),
+                                           self.public_key)
 
 
 @pytest.fixture(scope="session")
