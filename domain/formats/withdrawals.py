@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
+from domain.codes import load_codes
 from domain.errors import InvalidValue
 from domain.formats.fields import parse_signal_id
 from domain.formats.kinds import ExportKind
@@ -15,16 +17,10 @@ from domain.formats.results import FieldError, Rejection
 
 __all__ = ["WITHDRAWAL_REASONS", "WithdrawalRow", "read_withdrawals", "validate_withdrawal"]
 
-WITHDRAWAL_REASONS: Mapping[str, str] = {
-    "resolved": "the problem is solved (arrears paid, payment arrangement made)",
-    "retracted": "the report was retracted or found unfounded",
-    "error": "the signal was registered in error (wrong person, wrong address, duplicate)",
-    "objection": "an objection of the person concerned was upheld (AVG art. 21)",
-    "moved": "the person or household moved out of the municipality",
-    "deceased": "the person died",
-    "other": "another reason",
-}
-"""Reason codes of a withdrawal and what they mean."""
+WITHDRAWAL_REASONS: Mapping[str, str] = MappingProxyType(
+    {c.code: c.label_en for c in load_codes().withdrawal_reason.codes.values()})
+"""Reason codes of a withdrawal and what they mean (the `withdrawal_reason` list of
+`domain/codes.yaml`, the one the matcher checks too)."""
 
 
 @dataclass(frozen=True, slots=True)
