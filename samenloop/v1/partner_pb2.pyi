@@ -24,35 +24,34 @@ else:
 
 DESCRIPTOR: google.protobuf.descriptor.FileDescriptor
 
-class _InquiryState:
+class _InquiryAnswer:
     ValueType = typing.NewType("ValueType", builtins.int)
     V: typing_extensions.TypeAlias = ValueType
 
-class _InquiryStateEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_InquiryState.ValueType], builtins.type):
+class _InquiryAnswerEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_InquiryAnswer.ValueType], builtins.type):
     DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
-    INQUIRY_STATE_UNSPECIFIED: _InquiryState.ValueType  # 0
-    INQUIRY_STATE_NOT_MET: _InquiryState.ValueType  # 1
-    """The trigger of the policy is not met for this household: nothing further happens."""
-    INQUIRY_STATE_ALERT_CREATED: _InquiryState.ValueType  # 2
-    """The trigger is met; an alert was created (or one is already open) and reveal requests go
-    out to the contributing partners.
+    INQUIRY_ANSWER_UNSPECIFIED: _InquiryAnswer.ValueType  # 0
+    INQUIRY_ANSWER_NOT_INDICATED: _InquiryAnswer.ValueType  # 1
+    """"Not indicated": no coordinated approach under this policy."""
+    INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED: _InquiryAnswer.ValueType  # 2
+    """"Coordinated approach indicated; the team will contact you": under this policy the
+    household has an alert routed to the wijkteam.
     """
-    INQUIRY_STATE_ALREADY_OPEN: _InquiryState.ValueType  # 3
-    """An alert for this household and policy is open or in cooldown; no new alert."""
 
-class InquiryState(_InquiryState, metaclass=_InquiryStateEnumTypeWrapper):
-    """State of an on-request inquiry."""
+class InquiryAnswer(_InquiryAnswer, metaclass=_InquiryAnswerEnumTypeWrapper):
+    """The answer to an inquiry. Deliberately one bit: it is the same whether the alert was just
+    created, was already open, or is in cooldown, and the same for an uninvolved partner as for
+    a household that does not meet the trigger.
+    """
 
-INQUIRY_STATE_UNSPECIFIED: InquiryState.ValueType  # 0
-INQUIRY_STATE_NOT_MET: InquiryState.ValueType  # 1
-"""The trigger of the policy is not met for this household: nothing further happens."""
-INQUIRY_STATE_ALERT_CREATED: InquiryState.ValueType  # 2
-"""The trigger is met; an alert was created (or one is already open) and reveal requests go
-out to the contributing partners.
+INQUIRY_ANSWER_UNSPECIFIED: InquiryAnswer.ValueType  # 0
+INQUIRY_ANSWER_NOT_INDICATED: InquiryAnswer.ValueType  # 1
+""""Not indicated": no coordinated approach under this policy."""
+INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED: InquiryAnswer.ValueType  # 2
+""""Coordinated approach indicated; the team will contact you": under this policy the
+household has an alert routed to the wijkteam.
 """
-INQUIRY_STATE_ALREADY_OPEN: InquiryState.ValueType  # 3
-"""An alert for this household and policy is open or in cooldown; no new alert."""
-Global___InquiryState: typing_extensions.TypeAlias = InquiryState
+Global___InquiryAnswer: typing_extensions.TypeAlias = InquiryAnswer
 
 class _RefusalReason:
     ValueType = typing.NewType("ValueType", builtins.int)
@@ -199,7 +198,10 @@ class Withdrawal(google.protobuf.message.Message):
     signal_id: builtins.str
     """Required. The partner-local id of the signal."""
     reason_code: builtins.str
-    """Optional reason code, e.g. `paid`, `retracted`, `error`."""
+    """Optional. A code from the list `withdrawal_reason` (domain/codes.yaml): `resolved`,
+    `retracted`, `error`, `objection`, `moved`, `deceased`, `other`. Anything else refuses the
+    batch with INVALID_ARGUMENT naming the row.
+    """
     def __init__(
         self,
         *,
@@ -337,33 +339,30 @@ class Inquiry(google.protobuf.message.Message):
     REQUESTER_ROLE_FIELD_NUMBER: builtins.int
     REASON_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
-    STATE_FIELD_NUMBER: builtins.int
-    DOMAINS_FIELD_NUMBER: builtins.int
-    ALERT_FIELD_NUMBER: builtins.int
     CREATE_TIME_FIELD_NUMBER: builtins.int
+    ANSWER_FIELD_NUMBER: builtins.int
     name: builtins.str
     """Output only. `inquiries/{inquiry}`."""
     policy: builtins.str
     """Required. `policies/{policy_id}` of an on_request policy in force."""
     requester_role: builtins.str
-    """Required. Role of the professional asking, e.g. `wijkagent`, `consulent-huurincasso`."""
+    """Required. Role of the professional asking: a code from the list `requester_role` of the
+    versioned code lists (domain/codes.yaml), e.g. `community_police_officer`. Never a name.
+    """
     reason: builtins.str
-    """Required. Reason for the inquiry, a code from the policy's accepted reasons or short text
-    without personal data.
+    """Required. Reason for the inquiry: a code from the list `inquiry_reason`, e.g.
+    `multiple_problems_suspected`. Free text is refused (the audit log cannot forget it).
     """
     request_id: builtins.str
-    """Required. Idempotency key chosen by the gateway."""
-    state: Global___InquiryState.ValueType
-    """Output only."""
-    alert: builtins.str
-    """Output only. `alerts/{alert}` when an alert was created or is open."""
+    """Required. Idempotency key chosen by the gateway, bound to the household, policy, role and
+    reason: a retry with the same content returns the same answer; the same id with other
+    content is refused with ALREADY_EXISTS and never answered with the earlier result.
+    """
+    answer: Global___InquiryAnswer.ValueType
+    """Output only. The answer (see InquiryAnswer)."""
     @property
     def household(self) -> samenloop.v1.common_pb2.Pseudonym:
         """Required. The household asked about."""
-
-    @property
-    def domains(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
-        """Output only. Life domains involved for this household under the policy (no identities)."""
 
     @property
     def create_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
@@ -378,13 +377,11 @@ class Inquiry(google.protobuf.message.Message):
         requester_role: builtins.str = ...,
         reason: builtins.str = ...,
         request_id: builtins.str = ...,
-        state: Global___InquiryState.ValueType = ...,
-        domains: collections.abc.Iterable[builtins.str] | None = ...,
-        alert: builtins.str = ...,
         create_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        answer: Global___InquiryAnswer.ValueType = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["create_time", b"create_time", "household", b"household"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["alert", b"alert", "create_time", b"create_time", "domains", b"domains", "household", b"household", "name", b"name", "policy", b"policy", "reason", b"reason", "request_id", b"request_id", "requester_role", b"requester_role", "state", b"state"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["answer", b"answer", "create_time", b"create_time", "household", b"household", "name", b"name", "policy", b"policy", "reason", b"reason", "request_id", b"request_id", "requester_role", b"requester_role"]) -> None: ...
 
 Global___Inquiry: typing_extensions.TypeAlias = Inquiry
 

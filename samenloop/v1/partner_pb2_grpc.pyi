@@ -199,9 +199,19 @@ class PartnerServiceStub(typing.Generic[_PartnerServiceSubmitSignalsType, _Partn
 
     CreateInquiry: _PartnerServiceCreateInquiryType
     """An involved professional asks, through their own gateway, whether one household meets an
-    on_request policy. Answers with the life domains involved, never identities. If the
-    trigger is met, an alert is created and the reveal protocol starts. The inquiry itself is
-    logged with requester and reason.
+    on_request policy. Involved means: the asking partner holds a live signal of its own on
+    that household (directly, or through a person linked to it on the signal's date) under one
+    of the policy's purposes. The answer is only "coordinated approach indicated" or "not
+    indicated": never life domains, signal types or case state (those go to the wijkteam). An
+    uninvolved partner gets the same "not indicated", so the answer is no oracle on other
+    partners' data. If the trigger is met for an involved partner, an alert is created (unless
+    one is open or in cooldown) and the reveal protocol starts. Every inquiry, answered or
+    refused, is logged with the requester's organisation, role code and reason code.
+    Errors: INVALID_ARGUMENT (a field missing, or not a code from its list: the message lists
+    the valid codes), NOT_FOUND / FAILED_PRECONDITION (policy unknown or not on_request),
+    PERMISSION_DENIED (no purpose of the partner is covered by the policy), RESOURCE_EXHAUSTED
+    (the partner's inquiry rate limit, matcher setting `inquiries`), ALREADY_EXISTS (the
+    request_id was used before for another household, policy, role or reason).
     """
 
     PullRevealRequests: _PartnerServicePullRevealRequestsType
@@ -279,9 +289,19 @@ class PartnerServiceServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[samenloop.v1.partner_pb2.Inquiry, collections.abc.Awaitable[samenloop.v1.partner_pb2.Inquiry]]:
         """An involved professional asks, through their own gateway, whether one household meets an
-        on_request policy. Answers with the life domains involved, never identities. If the
-        trigger is met, an alert is created and the reveal protocol starts. The inquiry itself is
-        logged with requester and reason.
+        on_request policy. Involved means: the asking partner holds a live signal of its own on
+        that household (directly, or through a person linked to it on the signal's date) under one
+        of the policy's purposes. The answer is only "coordinated approach indicated" or "not
+        indicated": never life domains, signal types or case state (those go to the wijkteam). An
+        uninvolved partner gets the same "not indicated", so the answer is no oracle on other
+        partners' data. If the trigger is met for an involved partner, an alert is created (unless
+        one is open or in cooldown) and the reveal protocol starts. Every inquiry, answered or
+        refused, is logged with the requester's organisation, role code and reason code.
+        Errors: INVALID_ARGUMENT (a field missing, or not a code from its list: the message lists
+        the valid codes), NOT_FOUND / FAILED_PRECONDITION (policy unknown or not on_request),
+        PERMISSION_DENIED (no purpose of the partner is covered by the policy), RESOURCE_EXHAUSTED
+        (the partner's inquiry rate limit, matcher setting `inquiries`), ALREADY_EXISTS (the
+        request_id was used before for another household, policy, role or reason).
         """
 
     @abc.abstractmethod

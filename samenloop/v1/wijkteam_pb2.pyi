@@ -165,6 +165,7 @@ class Alert(google.protobuf.message.Message):
     CREATE_TIME_FIELD_NUMBER: builtins.int
     UPDATE_TIME_FIELD_NUMBER: builtins.int
     MODE_FIELD_NUMBER: builtins.int
+    DECISION_REASON_FIELD_NUMBER: builtins.int
     name: builtins.str
     """`alerts/{alert}`."""
     policy_id: builtins.str
@@ -179,6 +180,8 @@ class Alert(google.protobuf.message.Message):
     outcome: Global___AlertOutcome.ValueType
     mode: builtins.str
     """`standing` or `on_request`."""
+    decision_reason: builtins.str
+    """The code from the list `review_decision_reason` recorded with the decision."""
     @property
     def domains(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
         """Life domains involved (e.g. `financien`, `huisvesting`)."""
@@ -211,9 +214,10 @@ class Alert(google.protobuf.message.Message):
         create_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         update_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         mode: builtins.str = ...,
+        decision_reason: builtins.str = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["create_time", b"create_time", "update_time", b"update_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["create_time", b"create_time", "decision", b"decision", "disclosures", b"disclosures", "domains", b"domains", "mode", b"mode", "name", b"name", "outcome", b"outcome", "policy_digest", b"policy_digest", "policy_id", b"policy_id", "policy_version", b"policy_version", "regisseur", b"regisseur", "signals", b"signals", "state", b"state", "team", b"team", "update_time", b"update_time"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["create_time", b"create_time", "decision", b"decision", "decision_reason", b"decision_reason", "disclosures", b"disclosures", "domains", b"domains", "mode", b"mode", "name", b"name", "outcome", b"outcome", "policy_digest", b"policy_digest", "policy_id", b"policy_id", "policy_version", b"policy_version", "regisseur", b"regisseur", "signals", b"signals", "state", b"state", "team", b"team", "update_time", b"update_time"]) -> None: ...
 
 Global___Alert: typing_extensions.TypeAlias = Alert
 
@@ -321,7 +325,10 @@ class AssignAlertRequest(google.protobuf.message.Message):
     REGISSEUR_FIELD_NUMBER: builtins.int
     name: builtins.str
     regisseur: builtins.str
-    """Required. Pseudonymous staff id of the regisseur within the team."""
+    """Required. The regisseur's team-local user id, never a name: 1-32 characters of lower-case
+    letters, digits, `.`, `_` and `-`, starting with a letter or digit (e.g. `r-17`). The team
+    keeps the mapping to a person; the matcher's audit log holds only this id.
+    """
     def __init__(
         self,
         *,
@@ -338,19 +345,22 @@ class ReviewAlertRequest(google.protobuf.message.Message):
 
     NAME_FIELD_NUMBER: builtins.int
     DECISION_FIELD_NUMBER: builtins.int
-    MOTIVATION_FIELD_NUMBER: builtins.int
+    REASON_FIELD_NUMBER: builtins.int
     name: builtins.str
     decision: Global___ReviewDecision.ValueType
-    motivation: builtins.str
-    """Optional short motivation without personal data."""
+    """Required."""
+    reason: builtins.str
+    """Required. Why: a code from the list `review_decision_reason` (domain/codes.yaml), e.g.
+    `help_already_in_place`.
+    """
     def __init__(
         self,
         *,
         name: builtins.str = ...,
         decision: Global___ReviewDecision.ValueType = ...,
-        motivation: builtins.str = ...,
+        reason: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["decision", b"decision", "motivation", b"motivation", "name", b"name"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["decision", b"decision", "name", b"name", "reason", b"reason"]) -> None: ...
 
 Global___ReviewAlertRequest: typing_extensions.TypeAlias = ReviewAlertRequest
 
@@ -362,6 +372,7 @@ class CloseAlertRequest(google.protobuf.message.Message):
     OUTCOME_FIELD_NUMBER: builtins.int
     name: builtins.str
     outcome: Global___AlertOutcome.ValueType
+    """Required. The outcome (the list `closure_outcome` of domain/codes.yaml names the same codes)."""
     def __init__(
         self,
         *,

@@ -15,6 +15,7 @@ Example (paths are relative to the file; see docs/matcher.md for every setting):
       gemeente-rotterdam: {kind: municipality, purposes: [wams-gecoordineerde-aanpak]}
     reveal_request_ttl_days: 14
     purge_interval_seconds: 3600
+    inquiries: {per_minute: 10, per_day: 200}   # per-partner inquiry rate limit (the defaults)
 
 Instead of `pki_dir`/`component`, `tls: {ca_cert, cert, key}`, `signing_key` and `hmac_key`
 may name the files one by one.
@@ -30,7 +31,7 @@ from typing import Any
 from domain.catalogue import PartnerKind
 from services.common.config import ConfigError, load_yaml_config, require, resolve_path
 from services.common.tls import TlsMaterial
-from services.matcher.settings import MatcherSettings, PartnerEntry
+from services.matcher.settings import InquiryLimits, MatcherSettings, PartnerEntry
 
 DEFAULT_BIND = "127.0.0.1:50052"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -40,7 +41,7 @@ _KNOWN = {
     "signing_key", "hmac_key", "officer_trust", "pseudonymiser_key_ids", "partners",
     "reveal_request_ttl_days", "purge_interval_seconds", "alert_signal_retention_days",
     "link_retention_days", "inquiry_retention_days", "max_batch_rows", "log_level",
-    "max_workers", "catalogue", "deny_list",
+    "max_workers", "catalogue", "deny_list", "inquiries",
 }
 
 
@@ -91,6 +92,22 @@ def parse_partners(raw: Any, source: Path) -> dict[str, PartnerEntry]:
     return out
 
 
+def parse_inquiry_limits(raw: Any, source: Path) -> InquiryLimits:
+    """`inquiries: {per_minute: N, per_day: N}`; each key optional, each a positive integer."""
+    if raw is None:
+        return InquiryLimits()
+    if not isinstance(raw, dict) or set(raw) - {"per_minute", "per_day"}:
+        raise ConfigError(f"{source}: `inquiries` must be a mapping with per_minute and per_day")
+    default = InquiryLimits()
+    values = {}
+    for key in ("per_minute", "per_day"):
+        value = raw.get(key, getattr(default, key))
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{source}: setting `inquiries.{key}` must be a positive integer")
+        values[key] = value
+    return InquiryLimits(**values)
+
+
 def load_config(path: Path) -> MatcherConfig:
     source = Path(path)
     data = load_yaml_config(source)
@@ -133,6 +150,7 @@ def load_config(path: Path) -> MatcherConfig:
         link_retention_days=_int(data, "link_retention_days", 400, source),
         inquiry_retention_days=_int(data, "inquiry_retention_days", 365, source),
         max_batch_rows=_int(data, "max_batch_rows", 10_000, source),
+        inquiries=parse_inquiry_limits(data.get("inquiries"), source),
     )
     return MatcherConfig(
         source=source,

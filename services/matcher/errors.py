@@ -25,3 +25,7 @@ class FailedPrecondition(MatcherError):
 
 class AlreadyExists(MatcherError):
     pass
+
+
+class ResourceExhausted(MatcherError):
+    pass

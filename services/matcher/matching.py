@@ -4,7 +4,8 @@ For each affected household the matcher loads that household's live signals (ind
 household id) plus the person signals that land on it through household links, turns them into
 `SignalFact`s and calls `policies.trigger.evaluate_trigger` — the one implementation of the
 trigger rules, shared with `policy simulate`. Standing policies are evaluated on every change;
-on-request policies only in `evaluate_inquiry`, for the one household a professional asked about.
+on-request policies only by an inquiry (`services/matcher/inquiries.py`), for the one household
+an involved professional asked about.
 """
 
 from __future__ import annotations
@@ -122,39 +123,6 @@ def evaluate_standing(
                 )
             )
     return attempts
-
-
-def evaluate_inquiry(
-    conn: sa.Connection,
-    env: MatchEnv,
-    active: ActivePolicy,
-    household: alerts.Household | None,
-    *,
-    now: datetime,
-    actor: audit.Actor,
-) -> tuple[TriggerOutcome | None, alerts.Attempt | None]:
-    """Evaluate one on-request policy for one household (under its lock)."""
-    if household is None:
-        return None, None
-    today = now.date()
-    rows = live_signals_by_household(conn, [household.id], today)[household.id]
-    outcome = evaluate_policy(active, household, rows, env.catalogue, today)
-    if outcome is None or not outcome.met:
-        return outcome, None
-    attempt = alerts.open_alert(
-        conn,
-        active=active,
-        household=household,
-        outcome=outcome,
-        rows_by_key={str(r.id): r for r in rows},
-        mode=PolicyMode.ON_REQUEST.value,
-        now=now,
-        actor=actor,
-        signing_key=env.signing_key,
-        reveal_ttl=env.reveal_ttl,
-        alert_signal_retention_days=env.alert_signal_retention_days,
-    )
-    return outcome, attempt
 
 
 def simulate_outcomes(

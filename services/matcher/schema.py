@@ -135,6 +135,9 @@ household_links = sa.Table(
     sqlite_autoincrement=True,
 )
 
+# Inquiries answered (or refused as uninvolved). No life domains, no case state: `answer` is the
+# one bit the partner got. `requester_role` and `reason` are codes (domain/codes.yaml). The rows
+# of the last day are also the per-partner rate-limit counter (index on partner, created_at).
 inquiries = sa.Table(
     "inquiries",
     metadata,
@@ -146,13 +149,21 @@ inquiries = sa.Table(
     sa.Column("household_pseudonym", sa.LargeBinary(PSEUDONYM_BYTES), nullable=False),
     sa.Column("requester_role", sa.String(128), nullable=False),
     sa.Column("reason", sa.String(500), nullable=False),
-    sa.Column("state", sa.String(32), nullable=False),
-    sa.Column("domains", sa.JSON, nullable=False),
-    sa.Column("alert_name_id", sa.String(32)),
+    sa.Column("answer", sa.String(32), nullable=False),  # indicated | not_indicated
+    sa.Column("refusal", sa.String(32)),  # not_involved, or NULL when evaluated
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.UniqueConstraint("partner", "request_id"),
     sa.Index(None, "created_at"),
+    sa.Index(None, "partner", "created_at"),
     sqlite_autoincrement=True,
+)
+
+# One row per partner that ever inquired: locked (SELECT ... FOR UPDATE) while a partner's
+# inquiry is counted and stored, so the rate limit and request_id binding hold across replicas.
+inquiry_partners = sa.Table(
+    "inquiry_partners",
+    metadata,
+    sa.Column("partner", sa.String(64), primary_key=True),
 )
 
 alerts = sa.Table(
@@ -171,7 +182,7 @@ alerts = sa.Table(
     sa.Column("domains", sa.JSON, nullable=False),
     sa.Column("regisseur", sa.String(128)),
     sa.Column("decision", sa.String(32)),
-    sa.Column("motivation", sa.String(500)),
+    sa.Column("decision_reason", sa.String(64)),  # code from review_decision_reason
     sa.Column("outcome", sa.String(32)),
     sa.Column("traceparent", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
@@ -294,6 +305,7 @@ ALL_TABLES = (
     signals,
     household_links,
     inquiries,
+    inquiry_partners,
     alerts,
     alert_signals,
     reveal_requests,

@@ -20,6 +20,8 @@ from sqlalchemy.engine import Engine
 from crypto.pseudonyms import matcher_pseudonym
 from crypto.signing import SigningKey
 from domain.catalogue import Catalogue, PartnerKind
+from domain.codes import CodeList, UnknownCode, check_regisseur, load_codes
+from domain.errors import InvalidValue
 from policies.canonical import policy_digest
 from policies.errors import PolicyError, PolicyInvalid
 from policies.fairness import FairnessReport, fairness_report
@@ -30,13 +32,16 @@ from policies.simulate import SimulationReport, summarise_simulation
 from policies.source import parse_yaml
 from services.common.logging import get_logger
 from services.matcher import alerts, audit, matching, store
+from services.matcher import inquiries as inquiry_rules
 from services.matcher.clock import Clock
 from services.matcher.errors import (
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
+    MatcherError,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
 )
 from services.matcher.notify import POLL_INTERVAL, Notifier
 from services.matcher.policy_registry import (
@@ -123,9 +128,7 @@ class InquiryView:
     requester_role: str
     reason: str
     request_id: str
-    state: str  # not_met | alert_created | already_open
-    domains: tuple[str, ...]
-    alert_name_id: str | None
+    answer: str  # indicated | not_indicated (inquiries.INDICATED / NOT_INDICATED)
     created_at: datetime
 
 
@@ -179,6 +182,7 @@ class AlertView:
     household_id: int
     household_pseudonym: bytes
     processing_activity_id: str = ""
+    decision_reason: str | None = None
     signals: list[ContributingView] = field(default_factory=list)
     disclosures: list[DisclosureView] = field(default_factory=list)
 
@@ -199,10 +203,6 @@ class PolicyView:
 class AuditEntryView:
     index: int
     row: dict[str, Any]
-
-
-def _as_household(row: Any) -> alerts.Household:
-    return alerts.Household(int(row.id), bytes(row.pseudonym), row.area_code)
 
 
 class Matcher:
@@ -517,6 +517,10 @@ class Matcher:
     ) -> BatchResult:
         partner = self.partner(caller)
         self._check_batch(len(withdrawals))
+        reasons = load_codes().withdrawal_reason
+        for i, (_, code) in enumerate(withdrawals):
+            if code:  # optional, but a code from the list when given (never free text)
+                _check_code(reasons, code, f"withdrawals[{i}].reason_code")
         actor = self._actor(caller)
         ids = [sid for sid, _ in withdrawals]
 
@@ -554,7 +558,7 @@ class Matcher:
                     .where(sa.or_(signals.c.id == r.id, signals.c.merged_into == r.id),
                            signals.c.state.in_([LIVE, MERGED]))
                     .values(state=WITHDRAWN, withdrawn_at=now,
-                            withdraw_reason=(reason_code or "")[:64], updated_at=now)
+                            withdraw_reason=reason_code or None, updated_at=now)
                 )
                 if not result.rowcount:
                     out.append(RowOutcome(sid, DUPLICATE, "not_live",
@@ -563,7 +567,7 @@ class Matcher:
                 withdrawn_ids.append(int(r.id))
                 out.append(RowOutcome(sid, ACCEPTED))
                 attrs = {"partner": partner.organisation, "signal_id": sid,
-                         "signal_type": r.signal_type, "reason_code": (reason_code or "")[:64]}
+                         "signal_type": r.signal_type, "reason_code": reason_code or ""}
                 for key, kind in subject_keys.get(int(r.id), []):
                     events.append(audit.AuditEvent("signal_withdrawn", r.purpose, key, kind,
                                                    attrs))
@@ -703,6 +707,8 @@ class Matcher:
         reason: str,
         request_id: str,
     ) -> InquiryView:
+        """Answer one involved professional's question with one bit (`services/matcher/
+        inquiries.py` holds the rules: involvement, rate limit, request_id binding)."""
         partner = self.partner(caller)
         policy_id = _resource_id(policy_name, "policies")
         if household is None:
@@ -710,22 +716,37 @@ class Matcher:
         bad = check_pseudonym(household, "household", self.settings.accepted_key_ids)
         if bad:
             raise InvalidArgument(bad.reason)
-        for label, value, limit in (("requester_role", requester_role, 128),
-                                    ("reason", reason, 500), ("request_id", request_id, 128)):
-            if not value.strip():
-                raise InvalidArgument(f"inquiry.{label} is required")
-            if len(value) > limit:
-                raise InvalidArgument(f"inquiry.{label} is longer than {limit} characters")
+        codes = load_codes()
+        _check_code(codes.requester_role, requester_role, "inquiry.requester_role")
+        _check_code(codes.inquiry_reason, reason, "inquiry.reason")
+        if not request_id.strip():
+            raise InvalidArgument("inquiry.request_id is required")
+        if len(request_id) > 128:
+            raise InvalidArgument("inquiry.request_id is longer than 128 characters")
         key = self.pseudonym(household)
+        content = inquiry_rules.InquiryContent(policy_id, key, requester_role, reason)
         actor = self._actor(caller)
+        org = partner.organisation
 
-        def work(conn: sa.Connection) -> tuple[InquiryView, bool]:
+        def refuse(conn: sa.Connection, now: datetime, activity: str, code: str) -> None:
+            audit.write(conn, actor, [audit.AuditEvent(
+                "inquiry_refused", activity, key.hex(), audit.HOUSEHOLD,
+                {"policy": f"policies/{policy_id}", "requester_organisation": org,
+                 "requester_role": requester_role, "reason": reason, "refusal": code,
+                 "request_id": request_id[:128]})], now)
+
+        def work(conn: sa.Connection) -> tuple[InquiryView | MatcherError, bool]:
             now = self.clock.now()
-            prior = conn.execute(sa.select(inquiries).where(
-                inquiries.c.partner == partner.organisation,
-                inquiries.c.request_id == request_id)).first()
+            inquiry_rules.lock_partner(conn, org)
+            prior = inquiry_rules.earlier(conn, org, request_id)
             if prior is not None:
-                return self._inquiry_view(prior, household), False
+                if content.same_as(prior):
+                    return self._inquiry_view(prior, household), False
+                refuse(conn, now, self._activity(conn, policy_id),
+                       inquiry_rules.REQUEST_ID_REUSED)
+                return AlreadyExists(
+                    "inquiry.request_id was used before for another inquiry (household, policy, "
+                    "role or reason); use a new request_id for a new question"), False
             active = self.registry.active_by_id(conn, policy_id, now.date())
             if active is None:
                 raise NotFound(f"policies/{policy_id} is not a published policy in force")
@@ -735,54 +756,55 @@ class Matcher:
                     "policies")
             if not (partner.purposes & active.policy.purposes):
                 raise PermissionDenied(
-                    f"partner {partner.organisation} has no purpose that policies/{policy_id} "
-                    "covers")
-            locked = store.lock_households(conn, [key], now, create=False)
-            home = None
-            if key in locked:
-                row = conn.execute(sa.select(households).where(
-                    households.c.id == locked[key])).one()
-                home = _as_household(row)
-            outcome, attempt = matching.evaluate_inquiry(conn, self.env, active, home, now=now,
-                                                         actor=actor)
-            if attempt is None:
-                state, alert_name = "not_met", None
-            elif attempt.result is alerts.AttemptResult.CREATED:
-                state, alert_name = "alert_created", attempt.alert_name_id
-            else:
-                state, alert_name = "already_open", attempt.alert_name_id
-            domains = sorted(outcome.domains) if outcome is not None else []
+                    f"partner {org} has no purpose that policies/{policy_id} covers")
+            activity = active.policy.processing_activity_id
+            window = inquiry_rules.limit_exceeded(conn, org, self.settings.inquiries, now)
+            if window is not None:
+                refuse(conn, now, activity, inquiry_rules.RATE_LIMITED)
+                limit = getattr(self.settings.inquiries, window)
+                return ResourceExhausted(
+                    f"partner {org} reached its inquiry limit ({limit} {window.replace('_', ' ')}"
+                    "); try again later or ask the matcher operator about the limit"), False
+            result = inquiry_rules.evaluate(conn, self.env, active, key, org, now=now,
+                                            actor=actor)
             name_id = alerts.new_name_id()
-            row_values = {
-                "name_id": name_id, "partner": partner.organisation, "request_id": request_id,
+            refusal = None if result.involved else inquiry_rules.NOT_INVOLVED
+            conn.execute(sa.insert(inquiries), {
+                "name_id": name_id, "partner": org, "request_id": request_id,
                 "policy_id": policy_id, "household_pseudonym": key,
-                "requester_role": requester_role, "reason": reason, "state": state,
-                "domains": domains, "alert_name_id": alert_name, "created_at": now,
-            }
-            conn.execute(sa.insert(inquiries), row_values)
+                "requester_role": requester_role, "reason": reason, "answer": result.answer,
+                "refusal": refusal, "created_at": now,
+            })
+            attempt = result.attempt
+            attrs = {"inquiry": f"inquiries/{name_id}", "policy": active.policy.ref,
+                     "requester_organisation": org, "requester_role": requester_role,
+                     "reason": reason, "result": result.answer}
+            if refusal is not None:
+                attrs["refusal"] = refusal
+            if attempt is not None and attempt.alert_name_id:
+                attrs["alert"] = f"alerts/{attempt.alert_name_id}"
             audit.write(conn, actor, [audit.AuditEvent(
-                "inquiry_received", active.policy.processing_activity_id, key.hex(),
-                audit.HOUSEHOLD,
-                {"inquiry": f"inquiries/{name_id}", "policy": active.policy.ref,
-                 "requester_organisation": partner.organisation,
-                 "requester_role": requester_role, "reason": reason, "result": state,
-                 **({"alert": f"alerts/{alert_name}"} if alert_name else {})})], now)
+                "inquiry_refused" if refusal else "inquiry_received", activity, key.hex(),
+                audit.HOUSEHOLD, attrs)], now)
             view = InquiryView(name_id, policy_id, household, requester_role, reason, request_id,
-                               state, tuple(domains), alert_name, now)
-            return view, state == "alert_created"
+                               result.answer, now)
+            created = attempt is not None and attempt.result is alerts.AttemptResult.CREATED
+            return view, created
 
-        view, created = store.run_transaction(self.engine, work)
+        outcome, created = store.run_transaction(self.engine, work)
+        if isinstance(outcome, MatcherError):
+            self.log.info("inquiry_refused", partner=org, policy=policy_id,
+                          refusal=type(outcome).__name__)
+            raise outcome
         if created:
             self.notifier.notify()
-        self.log.info("inquiry_answered", partner=partner.organisation, policy=policy_id,
-                      result=view.state)
-        return view
+        self.log.info("inquiry_answered", partner=org, policy=policy_id)
+        return outcome
 
     @staticmethod
     def _inquiry_view(row: Any, household: PseudonymIn | None) -> InquiryView:
         return InquiryView(row.name_id, row.policy_id, household, row.requester_role, row.reason,
-                           row.request_id, row.state, tuple(row.domains), row.alert_name_id,
-                           row.created_at)
+                           row.request_id, row.answer, row.created_at)
 
     def pull_reveal_requests(
         self, caller: Caller, max_requests: int, wait_seconds: float,
@@ -957,6 +979,7 @@ class Matcher:
                 policy_version=int(r.policy_version), policy_digest=r.policy_digest,
                 team=r.team, state=r.state, domains=tuple(r.domains), mode=r.mode,
                 regisseur=r.regisseur, decision=r.decision, outcome=r.outcome,
+                decision_reason=r.decision_reason,
                 created_at=r.created_at, updated_at=r.updated_at,
                 household_id=int(r.household_id), household_pseudonym=bytes(r.pseudonym),
                 processing_activity_id=self._activity(conn, r.policy_id)))
@@ -1110,8 +1133,10 @@ class Matcher:
         return self.registry.parsed(row.digest, row.document_json).retention.alert_days
 
     def assign_alert(self, caller: Caller, name: str, regisseur: str) -> AlertView:
-        if not regisseur.strip() or len(regisseur) > 128:
-            raise InvalidArgument("regisseur is required (a pseudonymous staff id, at most 128)")
+        try:
+            check_regisseur(regisseur)
+        except InvalidValue as exc:
+            raise InvalidArgument(str(exc)) from None
 
         def change(v: AlertView) -> dict[str, Any]:
             if v.state not in (OPEN, ASSIGNED):
@@ -1121,25 +1146,25 @@ class Matcher:
         return self._transition(caller, name, "alert_assigned", change,
                                 lambda v: {"regisseur": regisseur})
 
-    def review_alert(self, caller: Caller, name: str, decision: str, motivation: str) -> AlertView:
+    def review_alert(self, caller: Caller, name: str, decision: str, reason: str) -> AlertView:
         if not decision:
             raise InvalidArgument("decision is required")
-        if len(motivation) > 500:
-            raise InvalidArgument("motivation is longer than 500 characters")
+        _check_code(load_codes().review_decision_reason, reason, "reason")
 
         def change(v: AlertView) -> dict[str, Any]:
             if v.state not in (ASSIGNED, REVIEWED):
                 raise FailedPrecondition(
                     f"alerts/{v.name_id} is {v.state}; a regisseur must be assigned before the "
                     "review (human in the loop)")
-            return {"state": REVIEWED, "decision": decision, "motivation": motivation}
+            return {"state": REVIEWED, "decision": decision, "decision_reason": reason}
 
         return self._transition(caller, name, "alert_reviewed", change,
-                                lambda v: {"decision": decision})
+                                lambda v: {"decision": decision, "reason": reason})
 
     def close_alert(self, caller: Caller, name: str, outcome: str) -> AlertView:
         if not outcome:
             raise InvalidArgument("outcome is required")
+        _check_code(load_codes().closure_outcome, outcome, "outcome")
 
         def change(v: AlertView) -> dict[str, Any]:
             if v.state != REVIEWED:
@@ -1417,6 +1442,14 @@ def _resource_id(name: str, collection: str) -> str:
     if not name.startswith(prefix) or not name[len(prefix):] or "/" in name[len(prefix):]:
         raise InvalidArgument(f"expected a resource name `{collection}/{{id}}`, got {name[:80]!r}")
     return name[len(prefix):]
+
+
+def _check_code(codes: CodeList, value: str, field: str) -> str:
+    """`value` if it is in `codes`; INVALID_ARGUMENT naming the field and the valid codes."""
+    try:
+        return codes.check(value, field)
+    except UnknownCode as exc:
+        raise InvalidArgument(str(exc)) from None
 
 
 def _page_token(token: str) -> int | None:

@@ -19,6 +19,15 @@ class PartnerEntry:
 
 
 @dataclass(frozen=True)
+class InquiryLimits:
+    """Per-partner inquiry rate limit (config `inquiries: {per_minute, per_day}`), counted from
+    the database so it holds across matcher replicas; see `services/matcher/inquiries.py`."""
+
+    per_minute: int = 10
+    per_day: int = 200
+
+
+@dataclass(frozen=True)
 class MatcherSettings:
     partners: Mapping[str, PartnerEntry]
     accepted_key_ids: frozenset[str]
@@ -31,4 +40,5 @@ class MatcherSettings:
     link_retention_days: int = 400
     """A household link superseded longer ago than this is purged."""
     inquiry_retention_days: int = 365
+    inquiries: InquiryLimits = field(default_factory=InquiryLimits)
     max_batch_rows: int = 10_000

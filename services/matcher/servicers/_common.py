@@ -21,6 +21,7 @@ from services.matcher.errors import (
     MatcherError,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
 )
 from services.matcher.service import Caller
 from services.matcher.validation import PseudonymIn
@@ -33,6 +34,7 @@ _CODES: dict[type[MatcherError], grpc.StatusCode] = {
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 PARTNER_KINDS = {

@@ -7,6 +7,7 @@ from typing import Any
 import grpc
 
 from samenloop.v1 import common_pb2, partner_pb2, partner_pb2_grpc
+from services.matcher.inquiries import INDICATED, NOT_INDICATED
 from services.matcher.service import ACCEPTED, DUPLICATE, BatchResult, InquiryView, Matcher
 from services.matcher.servicers._common import (
     caller,
@@ -21,10 +22,9 @@ _OUTCOMES = {
     ACCEPTED: common_pb2.ROW_OUTCOME_ACCEPTED,
     DUPLICATE: common_pb2.ROW_OUTCOME_DUPLICATE,
 }
-_INQUIRY_STATES = {
-    "not_met": partner_pb2.INQUIRY_STATE_NOT_MET,
-    "alert_created": partner_pb2.INQUIRY_STATE_ALERT_CREATED,
-    "already_open": partner_pb2.INQUIRY_STATE_ALREADY_OPEN,
+_ANSWERS = {
+    INDICATED: partner_pb2.INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED,
+    NOT_INDICATED: partner_pb2.INQUIRY_ANSWER_NOT_INDICATED,
 }
 
 
@@ -48,15 +48,14 @@ def _batch(result: BatchResult) -> tuple[list[common_pb2.RowResult], common_pb2.
 
 
 def inquiry_message(view: InquiryView) -> partner_pb2.Inquiry:
+    """The answer: the request echoed, a name, a time and one bit (never domains or state)."""
     msg = partner_pb2.Inquiry(
         name=f"inquiries/{view.name_id}",
         policy=f"policies/{view.policy_id}",
         requester_role=view.requester_role,
         reason=view.reason,
         request_id=view.request_id,
-        state=_INQUIRY_STATES[view.state],
-        domains=list(view.domains),
-        alert=f"alerts/{view.alert_name_id}" if view.alert_name_id else "",
+        answer=_ANSWERS[view.answer],
         create_time=timestamp(view.created_at),
     )
     if view.household is not None:

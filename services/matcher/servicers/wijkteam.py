@@ -63,6 +63,7 @@ def alert_message(view: AlertView) -> wijkteam_pb2.Alert:
         create_time=timestamp(view.created_at),
         update_time=timestamp(view.updated_at),
         mode=view.mode,
+        decision_reason=view.decision_reason or "",
     )
     for d in view.disclosures:
         item = wijkteam_pb2.Disclosure(
@@ -127,7 +128,7 @@ class WijkteamServicer(wijkteam_pb2_grpc.WijkteamServiceServicer):
         if decision is None:
             raise InvalidArgument("decision is required")
         view = self.matcher.review_alert(caller(context), request.name, decision,
-                                         request.motivation)
+                                         request.reason)
         return alert_message(view)
 
     @handle
