@@ -128,7 +128,7 @@ class GatewayTestClient:
     def withdraw(self, *signal_ids: str) -> partner_pb2.WithdrawSignalsResponse:
         return self.stub.WithdrawSignals(partner_pb2.WithdrawSignalsRequest(
             batch_id=uuid.uuid4().hex,
-            withdrawals=[partner_pb2.Withdrawal(signal_id=s, reason_code="paid")
+            withdrawals=[partner_pb2.Withdrawal(signal_id=s, reason_code="resolved")
                          for s in signal_ids]), timeout=30)
 
     def link(self, link_id: str, bsn: str, address: str, valid_from: date,
@@ -142,9 +142,10 @@ class GatewayTestClient:
         return self.stub.SubmitHouseholdLinks(partner_pb2.SubmitHouseholdLinksRequest(
             batch_id=uuid.uuid4().hex, links=list(links)), timeout=30)
 
-    def inquire(self, policy_id: str, address: str, *, reason: str = "zorgen-over-gezin",
-                requester_role: str = "wijkagent", request_id: str | None = None
-                ) -> partner_pb2.Inquiry:
+    def inquire(self, policy_id: str, address: str, *,
+                reason: str = "multiple_problems_suspected",
+                requester_role: str = "community_police_officer",
+                request_id: str | None = None) -> partner_pb2.Inquiry:
         return self.stub.CreateInquiry(partner_pb2.CreateInquiryRequest(inquiry=partner_pb2.Inquiry(
             policy=f"policies/{policy_id}", household=self.household(address),
             requester_role=requester_role, reason=reason,

@@ -17,7 +17,13 @@ import pytest
 import yaml
 
 from crypto.devsetup import issue_component, load_ca
-from samenloop.v1 import audit_pb2_grpc, policy_pb2, policy_pb2_grpc, wijkteam_pb2_grpc
+from samenloop.v1 import (
+    audit_pb2_grpc,
+    policy_pb2,
+    policy_pb2_grpc,
+    wijkteam_pb2,
+    wijkteam_pb2_grpc,
+)
 from services.common.db import create_engine, migrate
 from services.common.logging import configure_logging
 from services.common.tls import secure_channel
@@ -144,6 +150,12 @@ class Harness:
 
     def team(self, name: str = TEAM) -> Any:
         return self.stub(name, wijkteam_pb2_grpc.WijkteamServiceStub)
+
+    def alert_names(self, policy_id: str, team: str = TEAM) -> list[str]:
+        """The team's alerts under one policy, newest first (an inquiry's answer names none)."""
+        listed = self.team(team).ListAlerts(wijkteam_pb2.ListAlertsRequest(page_size=500),
+                                            timeout=10).alerts
+        return [a.name for a in listed if a.policy_id == policy_id]
 
     def publish(self, doc: dict[str, Any]) -> Any:
         return self.officer().PublishPolicy(

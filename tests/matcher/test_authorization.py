@@ -90,7 +90,7 @@ def test_finer_rules(matcher: Harness) -> None:
     # and cannot inquire under a policy none of its purposes is covered by.
     matcher.publish_policy(id="alleen-wams")
     ggz = matcher.gateway(GGZ)
-    assert ggz.inquire("alleen-wams", "3071AB 1").state == partner_pb2.INQUIRY_STATE_NOT_MET
+    assert ggz.inquire("alleen-wams", "3071AB 1").answer == partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
     matcher.publish_policy(id="staand-wgs", mode="standing")
     with pytest.raises(grpc.RpcError) as err:
         matcher.gateway(POLICE).inquire("staand-wgs", "3071AB 1")

@@ -8,12 +8,12 @@ import grpc
 import pytest
 
 from samenloop.v1 import partner_pb2, wijkteam_pb2
+from tests.matcher.client import GatewayTestClient
 from tests.matcher.conftest import Harness
 from tests.matcher.helpers import GGZ, HOUSING, MUNICIPALITY, POLICE, WAMS, WGS
 
-NOT_MET = partner_pb2.INQUIRY_STATE_NOT_MET
-CREATED = partner_pb2.INQUIRY_STATE_ALERT_CREATED
-ALREADY = partner_pb2.INQUIRY_STATE_ALREADY_OPEN
+NOT_MET = partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
+CREATED = partner_pb2.INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED
 
 
 def list_alerts(h: Harness, team: str = "wijkteam-feijenoord") -> list[wijkteam_pb2.Alert]:
@@ -31,11 +31,11 @@ def test_each_trigger_rule(matcher: Harness) -> None:
     matcher.publish_policy(id="rule-per-domain", trigger__min_per_domain={"justitie": 2})
     housing, police, ggz = (matcher.gateway(HOUSING), matcher.gateway(POLICE),
                             matcher.gateway(GGZ))
-    asker = matcher.gateway(MUNICIPALITY)
-    gemeente = asker
+    gemeente = matcher.gateway(MUNICIPALITY)
 
-    def ask(policy: str, house: str) -> int:
-        return asker.inquire(policy, house).state
+    def ask(policy: str, house: str, asker: GatewayTestClient = housing) -> int:
+        """Asked by a partner with a signal of its own there (involved)."""
+        return asker.inquire(policy, house).answer
 
     # Window: housing 40 days ago + police 2 days ago -> outside a 30-day window.
     housing.submit(housing.signal("w-1", "huurachterstand", household="3071AB 1", days_ago=40))
@@ -79,9 +79,9 @@ def test_each_trigger_rule(matcher: Harness) -> None:
     # Minimum per domain: two justitie signals of different types.
     police.submit(police.signal("m-1", "politie_herhaalde_inzet_adres", household="3071AB 6"))
     housing.submit(housing.signal("m-2", "huurachterstand", household="3071AB 6"))
-    assert ask("rule-per-domain", "3071AB 6") == NOT_MET
+    assert ask("rule-per-domain", "3071AB 6", police) == NOT_MET
     police.submit(police.signal("m-3", "huiselijk_geweld_incident", household="3071AB 6"))
-    assert ask("rule-per-domain", "3071AB 6") == CREATED
+    assert ask("rule-per-domain", "3071AB 6", police) == CREATED
 
     alerts = list_alerts(matcher)
     assert sorted(a.policy_id for a in alerts) == sorted(
@@ -96,19 +96,18 @@ def test_on_request_only_on_request_and_standing_for_every_household(matcher: Ha
     housing.submit(housing.signal("h-1", "huurachterstand", household="3071AB 1"))
     police.submit(police.signal("p-1", "politie_herhaalde_inzet_adres", household="3071AB 1"))
     assert list_alerts(matcher) == []  # on_request: nothing without an inquiry
-    answer = police.inquire("op-verzoek", "3071AB 1", reason="herhaalde-meldingen",
-                            requester_role="wijkagent")
-    assert answer.state == CREATED
-    assert set(answer.domains) == {"financien", "huisvesting", "huiselijke_relaties", "justitie"}
-    assert answer.alert.startswith("alerts/")
+    answer = police.inquire("op-verzoek", "3071AB 1", reason="repeated_incidents",
+                            requester_role="community_police_officer")
+    assert answer.answer == CREATED
+    [alert] = list_alerts(matcher)
+    assert set(alert.domains) == {"financien", "huisvesting", "huiselijke_relaties", "justitie"}
     again = police.inquire("op-verzoek", "3071AB 1")
-    assert again.state == ALREADY and again.alert == answer.alert
+    assert again.answer == CREATED and [a.name for a in list_alerts(matcher)] == [alert.name]
     # The same request id answers the same (idempotent).
     first = police.inquire("op-verzoek", "3071AB 1", request_id="vraag-1")
     assert police.inquire("op-verzoek", "3071AB 1", request_id="vraag-1").name == first.name
-    # An unknown household is simply not met, with no domains.
-    unknown = police.inquire("op-verzoek", "9999ZZ 1")
-    assert unknown.state == NOT_MET and list(unknown.domains) == []
+    # An unknown household is simply not indicated.
+    assert police.inquire("op-verzoek", "9999ZZ 1").answer == NOT_MET
 
     # Standing: every household, on every change, without an inquiry.
     matcher.publish_policy(id="staand", mode="standing")
@@ -139,10 +138,10 @@ def test_purposes_keep_signals_apart(matcher: Harness) -> None:
                                     purpose=WAMS))
     gemeente.submit(gemeente.signal("g-2", "woning_ernstig_vervuild", household="3071AB 1",
                                     purpose=WAMS))
-    answer = gemeente.inquire("alleen-wams", "3071AB 1")
-    assert set(answer.domains) == {"financien", "huisvesting", "instrumentele_adl"}
-    assert answer.state == CREATED
-    alert = matcher.team().GetAlert(wijkteam_pb2.GetAlertRequest(name=answer.alert), timeout=10)
+    assert gemeente.inquire("alleen-wams", "3071AB 1").answer == CREATED
+    [listed] = list_alerts(matcher)
+    assert set(listed.domains) == {"financien", "huisvesting", "instrumentele_adl"}
+    alert = matcher.team().GetAlert(wijkteam_pb2.GetAlertRequest(name=listed.name), timeout=10)
     assert sorted(s.signal_type for s in alert.signals) == [
         "schuldhulp_aanvraag", "woning_ernstig_vervuild"]
     # ... and the Wams signals are invisible to the Wgs policy: no standing alert.
@@ -157,8 +156,8 @@ def test_scope_by_area(matcher: Harness) -> None:
                                       area_code=area))
         police.submit(police.signal(f"p-{area}", "politie_herhaalde_inzet_adres",
                                     household=house, area_code=area))
-    assert police.inquire("alleen-3072", "3071AB 1").state == NOT_MET
-    assert police.inquire("alleen-3072", "3072AB 1").state == CREATED
+    assert police.inquire("alleen-3072", "3071AB 1").answer == NOT_MET
+    assert police.inquire("alleen-3072", "3072AB 1").answer == CREATED
 
 
 def _close(h: Harness, alert: str) -> None:
@@ -166,7 +165,7 @@ def _close(h: Harness, alert: str) -> None:
     team.AssignAlert(wijkteam_pb2.AssignAlertRequest(name=alert, regisseur="r-17"), timeout=10)
     team.ReviewAlert(wijkteam_pb2.ReviewAlertRequest(
         name=alert, decision=wijkteam_pb2.REVIEW_DECISION_NO_CONTACT,
-        motivation="hulp loopt al"), timeout=10)
+        reason="help_already_in_place"), timeout=10)
     team.CloseAlert(wijkteam_pb2.CloseAlertRequest(
         name=alert, outcome=wijkteam_pb2.ALERT_OUTCOME_ALREADY_IN_CARE), timeout=10)
 

@@ -80,7 +80,8 @@ def test_revoke_stops_matching_and_cancels_reveal_requests(matcher: Harness) -> 
     housing, police = matcher.gateway(HOUSING), matcher.gateway(POLICE)
     housing.submit(housing.signal("h-1", "huurachterstand", household="3071AB 1"))
     police.submit(police.signal("p-1", "politie_herhaalde_inzet_adres", household="3071AB 1"))
-    assert police.inquire("intrekken", "3071AB 1").state == partner_pb2.INQUIRY_STATE_ALERT_CREATED
+    assert police.inquire("intrekken", "3071AB 1").answer == \
+        partner_pb2.INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED
     revoked = matcher.officer().RevokePolicy(policy_pb2.RevokePolicyRequest(
         name="policies/intrekken", reason="DPIA herzien"), timeout=10)
     assert revoked.state == policy_pb2.POLICY_STATE_REVOKED
@@ -135,7 +136,7 @@ def test_audit_entries_and_subject_access(matcher: Harness) -> None:
     housing.submit(housing.signal("h-1", "huurachterstand", household="3071AB 1"))
     police.submit(police.signal("p-1", "huiselijk_geweld_incident", household="3071AB 1",
                                 person="111222333"))
-    police.inquire("logboek", "3071AB 1", reason="melding-buren")
+    police.inquire("logboek", "3071AB 1", reason="repeated_incidents")
     auditor = matcher.auditor()
     entries = list(auditor.ListAuditEntries(audit_pb2.ListAuditEntriesRequest(page_size=500),
                                             timeout=10).entries)
@@ -148,8 +149,8 @@ def test_audit_entries_and_subject_access(matcher: Harness) -> None:
         assert e.actor_organisation and e.actor_role and e.processing_activity_id
         assert json.loads(e.leaf)["name"] == e.name
     inquiry = next(e for e in entries if e.name == "inquiry_received")
-    assert inquiry.attributes["requester_role"] == "wijkagent"
-    assert inquiry.attributes["reason"] == "melding-buren"
+    assert inquiry.attributes["requester_role"] == "community_police_officer"
+    assert inquiry.attributes["reason"] == "repeated_incidents"
     assert inquiry.actor_organisation == POLICE
     assert inquiry.processing_activity_id == "GM0599/wams-gecoordineerde-aanpak"
     only = auditor.ListAuditEntries(audit_pb2.ListAuditEntriesRequest(name="alert_created"),

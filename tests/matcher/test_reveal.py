@@ -29,8 +29,9 @@ def make_alert(h: Harness, house: str = "3071AB 1") -> str:
     police.submit(police.signal("p-1", "politie_herhaalde_inzet_adres", household=house))
     ggz.submit(ggz.signal("g-1", "ggz_crisiscontact", person="111222333"))
     answer = police.inquire("onthul", house)
-    assert answer.state == partner_pb2.INQUIRY_STATE_ALERT_CREATED
-    return answer.alert
+    assert answer.answer == partner_pb2.INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED
+    [alert] = h.alert_names("onthul")
+    return alert
 
 
 def test_reveal_requests_are_signed_and_go_to_their_partner_only(matcher: Harness) -> None:
@@ -127,8 +128,10 @@ def test_disclosures_are_opaque_and_only_for_the_recipient_team(matcher: Harness
     # The case flow, each step for the recipient team only.
     team.AssignAlert(wijkteam_pb2.AssignAlertRequest(name=alert, regisseur="r-1"), timeout=10)
     reviewed = team.ReviewAlert(wijkteam_pb2.ReviewAlertRequest(
-        name=alert, decision=wijkteam_pb2.REVIEW_DECISION_CONTACT), timeout=10)
+        name=alert, decision=wijkteam_pb2.REVIEW_DECISION_CONTACT, reason="concerns_confirmed"),
+        timeout=10)
     assert reviewed.state == wijkteam_pb2.ALERT_STATE_REVIEWED and reviewed.regisseur == "r-1"
+    assert reviewed.decision_reason == "concerns_confirmed"
     closed = team.CloseAlert(wijkteam_pb2.CloseAlertRequest(
         name=alert, outcome=wijkteam_pb2.ALERT_OUTCOME_HELP_ACCEPTED), timeout=10)
     assert closed.state == wijkteam_pb2.ALERT_STATE_CLOSED
@@ -151,7 +154,8 @@ def test_long_poll_and_stream_wake_on_a_new_alert(matcher: Harness) -> None:
     waiter.start()
     housing.submit(housing.signal("h-1", "huurachterstand", household="3071AB 1"))
     police.submit(police.signal("p-1", "politie_herhaalde_inzet_adres", household="3071AB 1"))
-    alert = police.inquire("onthul", "3071AB 1").alert
+    police.inquire("onthul", "3071AB 1")
+    [alert] = matcher.alert_names("onthul")
     waiter.join(timeout=25)
     assert [rr.request.alert for rr in pulled] == [alert]
     first = next(iter(stream))

@@ -8,7 +8,7 @@ import grpc
 import pytest
 import sqlalchemy as sa
 
-from samenloop.v1 import common_pb2, partner_pb2
+from samenloop.v1 import common_pb2, partner_pb2, wijkteam_pb2
 from services.matcher.schema import household_links, signals
 from tests.matcher.conftest import Harness
 from tests.matcher.helpers import GGZ, HOUSING, MUNICIPALITY, POLICE, WAMS, WGS, bsn
@@ -118,28 +118,28 @@ def test_non_escalated_repeat_refreshes_escalated_repeat_counts(matcher: Harness
         ("p-1", "live"), ("a-1", "live"), ("a-2", "merged")]
     assert rows[1].observed_on == date.today() - timedelta(days=2)  # the date was refreshed
     # The refresh did not add a signal: two signals, three needed.
-    gateway = matcher.gateway(MUNICIPALITY)
-    assert gateway.inquire("drie-signalen", "3071AB 5").state == partner_pb2.INQUIRY_STATE_NOT_MET
+    assert police.inquire("drie-signalen", "3071AB 5").answer == partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
     escalated = housing.submit(housing.signal("a-3", "woonoverlast_melding",
                                               household="3071AB 5", escalated=True))
     assert escalated.results[0].reason_code == "escalated"
-    assert gateway.inquire("drie-signalen", "3071AB 5").state == \
-        partner_pb2.INQUIRY_STATE_ALERT_CREATED
+    assert police.inquire("drie-signalen", "3071AB 5").answer == partner_pb2.INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED
 
 
 def test_withdrawal_stops_counting_at_once(matcher: Harness) -> None:
     matcher.publish_policy(id="wams-twee")
     housing, police = matcher.gateway(HOUSING), matcher.gateway(POLICE)
-    gemeente = matcher.gateway(MUNICIPALITY)
     housing.submit(housing.signal("h-1", "huurachterstand", household="3071AB 7"))
     police.submit(police.signal("p-1", "politie_herhaalde_inzet_adres", household="3071AB 7"))
     result = housing.withdraw("h-1", "nope")
     assert [(r.id, r.outcome) for r in result.results] == [("h-1", ACCEPTED), ("nope", REJECTED)]
     assert result.results[1].reason_code == "unknown_signal"
     assert housing.withdraw("h-1").results[0].outcome == DUPLICATE
-    answer = gemeente.inquire("wams-twee", "3071AB 7")
-    assert answer.state == partner_pb2.INQUIRY_STATE_NOT_MET
-    assert list(answer.domains) == ["huiselijke_relaties", "justitie"]
+    # Only the police signal is left: one domain pair, not met.
+    assert police.inquire("wams-twee", "3071AB 7").answer == partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
+    # ... and housing, whose only signal there is withdrawn, is no longer involved.
+    assert housing.inquire("wams-twee", "3071AB 7").answer == partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
+    police.submit(police.signal("p-2", "huiselijk_geweld_incident", household="3071AB 7"))
+    assert police.inquire("wams-twee", "3071AB 7").answer == partner_pb2.INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED
     # Another partner cannot withdraw it.
     assert police.withdraw("h-1").results[0].reason_code == "unknown_signal"
 
@@ -160,25 +160,22 @@ def test_person_signals_count_for_the_linked_household(matcher: Harness) -> None
                                  ).results[0].outcome == DUPLICATE
     ggz.submit(ggz.signal("g-1", "ggz_crisiscontact", person=bsn(1), days_ago=5))
     police.submit(police.signal("p-1", "middelen_incident", person=bsn(1), days_ago=60))
-    # Only the crisis contact (after the move) lands on 14; the incident lands on 12.
-    assert list(gemeente.inquire("wams-personen", "3071AB 14").domains) == \
-        ["geestelijke_gezondheid"]
-    assert list(gemeente.inquire("wams-personen", "3071AB 12").domains) == \
-        ["justitie", "middelengebruik"]
+    # Only the crisis contact (after the move) lands on 14; the incident lands on 12: so GGZ
+    # is involved at 14 only, the police at 12 only (involvement through the person's link).
+    assert ggz.inquire("wams-personen", "3071AB 14").answer == partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
+    assert police.inquire("wams-personen", "3071AB 12").answer == partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
     # A second person at 14 with a signal makes 14 meet the trigger.
     gemeente.submit_links(gemeente.link("l-3", bsn(2), "3071AB 14", today - timedelta(days=90)))
     police.submit(police.signal("p-2", "huiselijk_geweld_incident", person=bsn(2), days_ago=3))
-    answer = gemeente.inquire("wams-personen", "3071AB 14")
-    assert answer.state == partner_pb2.INQUIRY_STATE_ALERT_CREATED
-    assert set(answer.domains) == {"geestelijke_gezondheid", "huiselijke_relaties", "justitie"}
+    assert ggz.inquire("wams-personen", "3071AB 14").answer == partner_pb2.INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED
+    [alert] = matcher.team().ListAlerts(wijkteam_pb2.ListAlertsRequest(), timeout=10).alerts
+    assert set(alert.domains) == {"geestelijke_gezondheid", "huiselijke_relaties", "justitie"}
     # A person signal submitted before its link counts once the link arrives.
     ggz.submit(ggz.signal("g-2", "ggz_zorgmijding", person=bsn(3), days_ago=3))
     police.submit(police.signal("p-3", "verward_gedrag_e33", person=bsn(3), days_ago=3))
-    assert gemeente.inquire("wams-personen", "3071AB 16").state == \
-        partner_pb2.INQUIRY_STATE_NOT_MET
+    assert ggz.inquire("wams-personen", "3071AB 16").answer == partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
     gemeente.submit_links(gemeente.link("l-4", bsn(3), "3071AB 16", today - timedelta(days=10)))
-    assert gemeente.inquire("wams-personen", "3071AB 16").state == \
-        partner_pb2.INQUIRY_STATE_ALERT_CREATED
+    assert ggz.inquire("wams-personen", "3071AB 16").answer == partner_pb2.INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED
     assert count(matcher, household_links) == 4
 
 
