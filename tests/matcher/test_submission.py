@@ -16,6 +16,8 @@ from tests.matcher.helpers import GGZ, HOUSING, MUNICIPALITY, POLICE, WAMS, WGS,
 ACCEPTED = common_pb2.ROW_OUTCOME_ACCEPTED
 DUPLICATE = common_pb2.ROW_OUTCOME_DUPLICATE
 REJECTED = common_pb2.ROW_OUTCOME_REJECTED
+NOT_INDICATED = partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
+INDICATED = partner_pb2.INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED
 
 
 def count(h: Harness, table: sa.Table) -> int:
@@ -118,11 +120,11 @@ def test_non_escalated_repeat_refreshes_escalated_repeat_counts(matcher: Harness
         ("p-1", "live"), ("a-1", "live"), ("a-2", "merged")]
     assert rows[1].observed_on == date.today() - timedelta(days=2)  # the date was refreshed
     # The refresh did not add a signal: two signals, three needed.
-    assert police.inquire("drie-signalen", "3071AB 5").answer == partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
+    assert police.inquire("drie-signalen", "3071AB 5").answer == NOT_INDICATED
     escalated = housing.submit(housing.signal("a-3", "woonoverlast_melding",
                                               household="3071AB 5", escalated=True))
     assert escalated.results[0].reason_code == "escalated"
-    assert police.inquire("drie-signalen", "3071AB 5").answer == partner_pb2.INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED
+    assert police.inquire("drie-signalen", "3071AB 5").answer == INDICATED
 
 
 def test_withdrawal_stops_counting_at_once(matcher: Harness) -> None:
@@ -135,11 +137,11 @@ def test_withdrawal_stops_counting_at_once(matcher: Harness) -> None:
     assert result.results[1].reason_code == "unknown_signal"
     assert housing.withdraw("h-1").results[0].outcome == DUPLICATE
     # Only the police signal is left: one domain pair, not met.
-    assert police.inquire("wams-twee", "3071AB 7").answer == partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
+    assert police.inquire("wams-twee", "3071AB 7").answer == NOT_INDICATED
     # ... and housing, whose only signal there is withdrawn, is no longer involved.
-    assert housing.inquire("wams-twee", "3071AB 7").answer == partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
+    assert housing.inquire("wams-twee", "3071AB 7").answer == NOT_INDICATED
     police.submit(police.signal("p-2", "huiselijk_geweld_incident", household="3071AB 7"))
-    assert police.inquire("wams-twee", "3071AB 7").answer == partner_pb2.INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED
+    assert police.inquire("wams-twee", "3071AB 7").answer == INDICATED
     # Another partner cannot withdraw it.
     assert police.withdraw("h-1").results[0].reason_code == "unknown_signal"
 
@@ -162,20 +164,20 @@ def test_person_signals_count_for_the_linked_household(matcher: Harness) -> None
     police.submit(police.signal("p-1", "middelen_incident", person=bsn(1), days_ago=60))
     # Only the crisis contact (after the move) lands on 14; the incident lands on 12: so GGZ
     # is involved at 14 only, the police at 12 only (involvement through the person's link).
-    assert ggz.inquire("wams-personen", "3071AB 14").answer == partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
-    assert police.inquire("wams-personen", "3071AB 12").answer == partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
+    assert ggz.inquire("wams-personen", "3071AB 14").answer == NOT_INDICATED
+    assert police.inquire("wams-personen", "3071AB 12").answer == NOT_INDICATED
     # A second person at 14 with a signal makes 14 meet the trigger.
     gemeente.submit_links(gemeente.link("l-3", bsn(2), "3071AB 14", today - timedelta(days=90)))
     police.submit(police.signal("p-2", "huiselijk_geweld_incident", person=bsn(2), days_ago=3))
-    assert ggz.inquire("wams-personen", "3071AB 14").answer == partner_pb2.INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED
+    assert ggz.inquire("wams-personen", "3071AB 14").answer == INDICATED
     [alert] = matcher.team().ListAlerts(wijkteam_pb2.ListAlertsRequest(), timeout=10).alerts
     assert set(alert.domains) == {"geestelijke_gezondheid", "huiselijke_relaties", "justitie"}
     # A person signal submitted before its link counts once the link arrives.
     ggz.submit(ggz.signal("g-2", "ggz_zorgmijding", person=bsn(3), days_ago=3))
     police.submit(police.signal("p-3", "verward_gedrag_e33", person=bsn(3), days_ago=3))
-    assert ggz.inquire("wams-personen", "3071AB 16").answer == partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
+    assert ggz.inquire("wams-personen", "3071AB 16").answer == NOT_INDICATED
     gemeente.submit_links(gemeente.link("l-4", bsn(3), "3071AB 16", today - timedelta(days=10)))
-    assert ggz.inquire("wams-personen", "3071AB 16").answer == partner_pb2.INQUIRY_ANSWER_COORDINATED_APPROACH_INDICATED
+    assert ggz.inquire("wams-personen", "3071AB 16").answer == INDICATED
     assert count(matcher, household_links) == 4
 
 
