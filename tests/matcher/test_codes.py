@@ -109,5 +109,6 @@ def test_case_flow_takes_a_user_id_and_codes_and_the_log_holds_nothing_else(
 def test_closing_outcomes_are_the_listed_codes() -> None:
     """The proto enum and the versioned list name the same outcomes."""
     enum_codes = {name.removeprefix("ALERT_OUTCOME_").lower()
-                  for name in wijkteam_pb2.AlertOutcome.keys()} - {"unspecified"}
+                  for name in wijkteam_pb2.AlertOutcome.DESCRIPTOR.values_by_name} - {
+                      "unspecified"}
     assert enum_codes == set(load_codes().closure_outcome)
