@@ -354,8 +354,8 @@ class Inquiry(google.protobuf.message.Message):
     `multiple_problems_suspected`. Free text is refused (the audit log cannot forget it).
     """
     request_id: builtins.str
-    """Required. Idempotency key chosen by the gateway, bound to the household, policy, role and
-    reason: a retry with the same content returns the same answer; the same id with other
+    """Required. Idempotency key chosen by the gateway (e.g. a UUID; 1-128 letters, digits, `.`,
+    `_`, `:`, `-`), bound to the household, policy, role and reason: a retry with the same content returns the same answer; the same id with other
     content is refused with ALREADY_EXISTS and never answered with the earlier result.
     """
     answer: Global___InquiryAnswer.ValueType

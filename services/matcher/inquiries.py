@@ -18,6 +18,7 @@ Everything here runs inside the inquiry's transaction; `Matcher.create_inquiry` 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +44,9 @@ NOT_INDICATED = "not_indicated"
 NOT_INVOLVED = "not_involved"
 RATE_LIMITED = "rate_limited"
 REQUEST_ID_REUSED = "request_id_reused"
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+"""A gateway's idempotency key (e.g. a UUID): a token, so no text can be smuggled into it."""
 
 NO_HOUSEHOLD = 0
 """An id no household row has (ids start at 1): an unknown household is looked up like a known

@@ -719,10 +719,10 @@ class Matcher:
         codes = load_codes()
         _check_code(codes.requester_role, requester_role, "inquiry.requester_role")
         _check_code(codes.inquiry_reason, reason, "inquiry.reason")
-        if not request_id.strip():
-            raise InvalidArgument("inquiry.request_id is required")
-        if len(request_id) > 128:
-            raise InvalidArgument("inquiry.request_id is longer than 128 characters")
+        if not inquiry_rules.REQUEST_ID.fullmatch(request_id):
+            raise InvalidArgument(
+                "inquiry.request_id is required: 1-128 letters, digits, '.', '_', ':' or '-' "
+                "(e.g. a UUID), starting with a letter or digit")
         key = self.pseudonym(household)
         content = inquiry_rules.InquiryContent(policy_id, key, requester_role, reason)
         actor = self._actor(caller)
@@ -732,8 +732,7 @@ class Matcher:
             audit.write(conn, actor, [audit.AuditEvent(
                 "inquiry_refused", activity, key.hex(), audit.HOUSEHOLD,
                 {"policy": f"policies/{policy_id}", "requester_organisation": org,
-                 "requester_role": requester_role, "reason": reason, "refusal": code,
-                 "request_id": request_id[:128]})], now)
+                 "requester_role": requester_role, "reason": reason, "refusal": code})], now)
 
         def work(conn: sa.Connection) -> tuple[InquiryView | MatcherError, bool]:
             now = self.clock.now()

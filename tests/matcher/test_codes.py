@@ -40,6 +40,9 @@ def test_inquiry_codes_are_checked_and_never_echoed(matcher: Harness) -> None:
     err = refused(lambda: police.inquire("wams", "3071AB 1", requester_role="wijkagent Jansen"))
     assert (err.details() or "").startswith("inquiry.requester_role must be a code")
     assert "Jansen" not in (err.details() or "")
+    err = refused(lambda: police.inquire("wams", "3071AB 1", request_id="vraag over J. Jansen"))
+    assert (err.details() or "").startswith("inquiry.request_id is required: 1-128 letters")
+    assert "Jansen" not in (err.details() or "")
     # Nothing was stored or logged for a refused request.
     names = {e.name for e in matcher.auditor().ListAuditEntries(
         audit_pb2.ListAuditEntriesRequest(page_size=1000), timeout=10).entries}
