@@ -5,6 +5,13 @@ canonically encoded, non-identity group element (checked on the way in, RFC 9497
 a `Scalar` is always canonical (below the group order L). Arithmetic is libsodium's, which is
 constant time; this module adds only checks, types and constant-time equality.
 
+Every element that arrives from outside (a blinded element at the pseudonymiser, an evaluated
+element and a pinned public key at the gateway, a key file) is decoded by `Element.from_bytes`,
+the one decode path. It refuses what RFC 9496 section 4.3.1 refuses, including an encoding with
+bit 255 set: libsodium 1.0.18's `is_valid_point` (the version rbcl bundles) ignores that bit, so
+`x` and `x | 2**255` would both decode to the same element, and two byte strings would name one
+pseudonym input. The check is here, not left to the library version.
+
 libsodium's `crypto_scalarmult_ristretto255` reads the scalar as 255 bits and fails when the
 product is the identity; for canonical non-zero scalars and valid elements that cannot happen in
 a prime-order group, so a failure here always means a bad input and becomes `InvalidElement`.
@@ -34,6 +41,7 @@ SCALAR_SIZE: Final = 32
 HASH_SIZE: Final = 64  # input of the one-way map / wide scalar reduction
 ORDER: Final = 2**252 + 27742317777372353535851937790883648493
 _ZERO32: Final = bytes(32)
+_HIGH_BIT: Final = 0x80  # bit 255 of the little-endian encoding: the top bit of the last byte
 
 _is_valid_point = rbcl.crypto_core_ristretto255_is_valid_point
 _from_hash = rbcl.crypto_core_ristretto255_from_hash
@@ -66,6 +74,10 @@ class Element:
         # zeros), which RFC 9497 DeserializeElement must refuse, so check it separately.
         if data == _ZERO32:
             raise InvalidElement("identity element")
+        # RFC 9496 4.3.1: s must be a canonical field element, so below 2^255 - 19; an encoding
+        # with bit 255 set never is. libsodium 1.0.18 masks that bit away, so refuse it here.
+        if data[-1] & _HIGH_BIT:
+            raise InvalidElement("not a canonical ristretto255 encoding (bit 255 is set)")
         if not _is_valid_point(data):
             raise InvalidElement("not a canonical ristretto255 encoding")
         return cls._trusted(data)

@@ -13,6 +13,7 @@ from crypto.ristretto import ORDER, Element, Scalar
 # RFC 9496 appendix A.2: encodings every decoder must reject (non-canonical field elements,
 # negative field elements, non-square x^2, ...), plus the identity, which RFC 9497 refuses.
 BAD_ENCODINGS = [
+    "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2df6",  # G with bit 255 set
     "0000000000000000000000000000000000000000000000000000000000000000",  # identity
     "00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
