@@ -6,7 +6,13 @@ Policy files are read with a restricted YAML loader:
   the document is plain JSON (RFC 8785 canonicalisation needs that);
 - duplicate keys are an error (PyYAML would silently keep the last one, so a reader and the
   matcher could see different policies);
-- mapping keys must be strings; merge keys (`<<`) and custom tags are refused.
+- mapping keys must be strings; merge keys (`<<`) and custom tags are refused;
+- plain scalars that YAML 1.1 (PyYAML) and YAML 1.2 read differently are refused with their
+  line and the fix: `060`, `1:30`, `0x3C`, `1_000`, `yes`/`no`/`on`/`off`, fractions
+  (`policies.yaml_scalars`). What is left reads the same under both versions.
+
+This is the officers' YAML reader: the CLI, the matcher and the gateways all read policies
+through `parse_yaml`, so every party sees the same document.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 import yaml
 
 from policies.errors import PolicySyntaxError
+from policies.yaml_scalars import plain_scalar_problem
 
 Path_ = tuple[str | int, ...]
 
@@ -102,6 +109,7 @@ def _build(node: yaml.Node, path: Path_, lines: dict[Path_, int], ctor: yaml.Saf
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
+            _check_plain(key_node)
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise PolicySyntaxError("merge keys (<<) are not allowed in a policy", line)
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
@@ -121,8 +129,17 @@ def _build(node: yaml.Node, path: Path_, lines: dict[Path_, int], ctor: yaml.Saf
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), lines, ctor) for i, item in enumerate(node.value)]
     assert isinstance(node, yaml.ScalarNode)
+    _check_plain(node)
     if node.tag not in _SCALAR_TAGS:
         raise PolicySyntaxError(
             f"YAML tag {node.tag!r} is not allowed in a policy", node.start_mark.line + 1
         )
     return ctor.construct_object(node, deep=True)
+
+
+def _check_plain(node: yaml.Node) -> None:
+    """Refuse a plain scalar that YAML 1.1 and 1.2 read differently (see the module doc)."""
+    if isinstance(node, yaml.ScalarNode) and node.style is None:
+        problem = plain_scalar_problem(str(node.value))
+        if problem is not None:
+            raise PolicySyntaxError(problem, node.start_mark.line + 1)
