@@ -8,6 +8,11 @@ A policy is in force on day `on` when all of these hold:
 - `valid_from <= on <= valid_until`;
 - it is not revoked: neither its id, nor `id@version`, nor its digest is in `revoked`.
 
+An approval counts only if it was signed by the verification time `now` (plus
+`MAX_CLOCK_SKEW`). A caller with a clock passes it as `now`; without one, `now` is the end of day
+`on` (UTC), so a policy is never in force on a day before it was approved, and an approval dated
+2099 never counts.
+
 Structure is guaranteed by `Policy`; the semantic checks (`policies.lint`) are separate and run
 by the publisher. Nothing here reads a clock or a file.
 """
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 from policies.approvals import ApprovalCheck, check_approvals, distinct_valid_officers
 from policies.canonical import policy_digest
@@ -38,12 +43,26 @@ class Verdict:
     independent_reviewers: tuple[str, ...]
 
 
+def end_of_day(on: date) -> datetime:
+    """The last second of `on` in UTC: the verification time when the caller has no clock."""
+    return datetime.combine(on, time(23, 59, 59), tzinfo=UTC)
+
+
 def in_force(
-    policy: Policy, trust: Trust, on: date, revoked: Collection[str] = frozenset()
+    policy: Policy,
+    trust: Trust,
+    on: date,
+    revoked: Collection[str] = frozenset(),
+    *,
+    now: datetime | None = None,
 ) -> Verdict:
-    """Decide whether `policy` is in force on `on`; every failed condition is a reason."""
+    """Decide whether `policy` is in force on `on`; every failed condition is a reason.
+
+    `now` is the verifier's clock for the approvals' signing times (default: end of day `on`).
+    """
     digest = policy_digest(policy)
-    checks = check_approvals(policy, trust)
+    clock = now if now is not None else end_of_day(on)
+    checks = check_approvals(policy, trust, now=clock)
     officers = distinct_valid_officers(checks, ApprovalRole.PRIVACY_OFFICER)
     reviewers = distinct_valid_officers(checks, ApprovalRole.INDEPENDENT_REVIEW)
     reasons: list[str] = []
@@ -62,6 +81,12 @@ def in_force(
             reasons.append(
                 f"a standing policy needs a valid independent_review approval by {expected}"
             )
+    if reasons:  # say why a signature that is there did not count, if the clock is the reason
+        reasons += [
+            f"the approval by {c.approval.officer_id} does not count: {c.reason}"
+            for c in checks
+            if c.from_the_future
+        ]
     if on < policy.valid_from:
         reasons.append(f"not valid before {policy.valid_from.isoformat()}")
     if on > policy.valid_until:

@@ -4,6 +4,7 @@ Officers write comments in their policies; re-serialising the YAML would drop th
 digest covers the parsed document, not its formatting, an approval is appended as text at the end
 of the file, and the result is parsed again and compared with what was intended before anything
 is written. Requires that `approvals:` is absent or the last top-level field, in block style.
+`replace_approval` swaps one item (an officer's stale approval) for a new one the same way.
 """
 
 from __future__ import annotations
@@ -62,5 +63,44 @@ def append_approval(text: str, approval: Approval) -> str:
         raise ApprovalError(
             "could not add the approval without changing the rest of the file; put approvals: "
             "at the end in block style and sign again (nothing was written)"
+        )
+    return new_text
+
+
+def replace_approval(text: str, index: int, approval: Approval) -> str:
+    """`text` with approval number `index` replaced by `approval`. Raises `ApprovalError`.
+
+    Only the item's own lines change; comments and every other line stay as they were.
+    """
+    source = parse_yaml(text)
+    doc = source.document
+    approvals = doc.get("approvals")
+    if not isinstance(approvals, list) or not 0 <= index < len(approvals):
+        raise ApprovalError(f"the policy has no approval number {index + 1}")
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    start = source.lines[("approvals", index)] - 1
+    first = lines[start]
+    if start == source.lines[("approvals",)] - 1 or not first.lstrip(" ").startswith("- "):
+        raise ApprovalError(
+            "write approvals in block style (one `- officer_id: ...` item per approval)"
+        )
+    if index + 1 < len(approvals):
+        end = source.lines[("approvals", index + 1)] - 1
+    else:
+        end = max(
+            line for path, line in source.lines.items() if path[:2] == ("approvals", index)
+        )
+    indent = first[: len(first) - len(first.lstrip(" "))]
+    new_text = "".join([*lines[:start], *_item_lines(approval, indent), *lines[end:]])
+    expected = dict(doc)
+    expected["approvals"] = [
+        approval.to_document() if i == index else a for i, a in enumerate(approvals)
+    ]
+    if parse_yaml(new_text).document != expected:
+        raise ApprovalError(
+            "could not replace the approval without changing the rest of the file; put "
+            "approvals: at the end in block style and sign again (nothing was written)"
         )
     return new_text

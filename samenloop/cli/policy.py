@@ -53,6 +53,11 @@ def _day(value: str | None) -> date:
         raise typer.BadParameter(f"{value!r} is not a date written YYYY-MM-DD") from None
 
 
+def _clock(on: str | None) -> datetime | None:
+    """The verification time: now, unless the user evaluates as of another day (`--on`)."""
+    return datetime.now(UTC) if on is None else None
+
+
 def _print_findings(report: LintReport, filename: str) -> None:
     for f in report.findings:
         typer.echo(f.render(filename), err=f.severity.value == "error")
@@ -180,56 +185,77 @@ def sign(
     ),
     on: str = ON_OPTION,
 ) -> None:
-    """Add your approval (Ed25519 over the digest). Refuses a policy that does not lint."""
-    from policies.approvals import check_approvals, sign_policy
+    """Add your approval (Ed25519 over the digest). Refuses a policy that does not lint.
+
+    If your earlier approval no longer matches (the policy changed since you signed it), it is
+    stale: it is replaced by the new one, with a notice.
+    """
+    from policies.approvals import check_approvals, prior_approval, sign_policy
     from policies.canonical import policy_digest
     from policies.model import ApprovalRole, load_policy
     from policies.trust import load_trust
-    from policies.yamledit import append_approval
+    from policies.yamledit import append_approval, replace_approval
 
     try:
         approval_role = ApprovalRole(role)
     except ValueError:
         raise typer.BadParameter("role must be privacy_officer or independent_review") from None
     day = _day(on)
+    now = datetime.now(UTC)
     with _errors():
         _lint_or_exit(file, day, action="sign it")
         policy = load_policy(file)
         signing_key = _load_signing_key(key)
         trust = load_trust(trust_file) if trust_file else None
         if trust is not None:
-            registered = trust.by_key_id(signing_key.key_id)
-            if registered is None:
-                typer.echo(
-                    f"error: key {signing_key.key_id} is not in {trust_file}; an approval with "
-                    "it would not count. Register the key first (samenloop policy keygen prints "
-                    "the entry).",
-                    err=True,
-                )
-                raise typer.Exit(EXIT_INVALID)
-            if registered.officer_id != officer or registered.role is not approval_role:
-                typer.echo(
-                    f"error: key {signing_key.key_id} is registered for {registered.officer_id} "
-                    f"as {registered.role.value}, not {officer} as {approval_role.value}",
-                    err=True,
-                )
-                raise typer.Exit(EXIT_INVALID)
+            _check_registered(trust, trust_file, signing_key.key_id, officer, approval_role)
+        prior = prior_approval(
+            policy, officer_id=officer, role=approval_role, key=signing_key, trust=trust, now=now
+        )
+        if prior is not None and not prior.stale:
+            typer.echo(
+                f"error: {officer} already approved this version of {policy.ref} as "
+                f"{approval_role.value} (at {prior.approval.signed_at}) and that approval still "
+                "holds; one officer counts once, nothing was written",
+                err=True,
+            )
+            raise typer.Exit(EXIT_INVALID)
         approval = sign_policy(
             policy,
             signing_key,
             officer_id=officer,
             role=approval_role,
-            now=datetime.now(UTC),
+            now=now,
+            replaces=prior.index if prior else None,
         )
         text = file.read_text(encoding="utf-8")
-        new_text = append_approval(text, approval)
+        new_text = (
+            replace_approval(text, prior.index, approval)
+            if prior
+            else append_approval(text, approval)
+        )
         signed_policy = _load_policy_text(new_text)
-        if trust is not None:
-            check = check_approvals(signed_policy, trust)[-1]
-            if not check.valid:  # pragma: no cover - would be a bug in sign_policy
-                typer.echo(f"error: the new approval does not verify: {check.reason}", err=True)
-                raise typer.Exit(EXIT_INVALID)
+        checks = check_approvals(signed_policy, trust, now=now) if trust is not None else ()
+        mine = prior.index if prior else len(signed_policy.approvals) - 1
+        if checks and not checks[mine].valid:  # pragma: no cover - would be a bug in sign_policy
+            typer.echo(f"error: the new approval does not verify: {checks[mine].reason}", err=True)
+            raise typer.Exit(EXIT_INVALID)
         file.write_text(new_text, encoding="utf-8")
+    if prior is not None:
+        typer.echo(
+            f"note: your approval of {prior.approval.signed_at} was stale ({prior.reason}); "
+            "it is replaced by this one. You approve the policy as it is now: review what "
+            "changed since then.",
+            err=True,
+        )
+    for i, check in enumerate(checks):
+        if i != mine and not check.valid:
+            typer.echo(
+                f"note: the approval by {check.approval.officer_id} "
+                f"({check.approval.role.value}, {check.approval.signed_at}) does not count: "
+                f"{check.reason}. Ask them to sign again.",
+                err=True,
+            )
     typer.echo(
         f"signed {policy.ref} digest {policy_digest(policy)} as {officer} "
         f"({approval_role.value}); the file now has {len(signed_policy.approvals)} approval(s)"
@@ -240,6 +266,27 @@ def sign(
             "the matcher and gateways use (check with `samenloop policy verify --trust`).",
             err=True,
         )
+
+
+def _check_registered(
+    trust: Any, trust_file: Path, key_id: str, officer: str, role: Any
+) -> None:
+    """Exit 1 unless `key_id` is registered in the trust file for `officer` in `role`."""
+    registered = trust.by_key_id(key_id)
+    if registered is None:
+        typer.echo(
+            f"error: key {key_id} is not in {trust_file}; an approval with it would not count. "
+            "Register the key first (samenloop policy keygen prints the entry).",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INVALID)
+    if registered.officer_id != officer or registered.role is not role:
+        typer.echo(
+            f"error: key {key_id} is registered for {registered.officer_id} "
+            f"as {registered.role.value}, not {officer} as {role.value}",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INVALID)
 
 
 def _load_signing_key(path: Path) -> Any:
@@ -274,7 +321,9 @@ def verify(
     with _errors():
         policy = load_policy(file)
         trust = load_trust(trust_file)
-    verdict = in_force(policy, trust, day, revoked=set(revoked))
+    # Without --on the approvals are checked against this workstation's clock; with it, against
+    # the end of that day (a policy is not in force on a day before it was approved).
+    verdict = in_force(policy, trust, day, revoked=set(revoked), now=_clock(on))
     typer.echo(f"policy   {policy.ref} ({policy.mode.value})")
     typer.echo(f"digest   {verdict.digest}")
     typer.echo(f"validity {policy.valid_from} .. {policy.valid_until}")
@@ -510,7 +559,7 @@ def publish(
         policy = load_policy(file)
         local_digest = policy_digest(policy)
         if trust_file is not None:
-            verdict = in_force(policy, load_trust(trust_file), day)
+            verdict = in_force(policy, load_trust(trust_file), day, now=_clock(on))
             if not verdict.in_force:
                 typer.echo(
                     "error: not in force, so the matcher would refuse it: "

@@ -117,7 +117,8 @@ OFFICER_ROLES: dict[str, ApprovalRole] = {
     "po-bakker": ApprovalRole.PRIVACY_OFFICER,
     "ir-visser": ApprovalRole.INDEPENDENT_REVIEW,
 }
-SIGNING_TIME = datetime(2025, 1, 2, 9, 30, tzinfo=UTC)
+# Before BASE's valid_from: a policy is never in force on a day before it was approved.
+SIGNING_TIME = datetime(2024, 12, 20, 9, 30, tzinfo=UTC)
 
 
 def trust_document() -> dict[str, Any]:

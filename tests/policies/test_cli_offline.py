@@ -1,9 +1,14 @@
-"""`samenloop policy` offline commands, end to end through the real CLI."""
+"""`samenloop policy` offline commands, end to end through the real CLI.
+
+Nothing here pins a date: each test copies a library policy and sets its validity around today
+(as an officer adopting it would), signs with the real clock, and verifies as of today.
+"""
 
 from __future__ import annotations
 
 import json
-import shutil
+import re
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +20,9 @@ from policies.model import load_policy
 from samenloop.cli.main import app
 
 LIBRARY = Path(__file__).resolve().parents[2] / "policies" / "library"
-ON = "2026-06-01"
+TODAY = date.today()
+VALID_FROM = TODAY - timedelta(days=30)
+VALID_UNTIL = TODAY + timedelta(days=365)
 runner = CliRunner()
 
 
@@ -50,8 +57,12 @@ def officers(tmp_path: Path) -> Path:
 
 
 def policy_copy(tmp_path: Path, name: str) -> Path:
+    """A library policy adopted today: valid from a month ago until a year from now."""
+    text = (LIBRARY / f"{name}.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^valid_from: .*$", f"valid_from: {VALID_FROM}", text)
+    text = re.sub(r"(?m)^valid_until: .*$", f"valid_until: {VALID_UNTIL}", text)
     dest = tmp_path / f"{name}.yaml"
-    shutil.copy(LIBRARY / f"{name}.yaml", dest)
+    dest.write_text(text, encoding="utf-8")
     return dest
 
 
@@ -67,18 +78,16 @@ def sign(path: Path, keys: Path, officer: str, role: str = "privacy_officer") ->
         role,
         "--trust",
         str(keys / "trust.yaml"),
-        "--on",
-        ON,
     )
 
 
 def test_lint_ok_and_errors_with_lines(tmp_path: Path) -> None:
     good = policy_copy(tmp_path, "wams-overlast-schulden")
-    code, out = run("lint", str(good), "--on", ON)
+    code, out = run("lint", str(good))
     assert code == 0 and "ok (0 warning(s))" in out
     bad = tmp_path / "bad.yaml"
     bad.write_text(good.read_text().replace("min_domains: 2", "min_domains: 1"))
-    code, out = run("lint", str(bad), "--on", ON)
+    code, out = run("lint", str(bad))
     assert code == 1
     line = next(i for i, t in enumerate(bad.read_text().splitlines(), 1) if "min_domains" in t)
     assert f"{bad}:{line}: error [trigger.min_domains]:" in out
@@ -87,7 +96,7 @@ def test_lint_ok_and_errors_with_lines(tmp_path: Path) -> None:
 
 def test_lint_expired_today(tmp_path: Path) -> None:
     good = policy_copy(tmp_path, "wams-overlast-schulden")
-    code, out = run("lint", str(good), "--on", "2028-01-01")
+    code, out = run("lint", str(good), "--on", str(VALID_UNTIL + timedelta(days=1)))
     assert code == 1 and "in the past" in out
 
 
@@ -123,28 +132,29 @@ def test_sign_verify_publishable(tmp_path: Path, officers: Path) -> None:
     code, out = sign(p, officers, "po-a")
     assert code == 0, out
     assert p.read_text().startswith(original)  # comments and layout kept; approval appended
-    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"), "--on", ON)
+    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"))
     assert code == 1 and "NOT IN FORCE" in out and "has 1 (po-a)" in out
+    before = p.read_text()
     code, out = sign(p, officers, "po-a")
-    assert code == 1 and "one officer counts once" in out
+    assert code == 1 and "still holds; one officer counts once, nothing was written" in out
+    assert p.read_text() == before
     code, out = sign(p, officers, "po-b")
     assert code == 0 and "2 approval(s)" in out
-    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"), "--on", ON)
-    assert code == 0 and "IN FORCE on 2026-06-01" in out
+    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"))
+    assert code == 0 and f"IN FORCE on {TODAY}" in out
     assert out.count(" valid") >= 2
     code, out = run(
         "verify",
         str(p),
         "--trust",
         str(officers / "trust.yaml"),
-        "--on",
-        ON,
         "--revoked",
         "wams-overlast-schulden",
     )
     assert code == 1 and "revoked" in out
-    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"), "--on", "2028-01-01")
-    assert code == 1 and "expired on 2027-12-31" in out
+    after = str(VALID_UNTIL + timedelta(days=1))
+    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"), "--on", after)
+    assert code == 1 and f"expired on {VALID_UNTIL}" in out
 
 
 def test_changed_character_after_signing_is_refused(tmp_path: Path, officers: Path) -> None:
@@ -152,7 +162,7 @@ def test_changed_character_after_signing_is_refused(tmp_path: Path, officers: Pa
     assert sign(p, officers, "po-a")[0] == 0
     assert sign(p, officers, "po-b")[0] == 0
     p.write_text(p.read_text().replace("window_days: 180", "window_days: 181"))
-    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"), "--on", ON)
+    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"))
     assert code == 1
     assert out.count("NOT VALID: signature does not verify") == 2
 
@@ -177,8 +187,6 @@ def test_sign_refuses_a_key_registered_to_someone_else(tmp_path: Path, officers:
         "po-b",
         "--trust",
         str(officers / "trust.yaml"),
-        "--on",
-        ON,
     )
     assert code == 1 and "registered for po-a" in out
 
@@ -188,11 +196,11 @@ def test_standing_needs_the_reviewer(tmp_path: Path, officers: Path) -> None:
     trust = str(officers / "trust.yaml")
     assert sign(p, officers, "po-a")[0] == 0
     assert sign(p, officers, "po-b")[0] == 0
-    code, out = run("verify", str(p), "--trust", trust, "--on", ON)
+    code, out = run("verify", str(p), "--trust", trust)
     assert code == 1 and "independent_review approval by ir-example" in out
     code, out = sign(p, officers, "ir-example", "independent_review")
     assert code == 0, out
-    code, out = run("verify", str(p), "--trust", trust, "--on", ON)
+    code, out = run("verify", str(p), "--trust", trust)
     assert code == 0, out
 
 
@@ -205,8 +213,6 @@ def test_export(tmp_path: Path) -> None:
         "algoritmeregister",
         "--contact",
         "fg@voorbeeldstad.nl",
-        "--on",
-        ON,
     )
     assert code == 0
     entry = json.loads(out)
@@ -227,3 +233,49 @@ def test_remote_commands_need_an_address(tmp_path: Path) -> None:
     assert code != 0 and "--matcher" in out
     code, out = run("list", "--matcher", "localhost:1")
     assert code != 0 and "--tls-dir" in out
+
+
+def test_signing_a_changed_policy_replaces_your_stale_approval(
+    tmp_path: Path, officers: Path
+) -> None:
+    trust = str(officers / "trust.yaml")
+    p = policy_copy(tmp_path, "wams-overlast-schulden")
+    assert sign(p, officers, "po-a")[0] == 0
+    assert sign(p, officers, "po-b")[0] == 0
+    changed = p.read_text().replace("window_days: 180", "window_days: 150")
+    p.write_text(changed)
+    assert run("verify", str(p), "--trust", trust)[0] == 1
+
+    code, out = sign(p, officers, "po-a")
+    assert code == 0, out
+    assert "note: your approval of " in out
+    assert "was stale (the policy was changed after it was signed)" in out
+    assert "it is replaced by this one" in out
+    assert "note: the approval by po-b (privacy_officer, " in out and "Ask them to sign" in out
+    assert "the file now has 2 approval(s)" in out
+    text = p.read_text()
+    assert text[: text.index("approvals:")] == changed[: changed.index("approvals:")]
+    approvals = yaml.safe_load(text)["approvals"]
+    assert [a["officer_id"] for a in approvals] == ["po-a", "po-b"]  # replaced in place
+    code, out = run("verify", str(p), "--trust", trust)
+    assert code == 1 and "has 1 (po-a)" in out
+
+    code, out = sign(p, officers, "po-b")
+    assert code == 0 and "was stale" in out and "does not count" not in out
+    code, out = run("verify", str(p), "--trust", trust)
+    assert code == 0 and f"IN FORCE on {TODAY}" in out
+    assert load_policy(p).trigger.window_days == 150
+
+
+def test_a_stale_approval_is_judged_by_the_key_alone_without_a_trust_file(
+    tmp_path: Path, officers: Path
+) -> None:
+    p = policy_copy(tmp_path, "wams-overlast-schulden")
+    key = ["--key", str(officers / "po-a.key"), "--officer", "po-a"]
+    assert run("sign", str(p), *key)[0] == 0
+    code, out = run("sign", str(p), *key)
+    assert code == 1 and "still holds" in out
+    p.write_text(p.read_text().replace("min_signals: 2", "min_signals: 3"))
+    code, out = run("sign", str(p), *key)
+    assert code == 0 and "was stale" in out
+    assert len(yaml.safe_load(p.read_text())["approvals"]) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from crypto.jcs import canonical_bytes
 from policies.approvals import (
     APPROVAL_CONTEXT,
+    MAX_CLOCK_SKEW,
     approval_message,
     check_approvals,
     sign_policy,
@@ -21,7 +22,7 @@ from policies.approvals import (
 from policies.canonical import canonical_form, policy_digest
 from policies.errors import ApprovalError, TrustFileError
 from policies.in_force import in_force
-from policies.model import ApprovalRole, parse_policy
+from policies.model import ApprovalRole, Policy, parse_policy
 from policies.trust import load_trust, parse_trust
 from tests.policies.helpers import (
     OFFICER_KEYS,
@@ -296,8 +297,8 @@ def test_signing_time_must_be_aware() -> None:
 
 def test_signed_at_is_utc_seconds() -> None:
     p = parse_policy(signed(document(), "po-jansen"))
-    assert p.approvals[0].signed_at == "2025-01-02T09:30:00Z"
-    assert check_approvals(p, trust())[0].valid
+    assert p.approvals[0].signed_at == "2024-12-20T09:30:00Z"
+    assert check_approvals(p, trust(), now=SIGNING_TIME)[0].valid
 
 
 # --- trust file ------------------------------------------------------------------------------
@@ -338,3 +339,87 @@ def test_bad_trust_files(mutate: object, words: str) -> None:
 def test_missing_trust_file(tmp_path: Path) -> None:
     with pytest.raises(TrustFileError, match="cannot read"):
         load_trust(tmp_path / "none.yaml")
+
+
+# --- signing times: an approval from the future does not count --------------------------------
+
+
+def _approval_at(signed_at: str, officer: str = "po-devries") -> dict[str, object]:
+    """An approval by `officer` with a real signature over `signed_at`, whatever that says."""
+    key = OFFICER_KEYS[officer]
+    message = approval_message(
+        policy_digest(document()),
+        officer_id=officer,
+        role=ApprovalRole.PRIVACY_OFFICER,
+        key_id=key.key_id,
+        signed_at=signed_at,
+    )
+    return {
+        "officer_id": officer,
+        "role": "privacy_officer",
+        "key_id": key.key_id,
+        "signed_at": signed_at,
+        "signature": base64.b64encode(key.sign_bytes(message)).decode(),
+    }
+
+
+def _with(signed_at: str) -> Policy:
+    doc = signed(document(), "po-jansen")
+    doc["approvals"].append(_approval_at(signed_at))
+    return parse_policy(doc)
+
+
+def test_an_approval_dated_2099_does_not_count() -> None:
+    p = _with("2099-01-01T00:00:00Z")
+    now = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
+    checks = check_approvals(p, trust(), now=now)
+    assert [c.valid for c in checks] == [True, False]
+    assert checks[1].reason.startswith(
+        "signed_at 2099-01-01T00:00:00Z is later than the verification time 2025-06-15T12:00:00Z"
+    )
+    assert "5 minutes" in checks[1].reason
+    for verdict in (in_force(p, trust(), ON, now=now), in_force(p, trust(), ON)):
+        assert not verdict.in_force
+        assert verdict.privacy_officers == ("po-jansen",)
+        assert any(
+            r.startswith("the approval by po-devries does not count: signed_at 2099-01-01")
+            for r in verdict.reasons
+        )
+
+
+@pytest.mark.parametrize(
+    ("signed_at", "counts"),
+    [
+        ("2025-06-15T12:05:00Z", True),  # exactly the allowed clock skew ahead
+        ("2025-06-15T12:05:01Z", False),  # one second more
+        ("2025-06-15T11:00:00Z", True),
+    ],
+)
+def test_clock_skew_of_five_minutes_is_allowed_and_no_more(signed_at: str, counts: bool) -> None:
+    assert timedelta(minutes=5) == MAX_CLOCK_SKEW
+    now = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
+    assert in_force(_with(signed_at), trust(), ON, now=now).in_force is counts
+
+
+@pytest.mark.parametrize(
+    ("signed_at", "counts"),
+    [
+        ("2025-06-15T23:59:59Z", True),
+        ("2025-06-16T00:04:59Z", True),
+        ("2025-06-16T00:05:00Z", False),
+    ],
+)
+def test_without_a_clock_the_end_of_the_day_is_the_verification_time(
+    signed_at: str, counts: bool
+) -> None:
+    assert in_force(_with(signed_at), trust(), ON).in_force is counts
+
+
+def test_a_signing_time_that_is_no_real_moment_does_not_count() -> None:
+    check = check_approvals(_with("2025-02-30T10:00:00Z"), trust(), now=SIGNING_TIME)[1]
+    assert not check.valid and "not a real date and time" in check.reason
+
+
+def test_the_verification_time_must_be_aware() -> None:
+    with pytest.raises(ApprovalError):
+        check_approvals(_with("2025-01-01T00:00:00Z"), trust(), now=datetime(2025, 6, 15))

@@ -1,16 +1,16 @@
-"""Appending an approval keeps the rest of the file byte for byte."""
+"""Appending or replacing an approval keeps the rest of the file byte for byte."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from policies.approvals import sign_policy
+from policies.approvals import prior_approval, sign_policy
 from policies.canonical import policy_digest
 from policies.errors import ApprovalError
-from policies.model import parse_policy
+from policies.model import ApprovalRole, parse_policy
 from policies.source import parse_yaml
-from policies.yamledit import append_approval
+from policies.yamledit import append_approval, replace_approval
 from tests.policies.helpers import OFFICER_KEYS, SIGNING_TIME, document
 
 BASE_TEXT = "# my comment\n" + yaml.safe_dump(document(), sort_keys=False)
@@ -63,3 +63,58 @@ def test_flow_style_is_refused() -> None:
     text = BASE_TEXT + "approvals: [" + yaml.safe_dump(a, default_flow_style=True).strip() + "]\n"
     with pytest.raises(ApprovalError, match="block style"):
         append_approval(text, approval("po-devries"))
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_replace_one_approval_keeps_every_other_line(index: int) -> None:
+    text = BASE_TEXT
+    for officer in ("po-jansen", "po-devries", "po-bakker"):
+        text = append_approval(text, approval(officer))
+    text += "# trailing comment\n"
+    officer = ["po-jansen", "po-devries", "po-bakker"][index]
+    later = sign_policy(
+        parse_policy(parse_yaml(BASE_TEXT).document),
+        OFFICER_KEYS[officer],
+        officer_id=officer,
+        now=SIGNING_TIME.replace(hour=15),
+    )
+    new = replace_approval(text, index, later)
+    old_lines, new_lines = text.splitlines(), new.splitlines()
+    assert len(old_lines) == len(new_lines)
+    changed = [i for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=True)) if a != b]
+    assert changed and all("signed_at" in new_lines[i] or "signature" in new_lines[i]
+                           for i in changed)
+    approvals = parse_yaml(new).document["approvals"]
+    assert approvals[index] == later.to_document()
+    assert new.endswith("# trailing comment\n")
+
+
+def test_replace_refuses_a_missing_approval() -> None:
+    with pytest.raises(ApprovalError, match="no approval number 2"):
+        replace_approval(append_approval(BASE_TEXT, approval()), 1, approval())
+
+
+def test_sign_refuses_a_second_approval_unless_it_replaces_a_stale_one() -> None:
+    text = append_approval(BASE_TEXT, approval())
+    p = parse_policy(parse_yaml(text).document)
+    key = OFFICER_KEYS["po-jansen"]
+    with pytest.raises(ApprovalError, match="one officer counts once"):
+        sign_policy(p, key, officer_id="po-jansen", now=SIGNING_TIME)
+    prior = prior_approval(
+        p, officer_id="po-jansen", role=ApprovalRole.PRIVACY_OFFICER, key=key, trust=None,
+        now=SIGNING_TIME,
+    )
+    assert prior is not None and prior.index == 0 and not prior.stale
+    changed = parse_policy({**parse_yaml(text).document, "cooldown_days": 200})
+    prior = prior_approval(
+        changed, officer_id="po-jansen", role=ApprovalRole.PRIVACY_OFFICER, key=key, trust=None,
+        now=SIGNING_TIME,
+    )
+    assert prior is not None and prior.stale and "changed after it was signed" in prior.reason
+    assert sign_policy(changed, key, officer_id="po-jansen", now=SIGNING_TIME, replaces=0)
+    other = OFFICER_KEYS["po-bakker"]
+    with pytest.raises(ApprovalError, match="pass --trust"):
+        prior_approval(
+            changed, officer_id="po-jansen", role=ApprovalRole.PRIVACY_OFFICER, key=other,
+            trust=None, now=SIGNING_TIME,
+        )
