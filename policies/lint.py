@@ -13,7 +13,8 @@ signing and publishing; warnings are shown for the author to read. The checks (d
 - the legal mode: `standing` without a standing legal basis, with a case-based (Wams) purpose or
   citation marked standing, or without an independent review;
 - dates: validity in the past, or ending before it starts;
-- the recipient: not a valid X25519 public key.
+- the recipient: not a valid X25519 public key;
+- blanks left from the template (`<...>`, a standalone `...`, `GM0000`): `policies.placeholders`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from policies.fields import IDENTITY_FIELDS, MENTAL_HEALTH_ALLOWED, MENTAL_HEALT
 from policies.findings import LintFinding, Severity, format_path, has_errors
 from policies.legal import CASE_BASED_STATUTE_MARKERS, MIN_DOMAINS, MIN_SIGNALS, STANDING_PURPOSES
 from policies.model import Policy, PolicyMode, parse_policy
+from policies.placeholders import placeholder_findings
 from policies.source import SourceDocument, parse_yaml, read_policy_file
 
 PathT = tuple[str | int, ...]
@@ -85,14 +87,20 @@ def lint_document(
 def lint_source(
     source: SourceDocument, *, today: date, catalogue: Catalogue | None = None
 ) -> LintReport:
+    blanks = placeholder_findings(source)
+    blank_paths = {f.path for f in blanks}
     try:
         policy = parse_policy(source.document, source)
     except PolicyInvalid as exc:
-        return LintReport(exc.findings, None)
+        rest = [f for f in exc.findings if f.path not in blank_paths]
+        return LintReport(tuple(_ordered([*blanks, *rest])), None)
     checker = _Checker(policy, source, catalogue or load_catalogue(), today)
     checker.run()
-    findings = sorted(checker.findings, key=lambda f: (f.line or 0, f.path, f.message))
-    return LintReport(tuple(findings), policy)
+    return LintReport(tuple(_ordered([*blanks, *checker.findings])), policy)
+
+
+def _ordered(findings: Iterable[LintFinding]) -> list[LintFinding]:
+    return sorted(findings, key=lambda f: (f.line or 0, f.path, f.message))
 
 
 class _Checker:

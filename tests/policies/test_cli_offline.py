@@ -100,24 +100,108 @@ def test_lint_expired_today(tmp_path: Path) -> None:
     assert code == 1 and "in the past" in out
 
 
-def test_new_writes_a_template_that_only_needs_the_team(tmp_path: Path) -> None:
+# Blanks of the two templates, and what an officer fills in (written here, not taken from the
+# template code: a new blank must make these tests fail until it is listed).
+BLANKS = {
+    "GM<cbs-code>": "GM0599",
+    "<naam gemeente>": "Rotterdam",
+    "<team-id, e.g. wijkteam-noord>": "wijkteam-noord",
+    "<name of the team>": "Wijkteam Noord",
+    "<the team's X25519 public key, 44 characters of base64>": (
+        "SppXCCvtaoKW9WwMJJ+6rCSPuJY/F39fC3OIoOB8Jlw="
+    ),
+}
+STANDING_BLANKS = {
+    "<the provision for standing processing, e.g. Wgs art. 3 lid 3 en art. 5 lid 1>": (
+        "Wet gemeentelijke schuldhulpverlening, art. 3 lid 3 en art. 5 lid 1"
+    ),
+    "<officer id of the independent reviewer>": "ir-example",
+    "<the review report, e.g. DPIA vroegsignalering 2026-03>": "DPIA vroegsignalering 2026",
+}
+
+
+def fill(text: str, blanks: dict[str, str]) -> str:
+    for blank, value in blanks.items():
+        assert blank in text, blank
+        text = text.replace(blank, value)
+    return text
+
+
+def error_paths(out: str) -> set[str]:
+    return set(re.findall(r"error \[(.+?)\]: ", out))
+
+
+def test_new_template_fails_lint_until_every_blank_is_filled(tmp_path: Path) -> None:
     out_file = tmp_path / "p.yaml"
     code, _ = run("new", str(out_file), "--id", "mijn-beleid")
     assert code == 0
     code, out = run("lint", str(out_file))
     assert code == 1
-    assert "recipient.public_key" in out and "recipient.team_id" in out
-    text = out_file.read_text()
-    text = text.replace("wijkteam-...", "wijkteam-noord").replace(
-        "PASTE-THE-TEAM-PUBLIC-KEY-HERE", "SppXCCvtaoKW9WwMJJ+6rCSPuJY/F39fC3OIoOB8Jlw="
-    )
-    out_file.write_text(text)
+    assert error_paths(out) == {
+        "processing_activity_id",
+        "controller",
+        "recipient.team_id",
+        "recipient.name",
+        "recipient.public_key",
+        "scope.municipality",
+    }
+    assert "is a blank from the template: fill it in" in out
+    template = out_file.read_text()
+    out_file.write_text(fill(template, BLANKS))
     code, out = run("lint", str(out_file))
-    assert code == 0, out
+    assert code == 0 and "ok (0 warning(s))" in out, out
+    for blank in BLANKS:  # each blank alone keeps the policy from linting
+        out_file.write_text(fill(template, {b: v for b, v in BLANKS.items() if b != blank}))
+        assert run("lint", str(out_file))[0] == 1, blank
     code, _ = run("new", str(out_file))
     assert code == 1  # refuses to overwrite
-    code, out = run("new", "--standing")
-    assert code == 0 and "independent_review:" in out and "mode: standing" in out
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("GM0599", "GM0000", "GM0000 is the template's blank"),
+        ("gemeente Rotterdam", "gemeente ...", "`...` is a blank"),
+        ("Wijkteam Noord", "Wijkteam …", "`…` is a blank"),
+    ],
+)
+def test_the_older_templates_blanks_fail_lint(
+    tmp_path: Path, old: str, new: str, says: str
+) -> None:
+    out_file = tmp_path / "p.yaml"
+    run("new", str(out_file))
+    out_file.write_text(fill(out_file.read_text(), BLANKS).replace(old, new))
+    code, out = run("lint", str(out_file))
+    assert code == 1 and says in out
+
+
+def test_the_standing_template_filled_in_is_lint_clean_and_explains_the_basis(
+    tmp_path: Path,
+) -> None:
+    out_file = tmp_path / "s.yaml"
+    code, _ = run("new", str(out_file), "--standing")
+    assert code == 0
+    template = out_file.read_text()
+    assert "mode: standing" in template and "independent_review:" in template
+    assert "standing: true" in template
+    assert "statutory provision that itself provides for such standing processing" in template
+    assert "Wams is case-based" in template and "independent review" in template
+    code, out = run("lint", str(out_file))
+    assert code == 1
+    assert {
+        "legal_basis[0].citation",
+        "independent_review.reviewer",
+        "independent_review.report",
+    } <= error_paths(out)
+    out_file.write_text(fill(template, {**BLANKS, **STANDING_BLANKS}))
+    code, out = run("lint", str(out_file))
+    assert code == 0 and "ok (0 warning(s))" in out, out
+    wams = fill(template, {**BLANKS, **STANDING_BLANKS}).replace(
+        "Wet gemeentelijke schuldhulpverlening", "Wet aanpak meervoudige problematiek (Wams)"
+    )
+    out_file.write_text(wams)
+    code, out = run("lint", str(out_file))
+    assert code == 1 and "the Wams is case-based" in out
 
 
 def test_digest(tmp_path: Path) -> None:
