@@ -1,20 +1,45 @@
-"""`samenloop gateway check`: output, exit codes, normalised file, JSON report, privacy."""
+"""`samenloop gateway check`: output, exit codes, normalised file, JSON report, privacy.
+
+No test pins a date. A signal must lie within its type's retention, so the example exports are
+checked as `python -m examples.render` dates them: for today (checked without `--as-of`), and
+for a day years ahead (checked with that `--as-of`).
+"""
 
 from __future__ import annotations
 
 import csv
 import json
 import re
+from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from examples.render import render_examples
 from samenloop.cli.main import app
 
 REPO = Path(__file__).resolve().parents[2]
-EX = REPO / "examples"
-AS_OF = ["--as-of", "2026-11-20"]
+TODAY = date.today()
+YEARS_AHEAD = date(2031, 1, 1)
+RECENT = (TODAY - timedelta(days=20)).isoformat()
+NEXT_YEAR = (TODAY + timedelta(days=365)).isoformat()
+
+
+@pytest.fixture(scope="module")
+def ex(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example exports, dated for today."""
+    dest = tmp_path_factory.mktemp("examples")
+    render_examples(dest, TODAY)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def ex_2031(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("examples-2031")
+    render_examples(dest, YEARS_AHEAD)
+    return dest
 
 EXAMPLES = [
     ["canonical/signals.csv"],
@@ -35,13 +60,14 @@ def _run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def _ex(args: list[str]) -> list[str]:
-    return [str(EX / a) if a.endswith((".csv", ".jsonl", ".yaml")) else a for a in args]
+def _in(folder: Path) -> Callable[[list[str]], list[str]]:
+    def paths(args: list[str]) -> list[str]:
+        return [str(folder / a) if a.endswith((".csv", ".jsonl", ".yaml")) else a for a in args]
+
+    return paths
 
 
-@pytest.mark.parametrize("args", EXAMPLES, ids=[a[0] for a in EXAMPLES])
-def test_every_example_is_accepted(args: list[str]) -> None:
-    code, out, err = _run(*_ex(args), *AS_OF)
+def _all_accepted(code: int, out: str, err: str) -> None:
     assert code == 0, err
     assert err == ""
     assert re.search(r"^rejected: 0$", out, re.M)
@@ -49,9 +75,39 @@ def test_every_example_is_accepted(args: list[str]) -> None:
     assert read >= 2
 
 
-def test_rejections_are_file_line_field_reason_and_counts_follow(tmp_path: Path) -> None:
-    path = EX / "canonical/signals-with-errors.csv"
-    code, out, err = _run(str(path), *AS_OF)
+@pytest.mark.parametrize("args", EXAMPLES, ids=[a[0] for a in EXAMPLES])
+def test_every_example_is_accepted_today(ex: Path, args: list[str]) -> None:
+    _all_accepted(*_run(*_in(ex)(args)))
+
+
+@pytest.mark.parametrize("args", EXAMPLES, ids=[a[0] for a in EXAMPLES])
+def test_every_example_is_still_accepted_years_ahead(ex_2031: Path, args: list[str]) -> None:
+    _all_accepted(*_run(*_in(ex_2031)(args), "--as-of", YEARS_AHEAD.isoformat()))
+
+
+def test_rendering_moves_signal_dates_only(ex: Path, ex_2031: Path) -> None:
+    shift = (YEARS_AHEAD - TODAY).days
+    today_rows = (ex / "canonical/signals.csv").read_text(encoding="utf-8").splitlines()
+    later_rows = (ex_2031 / "canonical/signals.csv").read_text(encoding="utf-8").splitlines()
+    for a, b in zip(today_rows[1:], later_rows[1:], strict=True):
+        day_a, day_b = a.split(",")[2], b.split(",")[2]
+        assert (date.fromisoformat(day_b) - date.fromisoformat(day_a)).days == shift
+        assert a.replace(day_a, "") == b.replace(day_b, "")  # birth dates and the rest stay
+    for name in ("partners/woonstichting/export.csv", "partners/gemeente/signals.csv"):
+        original = (REPO / "examples" / name).read_bytes()
+        rendered = (ex / name).read_bytes()
+        assert len(rendered) == len(original)  # same encoding, BOM, line ends, quoting
+        assert rendered.count(b"\r\n") == original.count(b"\r\n")
+        assert rendered[:3] == original[:3]
+
+
+@pytest.mark.parametrize("when", ["today", "years ahead"])
+def test_rejections_are_file_line_field_reason_and_counts_follow(
+    ex: Path, ex_2031: Path, when: str
+) -> None:
+    folder, as_of = (ex, []) if when == "today" else (ex_2031, ["--as-of", "2031-01-01"])
+    path = folder / "canonical/signals-with-errors.csv"
+    code, out, err = _run(str(path), *as_of)
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 11
@@ -60,25 +116,28 @@ def test_rejections_are_file_line_field_reason_and_counts_follow(tmp_path: Path)
     assert f"{path}:3: bsn: BSN fails the elfproef" in err
     assert "read:     12" in out and "accepted: 1" in out and "rejected: 11" in out
     assert re.search(r"^  bsn\.elfproef\s+1$", out, re.M)
+    assert re.search(r"^  observed_on\.future\s+1$", out, re.M)
+    assert re.search(r"^  observed_on\.expired\s+1$", out, re.M)
 
 
-def test_normalised_and_report(tmp_path: Path) -> None:
+def test_normalised_and_report(tmp_path: Path, ex: Path) -> None:
     normalised, report = tmp_path / "n.csv", tmp_path / "r.json"
     code, out, _ = _run(
-        str(EX / "partners/woonstichting/export.csv"),
+        str(ex / "partners/woonstichting/export.csv"),
         "-m",
-        str(EX / "partners/woonstichting/mapping.yaml"),
+        str(ex / "partners/woonstichting/mapping.yaml"),
         "--normalised",
         str(normalised),
         "--report",
         str(report),
-        *AS_OF,
     )
     assert code == 0
     with normalised.open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 5
-    assert rows[0]["bsn"] == "999990007" and rows[0]["observed_on"] == "2026-10-01"
+    # 01-10-2026 in the committed file, which is written for 2026-11-20: 50 days before "today"
+    first_day = (TODAY - timedelta(days=50)).isoformat()
+    assert rows[0]["bsn"] == "999990007" and rows[0]["observed_on"] == first_day
     assert rows[1]["postcode"] == "3072AB" and rows[1]["huisletter"] == "A"
     assert rows[1]["huisnummertoevoeging"] == "2"
     assert rows[3]["huisnummertoevoeging"] == "HS" and rows[3]["geslachtsnaam"] == "Hoëvenaars"
@@ -89,15 +148,13 @@ def test_normalised_and_report(tmp_path: Path) -> None:
     assert data["partner_kind"] == "housing" and data["catalogue_version"] == "2025.1"
     assert "personal data" in out
     # the normalised file is itself a valid canonical export
-    code, _, err = _run(str(normalised), *AS_OF)
+    code, _, err = _run(str(normalised))
     assert code == 0, err
 
 
-def test_report_lists_every_problem(tmp_path: Path) -> None:
+def test_report_lists_every_problem(tmp_path: Path, ex: Path) -> None:
     report = tmp_path / "r.json"
-    code, _, _ = _run(
-        str(EX / "canonical/signals-with-errors.csv"), "--report", str(report), *AS_OF
-    )
+    code, _, _ = _run(str(ex / "canonical/signals-with-errors.csv"), "--report", str(report))
     assert code == 1
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["counts"]["rejected"] == 11 and len(data["rejections"]) == 11
@@ -175,20 +232,20 @@ def test_no_personal_value_appears_in_any_output(tmp_path: Path) -> None:
         "geboortedatum,telefoon,email"
     )
     rows = [
-        f"A1,ggz_crisiscontact,2026-11-01,{p['bsn_bad']},,,{p['name']},,,",
-        f"A2,huurachterstand,2026-11-01,{p['bsn_good']},{p['postcode']},{p['huisnummer']},"
+        f"A1,ggz_crisiscontact,{RECENT},{p['bsn_bad']},,,{p['name']},,,",
+        f"A2,huurachterstand,{RECENT},{p['bsn_good']},{p['postcode']},{p['huisnummer']},"
         f"{p['name_digit']},{p['born']},{p['phone']},{p['email']}",
         # valid personal values in rows rejected for other reasons
-        f"A3,huurachterstand,2030-01-01,{p['bsn_good']},{p['postcode_good']},12,{p['name']},"
+        f"A3,huurachterstand,{NEXT_YEAR},{p['bsn_good']},{p['postcode_good']},12,{p['name']},"
         f"{p['born_good']},{p['phone_good']},{p['email_good']}",
-        f"A4,onbekend_type,2026-11-01,{p['bsn_good']},,,,,,",
-        f"{p['bsn_good']},ggz_crisiscontact,2026-11-01,{p['bsn_good']},,,,,,",
-        f"A6,ggz_crisiscontact,2026-11-01,{p['bsn_good']},,,,,,,extra",
+        f"A4,onbekend_type,{RECENT},{p['bsn_good']},,,,,,",
+        f"{p['bsn_good']},ggz_crisiscontact,{RECENT},{p['bsn_good']},,,,,,",
+        f"A6,ggz_crisiscontact,{RECENT},{p['bsn_good']},,,,,,,extra",
     ]
     src = _csv(tmp_path, header + "\n" + "\n".join(rows) + "\n")
     report = tmp_path / "r.json"
     code, out, err = _run(
-        src, "--report", str(report), "--purpose", "wams-gecoordineerde-aanpak", *AS_OF
+        src, "--report", str(report), "--purpose", "wams-gecoordineerde-aanpak"
     )
     assert code == 1
     assert err.count("\n") >= 10

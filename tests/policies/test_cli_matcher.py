@@ -5,10 +5,10 @@ through its service API as a gateway's would (the gateway itself is not under te
 from __future__ import annotations
 
 import os
-import shutil
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,21 @@ from crypto.signing import VerifyKey
 from samenloop.cli.main import app
 
 LIBRARY = Path(__file__).resolve().parents[2] / "policies" / "library"
-START = datetime(2026, 6, 1, 9, 0)
+# The matcher's clock starts at the real time: officers sign with the real clock, and an
+# approval dated after the matcher's clock does not count. Nothing here pins a date.
+START = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 ON = START.date().isoformat()
+
+
+def adopt(name: str, dest: Path) -> None:
+    """Copy a library policy, valid from a month ago until a year from now (as adopted today)."""
+    text = (LIBRARY / name).read_text(encoding="utf-8")
+    valid_from, valid_until = START.date() - timedelta(days=30), START.date() + timedelta(days=365)
+    text = re.sub(r"(?m)^valid_from: .*$", f"valid_from: {valid_from}", text)
+    text = re.sub(r"(?m)^valid_until: .*$", f"valid_until: {valid_until}", text)
+    dest.write_text(text, encoding="utf-8")
+
+
 OFFICERS = {
     "fg-gemeente-rotterdam": "privacy_officer",
     "po-woonstad-rotterdam": "privacy_officer",
@@ -155,7 +168,7 @@ def test_simulate_publish_list_fairness_revoke(deployment: Deployment, tmp_path:
     )
 
     policy = tmp_path / "wams-overlast-schulden.yaml"
-    shutil.copy(LIBRARY / policy.name, policy)
+    adopt(policy.name, policy)
 
     # simulate: an unsigned policy, no alerts created, small cells hidden
     code, out = d.cli("simulate", str(policy), "--on", ON)

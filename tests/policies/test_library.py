@@ -14,7 +14,11 @@ from policies.trigger import SignalFact, evaluate_trigger
 
 LIBRARY = Path(__file__).resolve().parents[2] / "policies" / "library"
 FILES = sorted(LIBRARY.glob("*.yaml"))
-# A day inside every library policy's validity (2026-01-01 .. 2027-12-31).
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "policy-library.md"
+# The library's validity is a deliberate example period, the same for every policy and stated in
+# docs/policy-library.md ("Validity"): an adopting municipality sets its own dates. Tests judge
+# each policy inside that period, so they do not depend on the calendar.
+VALIDITY = (date(2026, 1, 1), date(2027, 12, 31))
 ON = date(2026, 6, 1)
 
 
@@ -23,10 +27,27 @@ def test_library_is_not_empty() -> None:
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
-def test_library_policy_lints_clean(path: Path) -> None:
-    report = lint_file(path, today=ON)
+def test_library_validity_is_the_documented_period(path: Path) -> None:
+    p = load_policy(path)
+    assert (p.valid_from, p.valid_until) == VALIDITY
+    assert VALIDITY[0] <= ON <= VALIDITY[1]
+    text = DOCS.read_text(encoding="utf-8")
+    assert f"`valid_from: {VALIDITY[0]}`" in text and f"`valid_until: {VALIDITY[1]}`" in text
+
+
+@pytest.mark.parametrize("day", [VALIDITY[0], ON, VALIDITY[1]], ids=str)
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_library_policy_lints_clean_on_every_day_of_its_validity(path: Path, day: date) -> None:
+    report = lint_file(path, today=day)
     assert report.findings == (), [f.render(path.name) for f in report.findings]
     assert report.policy is not None and report.policy.id == path.stem
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_after_its_validity_lint_says_to_set_new_dates(path: Path) -> None:
+    report = lint_file(path, today=VALIDITY[1] + timedelta(days=1))
+    assert [f.path for f in report.errors] == ["valid_until"]
+    assert "set a new valid_until and a higher version" in report.errors[0].message
 
 
 _counter = iter(range(10_000))

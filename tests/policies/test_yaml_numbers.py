@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,12 @@ from typer.testing import CliRunner
 
 from policies.errors import PolicySyntaxError
 from policies.lint import lint_text
+from policies.model import load_policy
 from policies.source import parse_yaml
 from samenloop.cli.main import app
 
 LIBRARY = Path(__file__).resolve().parents[2] / "policies" / "library"
-TODAY = date.today()
+WAMS = LIBRARY / "wams-meervoudige-problematiek.yaml"
 
 
 def yaml12_core(text: str) -> Any:
@@ -111,11 +111,12 @@ def test_a_field_name_is_checked_too() -> None:
 
 
 def test_the_scenario_from_the_issue_no_longer_lints_clean() -> None:
-    text = (LIBRARY / "wams-meervoudige-problematiek.yaml").read_text(encoding="utf-8")
+    text = WAMS.read_text(encoding="utf-8")
+    day = load_policy(WAMS).valid_from  # a day inside the library policy's validity
     assert "window_days: 180" in text
-    assert lint_text(text, today=TODAY).ok
+    assert lint_text(text, today=day).ok
     for bad, means in [("060", "48"), ("1:30", "90")]:
-        report = lint_text(text.replace("window_days: 180", f"window_days: {bad}"), today=TODAY)
+        report = lint_text(text.replace("window_days: 180", f"window_days: {bad}"), today=day)
         assert not report.ok
         (finding,) = report.errors
         assert finding.line == text[: text.index("window_days")].count("\n") + 1
@@ -123,7 +124,7 @@ def test_the_scenario_from_the_issue_no_longer_lints_clean() -> None:
 
 
 def test_the_cli_names_file_and_line(tmp_path: Path) -> None:
-    text = (LIBRARY / "wams-meervoudige-problematiek.yaml").read_text(encoding="utf-8")
+    text = WAMS.read_text(encoding="utf-8")
     path = tmp_path / "p.yaml"
     path.write_text(text.replace("window_days: 180", "window_days: 060"), encoding="utf-8")
     line = text[: text.index("window_days")].count("\n") + 1

@@ -1,0 +1,1 @@
+"""Example exports for `samenloop gateway check` (data files), and `examples.render`."""
