@@ -275,3 +275,35 @@ def test_unreachable_matcher_is_a_clear_error(deployment: Deployment) -> None:
     assert result.output.strip() == (
         "error: cannot reach localhost:1 (Connection refused); is the server running there, "
         "and is the address right?")
+
+
+def test_the_matcher_refuses_an_approval_from_the_future(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """One officer signs now, the other's approval says 2099: the matcher counts one, says why."""
+    from crypto.keys import load_signing_key
+    from policies.approvals import sign_policy
+    from policies.model import ApprovalRole, load_policy
+    from policies.yamledit import append_approval
+
+    d = deployment
+    policy = tmp_path / "jeugd-verzuim-huiselijk-geweld.yaml"
+    adopt(policy.name, policy)
+    code, out = d.cli(
+        "sign", str(policy), "--key", str(d.pki / "fg-gemeente-rotterdam" / "signing.key"),
+        "--officer", "fg-gemeente-rotterdam", "--trust", str(d.trust), remote=False,
+    )
+    assert code == 0, out
+    officer = "po-woonstad-rotterdam"
+    future = sign_policy(
+        load_policy(policy), load_signing_key(d.pki / officer / "signing.key"),
+        officer_id=officer, role=ApprovalRole.PRIVACY_OFFICER,
+        now=datetime(2099, 1, 1, tzinfo=UTC),
+    )
+    policy.write_text(append_approval(policy.read_text(), future))
+    code, out = d.cli("publish", str(policy))
+    assert code == 1 and "FAILED_PRECONDITION" in out
+    assert "has 1 (fg-gemeente-rotterdam)" in out
+    assert f"the approval by {officer} does not count: signed_at 2099-01-01T00:00:00Z" in out
+    code, out = d.cli("verify", str(policy), "--trust", str(d.trust), remote=False)
+    assert code == 1 and "a signature from the future does not count" in out
