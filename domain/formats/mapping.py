@@ -11,7 +11,8 @@ catalogue codes, and values that are the same for every row:
     kind: signals                       # signals | links | withdrawals
     encoding: cp1252                    # default utf-8 (with or without BOM)
     delimiter: ";"                      # default: taken from the header line
-    format: csv                         # default: from the file name, else the first character
+    format: csv                         # csv | jsonl | xlsx; default: from the file itself
+    sheet: Signalen                     # xlsx: the sheet to read (default: the first one)
     columns:                            # canonical column: partner's column
       signal_id: Dossiernr
       observed_on: Datum signaal
@@ -44,7 +45,7 @@ import yaml
 from domain.catalogue import PartnerKind
 from domain.errors import FileFormatError, MappingError
 from domain.formats.kinds import COLUMNS, DATE_FIELDS, REQUIRED, ExportKind
-from domain.formats.readers import DELIMITERS, Format, TableReader
+from domain.formats.readers import DELIMITERS, FORMATS, Format, TableReader
 from domain.formats.results import CanonicalRow, FieldError, Rejection
 from domain.identifiers.address import HyphenLetter
 
@@ -68,6 +69,7 @@ _TOP_KEYS = {
     "partner_kind",
     "kind",
     "format",
+    "sheet",
     "encoding",
     "delimiter",
     "columns",
@@ -91,6 +93,7 @@ class PartnerMapping:
     partner_kind: PartnerKind | None = None
     kind: ExportKind | None = None
     format: Format | None = None
+    sheet: str | None = None
     encoding: str = "utf-8"
     delimiter: str | None = None
     columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -138,7 +141,7 @@ def parse_mapping(data: Any, *, source: str = "<memory>") -> PartnerMapping:
         raise MappingError(f"{source}: a mapping file must be a YAML mapping (key: value)")
     extra = sorted(set(map(str, data)) - _TOP_KEYS)
     if extra:
-        raise fail(extra[0], f"unknown key; allowed keys are {sorted(_TOP_KEYS)}")
+        raise fail(extra[0], f"unknown key; allowed keys are {', '.join(sorted(_TOP_KEYS))}")
     if data.get("mapping_version") != 1:
         raise fail("mapping_version", "must be 1")
 
@@ -148,8 +151,11 @@ def parse_mapping(data: Any, *, source: str = "<memory>") -> PartnerMapping:
     partner_kind = _enum(data, "partner_kind", PartnerKind, fail)
     kind = _enum(data, "kind", ExportKind, fail)
     fmt = data.get("format")
-    if fmt is not None and fmt not in ("csv", "jsonl"):
-        raise fail("format", "must be csv or jsonl")
+    if fmt is not None and fmt not in FORMATS:
+        raise fail("format", f"must be one of {', '.join(FORMATS)}")
+    sheet = data.get("sheet")
+    if sheet is not None and (not isinstance(sheet, str) or not sheet.strip()):
+        raise fail("sheet", "must be the name of a sheet in the workbook")
     encoding = data.get("encoding", "utf-8")
     try:
         codecs.lookup(str(encoding))
@@ -218,7 +224,7 @@ def parse_mapping(data: Any, *, source: str = "<memory>") -> PartnerMapping:
         if name not in FIXABLE_FIELDS or name not in allowed:
             raise fail(
                 f"fixed.{name}",
-                f"only {sorted(FIXABLE_FIELDS & allowed)} can be fixed for {kind_name}",
+                f"only {', '.join(sorted(FIXABLE_FIELDS & allowed))} can be fixed for {kind_name}",
             )
         if name in columns:
             raise fail(f"fixed.{name}", "is mapped to a column too; choose one")
@@ -230,7 +236,7 @@ def parse_mapping(data: Any, *, source: str = "<memory>") -> PartnerMapping:
         raise fail(f"address.{extra[0]}", "unknown key; only hyphen_letter is allowed")
     hyphen = address.get("hyphen_letter", "reject")
     if hyphen not in _HYPHEN_MODES:
-        raise fail("address.hyphen_letter", f"must be one of {list(_HYPHEN_MODES)}")
+        raise fail("address.hyphen_letter", f"must be one of {', '.join(_HYPHEN_MODES)}")
 
     return PartnerMapping(
         source=source,
@@ -238,6 +244,7 @@ def parse_mapping(data: Any, *, source: str = "<memory>") -> PartnerMapping:
         partner_kind=partner_kind,
         kind=kind,
         format=cast("Format | None", fmt),
+        sheet=sheet,
         encoding=str(encoding),
         delimiter=delimiter,
         columns=MappingProxyType(columns),
@@ -256,7 +263,7 @@ def _enum(data: Mapping[str, Any], key: str, enum: Any, fail: Any) -> Any:
     try:
         return enum(raw)
     except ValueError:
-        raise fail(key, f"must be one of {[e.value for e in enum]}") from None
+        raise fail(key, f"must be one of {', '.join(e.value for e in enum)}") from None
 
 
 def _dict(data: Mapping[str, Any], key: str, fail: Any) -> dict[str, Any]:
@@ -385,7 +392,9 @@ def iter_canonical_rows(
         raise FileFormatError(
             str(path), 0, f"the mapping {m.source} is for {m.kind.value}, not {kind.value}"
         )
-    with TableReader(path, fmt=m.format, encoding=m.encoding, delimiter=m.delimiter) as table:
+    with TableReader(
+        path, fmt=m.format, encoding=m.encoding, delimiter=m.delimiter, sheet=m.sheet
+    ) as table:
         display = table.display
         fixed = dict(m.fixed)
         translated = frozenset(m.values)
@@ -418,6 +427,11 @@ def iter_canonical_rows(
             values = dict(fixed)
             for source_col, canonical in row_binding.pairs:
                 value = src[source_col]
+                cell_date = raw.dates.get(source_col) if raw.dates else None
+                if cell_date is not None and canonical in DATE_FIELDS:
+                    # a date cell is a date whatever text format the mapping expects
+                    fmt_text = m.date_formats.get(canonical)
+                    value = cell_date.strftime(fmt_text) if fmt_text else cell_date.isoformat()
                 if canonical in translated:
                     value = m.translate(canonical, value)
                 values[canonical] = value

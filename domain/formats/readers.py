@@ -1,11 +1,15 @@
-"""Streaming readers for partner exports: CSV and JSON Lines, with line numbers.
+"""Streaming readers for partner exports: CSV, JSON Lines and Excel (.xlsx), with line numbers.
 
 `TableReader` reads one row at a time (constant memory for any file size) and says for every row
 on which line it starts. It is forgiving where exports are messy and reports, rather than
 raises, problems in single rows:
 
 - CSV with comma, semicolon or tab; the delimiter is taken from the header line (the one that
-  splits it into the most columns) unless given; quoted values as in RFC 4180;
+  splits it into the most columns) unless given; quoted values as in RFC 4180. A quote that is
+  not closed properly is reported on the line where the row starts, and the lines after it are
+  read as rows of their own (a missing quote does not swallow the rows that follow);
+- Excel workbooks (.xlsx), the first sheet or the mapping's `sheet`, with Excel's row numbers
+  (see `domain.formats.xlsx`); an old .xls workbook is refused with the fix;
 - UTF-8 with or without byte-order mark, or another encoding named in the mapping (Excel on a
   Dutch Windows saves "CSV" as cp1252); a row that does not decode is rejected, the rest goes on;
   a UTF-16 file (Excel's "Unicode text") is refused as a whole with the fix;
@@ -24,22 +28,33 @@ import codecs
 import csv
 import itertools
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
 
 from domain.errors import FileFormatError
 from domain.formats.results import FieldError
+from domain.formats.xlsx import XlsxSheet
 
-__all__ = ["DELIMITERS", "Format", "RawRow", "TableReader", "detect_format"]
+__all__ = ["DELIMITERS", "FORMATS", "MAX_RECORD_LINES", "Format", "RawRow", "TableReader",
+           "detect_format"]
 
-Format = Literal["csv", "jsonl"]
+Format = Literal["csv", "jsonl", "xlsx"]
+FORMATS: tuple[Format, ...] = ("csv", "jsonl", "xlsx")
 DELIMITERS = (",", ";", "\t")
+MAX_RECORD_LINES = 50
+"""A quoted value may run over lines (a comment with line breaks), but not over more than this:
+beyond it the quote is taken to be missing."""
 
 _CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 _JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
+_XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -50,14 +65,19 @@ class RawRow:
     line: int
     values: dict[str, str]
     problem: FieldError | None = None
+    dates: Mapping[str, date] = field(default_factory=dict)
+    """Columns whose value was a date cell of a workbook (the value is its ISO text)."""
 
     def __repr__(self) -> str:
         return f"RawRow(line={self.line}, <values hidden>, problem={self.problem!r})"
 
 
 def detect_format(path: Path, sample: bytes) -> Format:
-    """By suffix (.csv/.txt/.tsv, .jsonl/.ndjson/.json), else by the first character."""
+    """By content for workbooks (a zip file is .xlsx whatever its name), else by suffix
+    (.csv/.txt/.tsv, .jsonl/.ndjson/.json), else by the first character."""
     suffix = path.suffix.lower()
+    if sample.startswith(_ZIP_MAGIC) or suffix in _XLSX_SUFFIXES:
+        return "xlsx"
     if suffix in _CSV_SUFFIXES:
         return "csv"
     if suffix in _JSONL_SUFFIXES:
@@ -85,6 +105,7 @@ class TableReader:
         fmt: Format | None = None,
         encoding: str = "utf-8",
         delimiter: str | None = None,
+        sheet: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.display = str(path)
@@ -99,6 +120,30 @@ class TableReader:
             raise FileFormatError(self.display, 0, "is a directory, not a file") from None
         except OSError as exc:
             raise FileFormatError(self.display, 0, f"cannot read: {exc.strerror}") from None
+        if sample.startswith(_OLE_MAGIC) or (
+            self.path.suffix.lower() == ".xls" and not sample.startswith(_ZIP_MAGIC)
+        ):
+            raise FileFormatError(
+                self.display,
+                0,
+                "the file is an old Excel workbook (.xls); save it as 'Excel Workbook (.xlsx)' "
+                "or as 'CSV UTF-8'",
+            )
+        self.format: Format = fmt or detect_format(self.path, sample)
+        self.header: tuple[str, ...] | None = None
+        self.delimiter: str | None = None
+        self._rows: Iterator[RawRow]
+        self._sheet: XlsxSheet | None = None
+        self._file: IO[str] | None = None
+        if self.format == "xlsx":
+            self._sheet = XlsxSheet(self.path, self.display, sheet)
+            self.display = f"{self.display}[{self._sheet.name}]"
+            try:
+                self._rows = self._xlsx_rows(self._sheet)
+            except BaseException:
+                self._sheet.close()
+                raise
+            return
         if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             raise FileFormatError(
                 self.display,
@@ -112,17 +157,17 @@ class TableReader:
                 f"the file is UTF-8 (it starts with a byte-order mark) but the encoding is set to "
                 f"{encoding}; remove 'encoding' from the mapping",
             )
-        self.format: Format = fmt or detect_format(self.path, sample)
-        self._file: IO[str] = self.path.open(
+        self._file = self.path.open(
             "r", encoding=self._encoding, errors="surrogateescape", newline=""
         )
-        self.header: tuple[str, ...] | None = None
-        self.delimiter: str | None = None
-        self._rows: Iterator[RawRow]
-        if self.format == "csv":
-            self._rows = self._csv_rows(delimiter)
-        else:
-            self._rows = self._jsonl_rows()
+        try:
+            if self.format == "csv":
+                self._rows = self._csv_rows(self._file, delimiter)
+            else:
+                self._rows = self._jsonl_rows(self._file)
+        except BaseException:
+            self._file.close()
+            raise
 
     # -- context manager / iterator --------------------------------------------------------------
 
@@ -138,15 +183,18 @@ class TableReader:
         self.close()
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
+        if self._sheet is not None:
+            self._sheet.close()
 
     def __iter__(self) -> Iterator[RawRow]:
         return self._rows
 
     # -- CSV ----------------------------------------------------------------------------------
 
-    def _csv_rows(self, delimiter: str | None) -> Iterator[RawRow]:
-        first = self._file.readline()
+    def _csv_rows(self, file: IO[str], delimiter: str | None) -> Iterator[RawRow]:
+        first = file.readline()
         if first and not first.strip():
             raise FileFormatError(self.display, 1, "the first line must be the header")
         if not first:
@@ -155,11 +203,16 @@ class TableReader:
             counts = {d: _count_outside_quotes(first, d) for d in DELIMITERS}
             delimiter = max(DELIMITERS, key=lambda d: counts[d]) if any(counts.values()) else ","
         self.delimiter = delimiter
-        reader = csv.reader(itertools.chain([first], self._file), delimiter=delimiter)
         try:
-            raw_header = next(reader)
-        except csv.Error:
-            raise FileFormatError(self.display, 1, "the header line cannot be read") from None
+            raw_header = next(csv.reader([first], delimiter=delimiter, strict=True))
+        except (csv.Error, StopIteration):
+            raise FileFormatError(
+                self.display, 1, "the header line cannot be read (check its quotes)"
+            ) from None
+        self.header = self._check_header(raw_header)
+        return _CsvBody(file, delimiter, self.header, self._encoding).rows()
+
+    def _check_header(self, raw_header: list[str]) -> tuple[str, ...]:
         header = [h.strip().lstrip("\ufeff").strip() for h in raw_header]
         if _has_surrogates(header):
             raise FileFormatError(
@@ -178,64 +231,52 @@ class TableReader:
             if key and key in seen:
                 raise FileFormatError(self.display, 1, f"column {name!r} appears twice")
             seen.add(key)
-        self.header = tuple(header)
-        return self._csv_body(reader, self.header, reader.line_num)
+        return tuple(header)
 
-    def _csv_body(
-        self, reader: Any, header: tuple[str, ...], after_header: int
+    # -- Excel --------------------------------------------------------------------------------
+
+    def _xlsx_rows(self, sheet: XlsxSheet) -> Iterator[RawRow]:
+        rows = sheet.rows()
+        first = next(rows, None)
+        if first is None or not any(first[1]):
+            raise FileFormatError(
+                self.display, 1, "the first row of the sheet must be the header"
+            )
+        number, raw_header, _ = first
+        if number != 1:
+            raise FileFormatError(
+                self.display, 1, "the first row of the sheet must be the header"
+            )
+        self.header = self._check_header(raw_header)
+        return self._xlsx_body(rows, self.header)
+
+    @staticmethod
+    def _xlsx_body(
+        rows: Iterator[tuple[int, list[str], dict[int, date]]], header: tuple[str, ...]
     ) -> Iterator[RawRow]:
         width = len(header)
-        previous = after_header
-        while True:
-            start = previous + 1
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error:
-                previous = reader.line_num
-                yield RawRow(
-                    start,
-                    {},
-                    FieldError(
-                        "row",
-                        "row.unreadable",
-                        "the row cannot be read as CSV "
-                        "(a NUL byte, or a quoted value that never ends)",
-                    ),
-                )
+        for number, values, dates in rows:
+            if not any(v.strip() for v in values):
                 continue
-            previous = reader.line_num
-            if not any(fields):
-                continue  # blank line or ";;;;"
-            if len(fields) != width:
-                if len(fields) > width and not any(fields[width:]):
-                    fields = fields[:width]
-                else:
-                    yield RawRow(
-                        start,
-                        {},
-                        FieldError(
-                            "row",
-                            "row.field_count",
-                            f"the row has {len(fields)} values but the header has {width} "
-                            "columns (a value containing the delimiter must be in quotes)",
-                        ),
-                    )
+            if len(values) > width:
+                if any(v.strip() for v in values[width:]):
+                    yield RawRow(number, {}, _width_problem(len(values), width, xlsx=True))
                     continue
-            joined = "".join(fields)
-            if "\x00" in joined:
-                yield RawRow(start, {}, _NUL_PROBLEM)
+                values = values[:width]
+            values = values + [""] * (width - len(values))
+            if "\x00" in "".join(values):
+                yield RawRow(number, {}, _NUL_PROBLEM)
                 continue
-            if _has_surrogates((joined,)):
-                yield RawRow(start, {}, _encoding_problem(self._encoding))
-                continue
-            yield RawRow(start, dict(zip(header, fields, strict=True)))
+            yield RawRow(
+                number,
+                dict(zip(header, values, strict=True)),
+                dates={header[i]: d for i, d in dates.items() if i < width},
+            )
 
     # -- JSON Lines --------------------------------------------------------------------------
 
-    def _jsonl_rows(self) -> Iterator[RawRow]:
-        for number, text in enumerate(self._file, start=1):
+    def _jsonl_rows(self, file: IO[str]) -> Iterator[RawRow]:
+        for number, text in enumerate(file, start=1):
             if not text.strip():
                 continue
             if "\x00" in text:
@@ -275,6 +316,120 @@ class TableReader:
                 continue
             yield RawRow(number, values, problem)
 
+
+class _CsvBody:
+    """The data rows of a CSV file, with recovery from a quote that does not close.
+
+    Python's csv module, given an opening quote without its closing one, reads on over the
+    following lines as one value and so swallows rows. Here the reader is strict about quotes
+    and sees every physical line it consumes; when a row cannot be read (or a quoted value runs
+    over more than `MAX_RECORD_LINES` lines, or a value with line breaks leaves the row with the
+    wrong number of values), that row is rejected on the line where it starts, and the lines it
+    swallowed are read again as rows of their own.
+    """
+
+    def __init__(self, file: IO[str], delimiter: str, header: tuple[str, ...], encoding: str):
+        self._source = iter(file)
+        self._delimiter = delimiter
+        self._header = header
+        self._encoding = encoding
+        self._pending: deque[str] = deque()
+        self._consumed: list[str] = []
+        self._next_line = 2  # the header is line 1
+
+    def _feed(self) -> Iterator[str]:
+        while True:
+            if self._pending:
+                line = self._pending.popleft()
+            else:
+                try:
+                    line = next(self._source)
+                except StopIteration:
+                    return
+            self._consumed.append(line)
+            if len(self._consumed) > MAX_RECORD_LINES:
+                raise _RunawayQuote
+            yield line
+
+    def _reader(self) -> Iterator[list[str]]:
+        return csv.reader(self._feed(), delimiter=self._delimiter, strict=True)
+
+    def rows(self) -> Iterator[RawRow]:
+        width = len(self._header)
+        reader = self._reader()
+        while True:
+            start = self._next_line
+            self._consumed = []
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except (csv.Error, _RunawayQuote):
+                yield RawRow(start, {}, self._unreadable(self._consumed))
+                self._restart_after_first_line()
+                reader = self._reader()
+                continue
+            lines = len(self._consumed)
+            if not any(fields):
+                self._next_line += lines
+                continue  # blank line or ";;;;"
+            if len(fields) != width:
+                if len(fields) > width and not any(fields[width:]):
+                    fields = fields[:width]
+                elif lines > 1:
+                    # a value with line breaks and the wrong number of values: a quote that
+                    # closed only on a later row
+                    yield RawRow(start, {}, _QUOTE_PROBLEM)
+                    self._restart_after_first_line()
+                    reader = self._reader()
+                    continue
+                else:
+                    self._next_line += lines
+                    yield RawRow(start, {}, _width_problem(len(fields), width, xlsx=False))
+                    continue
+            self._next_line += lines
+            joined = "".join(fields)
+            if "\x00" in joined:
+                yield RawRow(start, {}, _NUL_PROBLEM)
+                continue
+            if _has_surrogates((joined,)):
+                yield RawRow(start, {}, _encoding_problem(self._encoding))
+                continue
+            yield RawRow(start, dict(zip(self._header, fields, strict=True)))
+
+    def _unreadable(self, consumed: list[str]) -> FieldError:
+        return _NUL_PROBLEM if consumed and "\x00" in consumed[0] else _QUOTE_PROBLEM
+
+    def _restart_after_first_line(self) -> None:
+        """Reject the row's first line only; read the lines it swallowed again."""
+        self._pending.extendleft(reversed(self._consumed[1:]))
+        self._consumed = []
+        self._next_line += 1
+
+
+class _RunawayQuote(Exception):
+    """A quoted value ran over more than MAX_RECORD_LINES lines."""
+
+
+def _width_problem(got: int, width: int, *, xlsx: bool) -> FieldError:
+    hint = (
+        "(values stand in columns without a name in the header row)"
+        if xlsx
+        else "(a value containing the delimiter must be in quotes)"
+    )
+    return FieldError(
+        "row",
+        "row.field_count",
+        f"the row has {got} values but the header has {width} columns {hint}",
+    )
+
+
+_QUOTE_PROBLEM = FieldError(
+    "row",
+    "row.quote",
+    'a quoted value on this line is not closed properly: a value in quotes must end with a " '
+    'and a " inside it is written twice (""); the lines after it are read as rows of their own',
+)
 
 _NUL_PROBLEM = FieldError(
     "row", "row.unreadable", "the row contains a NUL byte (is the file really text?)"

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import typer
 
+from samenloop.cli._app import cli_app
+
 NOT_BUILT_EXIT_CODE = 2
 
 
 def not_built_group(name: str, help_text: str) -> typer.Typer:
-    group = typer.Typer(help=f"{help_text} (not built yet)", invoke_without_command=True)
+    group = cli_app(
+        help=f"{help_text} (not built yet)", invoke_without_command=True, no_args_is_help=False
+    )
 
     @group.callback()
     def _not_built(ctx: typer.Context) -> None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import typer
 
 from samenloop import __version__
+from samenloop.cli._app import cli_app
 from samenloop.cli._not_built import not_built_group
 
-app = typer.Typer(
+app = cli_app(
     name="samenloop",
     help="Privacy-preserving signal matching for the Wams: one command, a group per role.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
 )
 
 

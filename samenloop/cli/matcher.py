@@ -7,11 +7,12 @@ from pathlib import Path
 
 import typer
 
+from samenloop.cli._app import cli_app, confirm_irreversible, json_option, yes_option
 from samenloop.cli._errors import exit_with
 from services.common.logging import configure_logging
 from services.common.tracing import configure_tracing
 
-app = typer.Typer(no_args_is_help=True)
+app = cli_app()
 
 CONFIG = typer.Option(..., "--config", "-c", help="Matcher YAML configuration.")
 
@@ -57,12 +58,19 @@ def migrate(config: Path = CONFIG) -> None:
 
 
 @app.command()
-def purge(config: Path = CONFIG) -> None:
+def purge(
+    config: Path = CONFIG, yes: bool = yes_option(), as_json: bool = json_option()
+) -> None:
     """Run the retention purge once and print what it deleted (counts and ids)."""
     from services.matcher.config import load_config
     from services.matcher.purge import purge as run_purge
     from services.matcher.server import build_matcher
 
+    confirm_irreversible(
+        "Delete everything whose retention period has passed? This cannot be undone.",
+        yes=yes,
+        command="matcher purge",
+    )
     configure_logging("matcher")
     with exit_with():
         matcher = build_matcher(load_config(config))
@@ -70,5 +78,11 @@ def purge(config: Path = CONFIG) -> None:
             report = run_purge(matcher)
         finally:
             matcher.engine.dispose()
-    typer.echo(json.dumps({**report.counts(), "deleted_alerts": report.deleted_alert_ids},
-                          indent=2, sort_keys=True))
+    result = {**report.counts(), "deleted_alerts": report.deleted_alert_ids}
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, sort_keys=True))
+        return
+    for key, value in sorted(result.items()):
+        if isinstance(value, list):
+            value = ", ".join(map(str, value)) or "none"
+        typer.echo(f"{key}: {value}")

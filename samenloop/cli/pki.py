@@ -12,9 +12,10 @@ from pathlib import Path
 import typer
 
 from crypto.pki import DEFAULT_DNS, DEFAULT_IPS, ROLES
+from samenloop.cli._app import cli_app, json_option
 from samenloop.cli._errors import exit_with
 
-app = typer.Typer(no_args_is_help=True)
+app = cli_app()
 
 _KINDS = ("ed25519", "x25519", "voprf", "hmac", "vault")
 
@@ -130,7 +131,7 @@ def dev_setup(
 @app.command()
 def identity(
     cert: Path = typer.Argument(..., help="A PEM or DER certificate."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = json_option(),
 ) -> None:
     """Print the caller identity (organisation, role, name) the services read from a cert."""
     from crypto.pki import identity_from_certificate

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from samenloop.cli._app import as_of_option, cli_app, confirm_irreversible, yes_option
 from samenloop.cli._errors import exit_with
 
 if TYPE_CHECKING:
@@ -27,10 +28,7 @@ if TYPE_CHECKING:
 
     from policies.lint import LintReport
 
-app = typer.Typer(
-    no_args_is_help=True,
-    help="Write, lint, sign, simulate and publish purpose-bound policies.",
-)
+app = cli_app(help="Write, lint, sign, simulate and publish purpose-bound policies.")
 
 EXIT_INVALID = 1
 DEFAULT_TIMEOUT = 30.0
@@ -79,7 +77,7 @@ def _lint_or_exit(path: Path, on: date, *, action: str) -> LintReport:
     return report
 
 
-ON_OPTION = typer.Option(None, "--on", help="Evaluate as of this date (YYYY-MM-DD; default today).")
+ON_OPTION = as_of_option()
 
 
 # --- offline commands ------------------------------------------------------------------------
@@ -346,7 +344,9 @@ def verify(
 def export(
     file: Path = typer.Argument(..., help="The policy YAML file."),
     fmt: str = typer.Option(..., "--format", help="Only `algoritmeregister`."),
-    as_: str = typer.Option("json", "--as", help="json or markdown."),
+    markdown: bool = typer.Option(
+        False, "--markdown", help="Write Markdown for people instead of the register's JSON."
+    ),
     contact: str = typer.Option(
         "", "--contact", help="Contact e-mail or URL for the register (required there)."
     ),
@@ -359,14 +359,12 @@ def export(
 
     if fmt != "algoritmeregister":
         raise typer.BadParameter("the only export format is algoritmeregister")
-    if as_ not in {"json", "markdown"}:
-        raise typer.BadParameter("--as is json or markdown")
     with _errors():
         policy = load_policy(file)
     entry = algoritmeregister(policy, today=_day(on), contact=contact)
     text = (
         json.dumps(entry, ensure_ascii=False, indent=2) + "\n"
-        if as_ == "json"
+        if not markdown
         else to_markdown(entry)
     )
     if not contact:
@@ -593,12 +591,18 @@ def revoke(
     cert: Path = CERT_OPTION,
     key: Path = KEY_OPTION,
     server_name: str = SERVER_NAME_OPTION,
+    yes: bool = yes_option(),
 ) -> None:
     """Revoke a policy: matching under it stops at once; open alerts stay for the team."""
     from samenloop.v1 import policy_pb2
 
     if not reason.strip():
         raise typer.BadParameter("give a reason; it is kept in the audit log")
+    confirm_irreversible(
+        f"Revoke policy {policy_id}? Matching under it stops at once; this cannot be undone.",
+        yes=yes,
+        command="policy revoke",
+    )
     remote = _remote(matcher, tls_dir, tls_name, ca, cert, key, server_name)
     with _errors(), remote.stub() as stub:
         revoked = stub.RevokePolicy(

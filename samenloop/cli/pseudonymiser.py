@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
+from samenloop.cli._app import cli_app
 from samenloop.cli._errors import exit_with
 from services.common.logging import configure_logging
 from services.common.tracing import configure_tracing
 
-app = typer.Typer(no_args_is_help=True)
+app = cli_app()
 
 
 @app.command()

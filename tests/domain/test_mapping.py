@@ -59,7 +59,7 @@ def test_a_full_mapping() -> None:
         ({"mapping_version": 1, "kind": "alerts"}, "kind"),
         ({"mapping_version": 1, "encoding": "klingon"}, "encoding"),
         ({"mapping_version": 1, "delimiter": "|"}, "delimiter"),
-        ({"mapping_version": 1, "format": "xlsx"}, "format"),
+        ({"mapping_version": 1, "format": "xls"}, "format"),
         ({"mapping_version": 1, "columns": {"naam": "Naam"}}, "columns.naam"),
         (
             {"mapping_version": 1, "kind": "links", "columns": {"signal_id": "x"}},

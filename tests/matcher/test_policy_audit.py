@@ -181,7 +181,7 @@ def test_cli_refuses_an_unmigrated_database_then_migrates_and_purges(
     assert "samenloop matcher migrate --config" in refused.stderr
     subprocess.run(cli("migrate", "--config", str(config)), check=True, capture_output=True,
                    timeout=60)
-    purged = subprocess.run(cli("purge", "--config", str(config)), check=True,
+    purged = subprocess.run(cli("purge", "--config", str(config), "--yes", "--json"), check=True,
                             capture_output=True, text=True, timeout=60)
     assert json.loads(purged.stdout)["signals_deleted"] == 0
     _ = sys

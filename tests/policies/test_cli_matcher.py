@@ -171,7 +171,7 @@ def test_simulate_publish_list_fairness_revoke(deployment: Deployment, tmp_path:
     adopt(policy.name, policy)
 
     # simulate: an unsigned policy, no alerts created, small cells hidden
-    code, out = d.cli("simulate", str(policy), "--on", ON)
+    code, out = d.cli("simulate", str(policy), "--as-of", ON)
     assert code == 0, out
     assert "households evaluated: 26" in out
     assert "households flagged:   16" in out
@@ -184,7 +184,7 @@ def test_simulate_publish_list_fairness_revoke(deployment: Deployment, tmp_path:
     assert lines == {"9901": "8", "9902": "<5", "9903": "<5"}
 
     # publish refuses an unsigned policy, locally and at the matcher
-    code, out = d.cli("publish", str(policy), "--on", ON)
+    code, out = d.cli("publish", str(policy), "--as-of", ON)
     assert code == 1 and "FAILED_PRECONDITION" in out and "2 distinct privacy officers" in out
 
     for officer in ("fg-gemeente-rotterdam", "po-woonstad-rotterdam"):
@@ -197,12 +197,12 @@ def test_simulate_publish_list_fairness_revoke(deployment: Deployment, tmp_path:
             officer,
             "--trust",
             str(d.trust),
-            "--on",
+            "--as-of",
             ON,
             remote=False,
         )
         assert code == 0, out
-    code, out = d.cli("publish", str(policy), "--trust", str(d.trust), "--on", ON)
+    code, out = d.cli("publish", str(policy), "--trust", str(d.trust), "--as-of", ON)
     assert code == 0, out
     assert "state    active" in out and "wams-overlast-schulden@1" in out
 
@@ -218,18 +218,18 @@ def test_simulate_publish_list_fairness_revoke(deployment: Deployment, tmp_path:
     # a changed character after signing: the matcher refuses it too
     tampered = tmp_path / "tampered.yaml"
     tampered.write_text(policy.read_text().replace("version: 1", "version: 2"))
-    code, out = d.cli("publish", str(tampered), "--on", ON)
+    code, out = d.cli("publish", str(tampered), "--as-of", ON)
     assert code == 1 and "FAILED_PRECONDITION" in out
     assert "wams-overlast-schulden@2 is not in force" in out and "has 0 (none)" in out
 
-    code, out = d.cli("revoke", "wams-overlast-schulden", "--reason", "test: end of pilot")
+    code, out = d.cli("revoke", "wams-overlast-schulden", "--reason", "test: end of pilot", "--yes")
     assert code == 0, out
     assert "state    revoked" in out and "test: end of pilot" in out
     code, out = d.cli("list")
     assert code == 0 and "no published policies in force" in out
     code, out = d.cli("list", "--all")
     assert code == 0 and "revoked" in out
-    code, out = d.cli("publish", str(policy), "--on", ON)
+    code, out = d.cli("publish", str(policy), "--as-of", ON)
     assert code == 1 and "revoked" in out
 
 
@@ -244,6 +244,7 @@ def test_wrong_role_certificate_is_refused(deployment: Deployment, tmp_path: Pat
             "some-policy",
             "--reason",
             "x",
+            "--yes",
             "--matcher",
             d.address,
             "--tls-dir",

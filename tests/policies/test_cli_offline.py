@@ -96,7 +96,7 @@ def test_lint_ok_and_errors_with_lines(tmp_path: Path) -> None:
 
 def test_lint_expired_today(tmp_path: Path) -> None:
     good = policy_copy(tmp_path, "wams-overlast-schulden")
-    code, out = run("lint", str(good), "--on", str(VALID_UNTIL + timedelta(days=1)))
+    code, out = run("lint", str(good), "--as-of", str(VALID_UNTIL + timedelta(days=1)))
     assert code == 1 and "in the past" in out
 
 
@@ -237,7 +237,7 @@ def test_sign_verify_publishable(tmp_path: Path, officers: Path) -> None:
     )
     assert code == 1 and "revoked" in out
     after = str(VALID_UNTIL + timedelta(days=1))
-    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"), "--on", after)
+    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"), "--as-of", after)
     assert code == 1 and f"expired on {VALID_UNTIL}" in out
 
 
@@ -304,7 +304,7 @@ def test_export(tmp_path: Path) -> None:
     assert entry["samenloop"]["trigger"]["window_days"] == 120
     md = tmp_path / "register.md"
     code, out = run(
-        "export", str(p), "--format", "algoritmeregister", "--as", "markdown", "--out", str(md)
+        "export", str(p), "--format", "algoritmeregister", "--markdown", "--out", str(md)
     )
     assert code == 0 and "--contact" in out
     assert md.read_text().startswith("# Vroegsignalering schulden met huurachterstand")
