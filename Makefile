@@ -1,13 +1,15 @@
 # samenloop — the two commands a new engineer needs are `make demo` and `make test`.
-# Everything is installed into .venv from pyproject.toml; nothing else is assumed but
-# Python 3.11 and make.
+# Everything is installed into .venv at the versions pinned (with hashes) in requirements.lock,
+# which `make lock` regenerates from pyproject.toml; nothing else is assumed but Python 3.11
+# and make.
 
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements.lock
 
-.PHONY: help venv demo test test-fast lint proto proto-check bench clean
+.PHONY: help venv lock demo test test-fast lint proto proto-check bench clean
 
 help:
 	@echo "make demo    run the end-to-end demo on the embedded SQLite default"
@@ -15,15 +17,23 @@ help:
 	@echo "make lint    ruff + mypy"
 	@echo "make bench   print the benchmark figures"
 	@echo "make proto   regenerate samenloop/v1 from proto/ (committed; CI checks for drift)"
+	@echo "make lock    regenerate requirements.lock after changing dependencies in pyproject.toml"
+	@echo "             (keeps existing pins; make lock LOCK_ARGS=--upgrade moves all to the newest)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; samenloop needs Python 3.11 (set PYTHON=/path/to/python3.11)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# pip-tools is in the dev extra, so the venv has it; existing pins are kept unless
+# LOCK_ARGS=--upgrade (or --upgrade-package NAME) says otherwise.
+lock: $(STAMP)
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/samenloop demo run

@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from domain.catalogue import Catalogue, PartnerKind
-from domain.formats.kinds import COLUMNS, REQUIRED, ExportKind
+from domain.formats.kinds import COLUMNS, REQUIRED, ExportKind, recognise_kind
 from domain.formats.links import HouseholdLinkRow, read_household_links, validate_link
 from domain.formats.mapping import (
     PartnerMapping,
@@ -63,6 +63,7 @@ __all__ = [
     "read_household_links",
     "read_signals",
     "read_withdrawals",
+    "recognise_kind",
     "validate_link",
     "validate_signal",
     "validate_withdrawal",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "IDENTITY_COLUMNS",
     "REQUIRED",
     "ExportKind",
+    "recognise_kind",
 ]
 
 
@@ -61,3 +63,12 @@ REQUIRED: dict[ExportKind, frozenset[str]] = {
 
 DATE_FIELDS = frozenset({"observed_on", "geboortedatum", "valid_from"})
 """Fields read as dates; a mapping may give their format."""
+
+
+def recognise_kind(columns: Iterable[str]) -> ExportKind | None:
+    """The one kind whose canonical columns a header uses: every required column of the kind is
+    there and no column is foreign to it (case ignored, unnamed columns skipped). None when no
+    kind, or more than one, fits (then the caller must be told, e.g. with --kind)."""
+    names = {c.strip().casefold() for c in columns} - {""}
+    fits = [k for k in ExportKind if REQUIRED[k] <= names <= set(COLUMNS[k])]
+    return fits[0] if len(fits) == 1 else None

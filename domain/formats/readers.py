@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import itertools
 import json
 from collections import deque
 from collections.abc import Iterator, Mapping
