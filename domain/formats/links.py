@@ -96,5 +96,5 @@ def read_household_links(
         yield (
             result
             if isinstance(result, HouseholdLinkRow)
-            else Rejection(display, item.line, result)
+            else Rejection(item.source or display, item.line, result)
         )

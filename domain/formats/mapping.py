@@ -450,4 +450,4 @@ def iter_canonical_rows(
                     )
                     break
             else:
-                yield CanonicalRow(raw.line, values)
+                yield CanonicalRow(raw.line, values, display)

@@ -311,6 +311,8 @@ class TableReader:
                         str(key)[:64], "row.nested", "a list or object is not allowed as a value"
                     )
                     break
+            if problem is None and _has_surrogates(values.values()):
+                problem = _encoding_problem(self._encoding)  # a "\ud800" escape in the JSON
             if problem is None and not any(values.values()):
                 continue
             yield RawRow(number, values, problem)

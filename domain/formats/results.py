@@ -39,6 +39,8 @@ class CanonicalRow:
 
     line: int
     values: dict[str, str]
+    source: str = ""
+    """Where the row was read, as rejections name it (`export.xlsx[Blad1]` for a workbook)."""
 
     def __repr__(self) -> str:
         return f"CanonicalRow(line={self.line}, <{len(self.values)} values hidden>)"

@@ -300,4 +300,8 @@ def read_signals(
             yield item
             continue
         result = validate_signal(item.values, item.line, rules)
-        yield result if isinstance(result, SignalRow) else Rejection(display, item.line, result)
+        yield (
+            result
+            if isinstance(result, SignalRow)
+            else Rejection(item.source or display, item.line, result)
+        )

@@ -66,4 +66,8 @@ def read_withdrawals(
             yield item
             continue
         result = validate_withdrawal(item.values, item.line)
-        yield result if isinstance(result, WithdrawalRow) else Rejection(display, item.line, result)
+        yield (
+            result
+            if isinstance(result, WithdrawalRow)
+            else Rejection(item.source or display, item.line, result)
+        )
