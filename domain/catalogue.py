@@ -257,7 +257,8 @@ def _only_keys(entry: Mapping[str, Any], allowed: set[str], source: str, where: 
     extra = sorted(set(entry) - allowed)
     if extra:
         raise CatalogueError(
-            f"{source}: {where}: unknown field(s) {extra}; allowed: {sorted(allowed)}"
+            f"{source}: {where}: unknown field(s) {', '.join(extra)}; allowed: "
+            f"{', '.join(sorted(allowed))}"
         )
 
 
@@ -350,7 +351,7 @@ def _parse_type(
         if p not in purposes:
             raise CatalogueError(
                 f"{source}: {where}: field 'purposes': {p!r} is not declared under 'purposes' "
-                f"(declared: {sorted(purposes)})"
+                f"(declared: {', '.join(sorted(purposes))})"
             )
     return SignalType(
         code=code,

@@ -79,8 +79,8 @@ def ensure_migrated(engine: Engine, script_location: Path, command_hint: str) ->
     with engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
     if current != heads:
-        state = "has no schema yet" if not current else f"is at {sorted(current)}"
+        state = "has no schema yet" if not current else f"is at {', '.join(sorted(current))}"
         raise DatabaseNotMigrated(
             f"the database {engine.url.render_as_string(hide_password=True)} {state}, the code "
-            f"needs {sorted(heads)}; run `{command_hint}` first"
+            f"needs {', '.join(sorted(heads))}; run `{command_hint}` first"
         )

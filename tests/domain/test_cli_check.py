@@ -264,3 +264,85 @@ def test_docs_link_to_existing_examples() -> None:
     assert len(targets) >= 8
     for target in targets:
         assert (REPO / "docs" / target).resolve().exists(), target
+
+
+# --- workbooks, kinds, machine output and progress ---------------------------------------------
+
+
+def test_an_xlsx_export_is_checked_with_sheet_and_excel_row_numbers(tmp_path: Path) -> None:
+    import openpyxl
+
+    path = tmp_path / "intrekkingen.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Intrekkingen"
+    sheet.append(["signal_id", "reason"])
+    sheet.append(["HA-1", "resolved"])
+    sheet.append(["HA 2", "betaald"])
+    book.save(path)
+    code, out, err = _run(str(path), "--kind", "withdrawals")
+    assert code == 1
+    assert err.splitlines() == [
+        f"{path}[Intrekkingen]:3: signal_id: signal_id may hold 1 to 64 letters, digits and "
+        ". _ - : / (no spaces), starting with a letter or digit",
+        f"{path}[Intrekkingen]:3: reason: reason must be empty or one of: resolved, retracted, "
+        "error, objection, moved, deceased, other",
+    ]
+    assert "PK" not in out + err
+    assert re.search(r"^read:\s+2$", out, re.M)
+
+
+def test_a_withdrawals_file_is_recognised_by_its_columns(tmp_path: Path) -> None:
+    path = tmp_path / "w.csv"
+    path.write_text("signal_id,reason\nHA-1,resolved\n")
+    code, out, err = _run(str(path))
+    assert code == 0, err
+    assert "as withdrawals" in out
+    assert "--kind withdrawals" in err
+
+
+def test_a_file_of_no_known_kind_is_told_about_kind(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("signal_id,reden\nHA-1,resolved\n")
+    code, _, err = _run(str(path))
+    assert code == 2
+    [line] = err.strip().splitlines()
+    assert "'reden'" in line and "--kind links or --kind withdrawals" in line
+
+
+def test_json_prints_one_summary_object(tmp_path: Path) -> None:
+    code, out, err = _run(str(EX / "canonical/signals-with-errors.csv"), *AS_OF, "--json")
+    assert code == 1
+    summary = json.loads(out)
+    assert summary["kind"] == "signals"
+    assert summary["counts"]["rejected"] == len({ln.split(":")[1] for ln in err.splitlines()})
+    assert summary["checked_as_of"] == "2026-11-20"
+
+
+def test_progress_shows_on_a_terminal_only(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "samenloop.cli.main", "gateway", "check",
+            str(EX / "canonical/signals.csv"), *AS_OF]
+    piped = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert piped.returncode == 0 and piped.stderr == ""
+
+    main, child = pty.openpty()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=child, close_fds=True)
+    os.close(child)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(main)
+    assert proc.wait(timeout=60) == 0
+    assert b"checking signals.csv" in seen and b"rows" in seen
