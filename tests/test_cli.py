@@ -96,6 +96,8 @@ def test_every_command_takes_dash_h_and_shows_readable_types(path: tuple[str, ..
     assert "{" not in usage, usage
     for raw_type in ("<bool>", "<str>", "<path>", "<int>", "<list", "{file}"):
         assert raw_type not in short.output, (raw_type, short.output)
+    # a flag takes no value, so its row shows no type between the names and the help
+    assert re.search(r"--help\s+-h\s+Show this message", short.output), short.output
 
 
 def test_required_and_optional_arguments_read_as_in_every_unix_usage_line() -> None:

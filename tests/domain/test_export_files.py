@@ -142,6 +142,25 @@ def test_xlsx_mapping_may_name_the_sheet(tmp_path: Path) -> None:
     )
 
 
+def test_xlsx_with_wrong_stored_dimensions_is_read_to_its_last_row(tmp_path: Path) -> None:
+    """Tools other than Excel often store no or a wrong sheet size; every row still counts."""
+    import re
+    import zipfile
+
+    written = _workbook(
+        tmp_path / "w.xlsx", [["signal_id", "reason"], ["A-1", "resolved"], ["A-2", "moved"]]
+    )
+    path = tmp_path / "small-dimension.xlsx"
+    with zipfile.ZipFile(written) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data, n = re.subn(rb'<dimension ref="[^"]*"\s*/>', b'<dimension ref="A1:B1"/>', data)
+                assert n == 1
+            dst.writestr(item, data)
+    assert [r.line for r in read_withdrawals(path)] == [2, 3]
+
+
 def test_xlsx_value_in_a_column_without_header_is_rejected(tmp_path: Path) -> None:
     path = _workbook(
         tmp_path / "w.xlsx", [["signal_id", "reason"], ["A-1", "resolved", "free text"]]
