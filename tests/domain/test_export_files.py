@@ -351,3 +351,11 @@ def test_the_kind_of_a_canonical_file_shows_in_its_columns(
 
 def test_bsn_from_helper_matches_the_zero_bsn_used_here() -> None:
     assert bsn_from(1234567) == BSN_WITH_ZERO
+
+
+def test_a_json_escape_that_is_not_text_rejects_the_row_not_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "w.jsonl"
+    path.write_text('{"signal_id": "A-1", "reason": "\\ud800"}\n{"signal_id": "A-2"}\n')
+    first, second = list(read_withdrawals(path))
+    assert isinstance(first, Rejection) and first.codes == ("row.encoding",)
+    assert not isinstance(second, Rejection) and second.line == 2
