@@ -26,7 +26,7 @@ from domain.formats import (
     validate_signal,
     validate_withdrawal,
 )
-from domain.formats.codes import REASON_CODES
+from domain.formats.reasons import REASON_CODES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
 TODAY = date(2026, 11, 20)

@@ -1,4 +1,4 @@
-"""Every reason code a rejected export row can carry, in one registry.
+"""Every reason code a rejected export row can carry (`bsn.elfproef`), in one registry.
 
 A code (`bsn.elfproef`) is what the counts, the JSON report and a helpdesk work with; the
 sentence next to it in a rejection is for the data manager. docs/formats.md lists the same
