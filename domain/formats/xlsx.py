@@ -55,11 +55,15 @@ class XlsxSheet:
         import openpyxl
         from openpyxl.utils.exceptions import InvalidFileException
 
+        # a file object, not the path: openpyxl refuses a workbook whose name does not end in
+        # .xlsx, and an export saved as "export.csv" by mistake is still a workbook
+        self._file = path.open("rb")
         try:
             self._book = openpyxl.load_workbook(
-                path, read_only=True, data_only=True, keep_links=False
+                self._file, read_only=True, data_only=True, keep_links=False
             )
         except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
+            self._file.close()
             raise FileFormatError(
                 display,
                 0,
@@ -72,7 +76,7 @@ class XlsxSheet:
         elif sheet in names:
             self.name = sheet
         else:
-            self._book.close()
+            self.close()
             raise FileFormatError(
                 display,
                 0,
@@ -104,3 +108,4 @@ class XlsxSheet:
 
     def close(self) -> None:
         self._book.close()
+        self._file.close()

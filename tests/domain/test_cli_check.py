@@ -332,7 +332,7 @@ def test_progress_shows_on_a_terminal_only(tmp_path: Path) -> None:
     assert piped.returncode == 0 and piped.stderr == ""
 
     main, child = pty.openpty()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=child, close_fds=True)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=child, close_fds=True)
     os.close(child)
     seen = b""
     while True:

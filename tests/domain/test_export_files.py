@@ -359,3 +359,10 @@ def test_a_json_escape_that_is_not_text_rejects_the_row_not_the_field(tmp_path: 
     first, second = list(read_withdrawals(path))
     assert isinstance(first, Rejection) and first.codes == ("row.encoding",)
     assert not isinstance(second, Rejection) and second.line == 2
+
+
+def test_a_workbook_is_read_as_one_even_when_the_mapping_says_csv(tmp_path: Path) -> None:
+    path = _workbook(tmp_path / "export.csv", [["signal_id", "reason"], ["A-1", "resolved"]])
+    mapping = parse_mapping({"mapping_version": 1, "format": "csv"})
+    [row] = list(read_withdrawals(path, mapping))
+    assert not isinstance(row, Rejection) and row.signal_id == "A-1"
