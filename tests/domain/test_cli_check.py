@@ -311,23 +311,23 @@ def test_a_file_of_no_known_kind_is_told_about_kind(tmp_path: Path) -> None:
     assert "'reden'" in line and "--kind links or --kind withdrawals" in line
 
 
-def test_json_prints_one_summary_object(tmp_path: Path) -> None:
-    code, out, err = _run(str(EX / "canonical/signals-with-errors.csv"), *AS_OF, "--json")
+def test_json_prints_one_summary_object(ex: Path) -> None:
+    code, out, err = _run(str(ex / "canonical/signals-with-errors.csv"), "--json")
     assert code == 1
     summary = json.loads(out)
     assert summary["kind"] == "signals"
     assert summary["counts"]["rejected"] == len({ln.split(":")[1] for ln in err.splitlines()})
-    assert summary["checked_as_of"] == "2026-11-20"
+    assert summary["checked_as_of"] == TODAY.isoformat()
 
 
-def test_progress_shows_on_a_terminal_only(tmp_path: Path) -> None:
+def test_progress_shows_on_a_terminal_only(ex: Path) -> None:
     import os
     import pty
     import subprocess
     import sys
 
     args = [sys.executable, "-m", "samenloop.cli.main", "gateway", "check",
-            str(EX / "canonical/signals.csv"), *AS_OF]
+            str(ex / "canonical/signals.csv")]
     piped = subprocess.run(args, capture_output=True, text=True, check=False)
     assert piped.returncode == 0 and piped.stderr == ""
 
