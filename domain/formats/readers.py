@@ -128,7 +128,9 @@ class TableReader:
                 "the file is an old Excel workbook (.xls); save it as 'Excel Workbook (.xlsx)' "
                 "or as 'CSV UTF-8'",
             )
-        self.format: Format = fmt or detect_format(self.path, sample)
+        # a zip file is a workbook whatever the mapping or the name says: never read it as text
+        zipped = sample.startswith(_ZIP_MAGIC)
+        self.format: Format = "xlsx" if zipped else (fmt or detect_format(self.path, sample))
         self.header: tuple[str, ...] | None = None
         self.delimiter: str | None = None
         self._rows: Iterator[RawRow]
