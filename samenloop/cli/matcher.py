@@ -9,7 +9,7 @@ import typer
 
 from samenloop.cli._app import cli_app, confirm_irreversible, json_option, yes_option
 from samenloop.cli._errors import exit_with
-from services.common.logging import configure_logging
+from services.common.logging import configure_logging, quiet_grpc_core
 from services.common.tracing import configure_tracing
 
 app = cli_app()
@@ -23,6 +23,7 @@ def serve(
     bind: str = typer.Option(None, help="Override the `bind` address (host:port)."),
 ) -> None:
     """Serve the matcher over mTLS until SIGTERM/SIGINT (periodic purge included)."""
+    quiet_grpc_core()
     from services.common.server import serve_until_signalled
     from services.matcher.config import load_config
     from services.matcher.server import build_matcher
@@ -36,7 +37,6 @@ def serve(
         server = start(matcher, bind=bind or cfg.bind, tls=cfg.tls,
                        purge_interval=cfg.purge_interval_seconds, max_workers=cfg.max_workers,
                        deny_list=cfg.deny_list)
-    typer.echo(f"matcher listening on port {server.port}", err=True)
     try:
         serve_until_signalled(server.running)
     finally:

@@ -8,7 +8,7 @@ import typer
 
 from samenloop.cli._app import cli_app
 from samenloop.cli._errors import exit_with
-from services.common.logging import configure_logging
+from services.common.logging import configure_logging, quiet_grpc_core
 from services.common.tracing import configure_tracing
 
 app = cli_app()
@@ -19,7 +19,8 @@ def serve(
     config: Path = typer.Option(..., "--config", "-c", help="Pseudonymiser YAML configuration."),
     bind: str = typer.Option(None, help="Override the `bind` address (host:port)."),
 ) -> None:
-    """Serve BlindEvaluate over mTLS until SIGTERM/SIGINT."""
+    """Serve BlindEvaluate over mTLS until SIGTERM/SIGINT (JSON log lines on stderr)."""
+    quiet_grpc_core()
     from services.common.server import serve_until_signalled
     from services.pseudonymiser.config import load_config
     from services.pseudonymiser.server import start
@@ -28,7 +29,6 @@ def serve(
     configure_tracing("pseudonymiser")
     with exit_with():
         running = start(load_config(config), bind=bind)
-    typer.echo(f"pseudonymiser listening on port {running.port}", err=True)
     serve_until_signalled(running)
 
 
