@@ -124,10 +124,33 @@ def test_simulation_counts_without_side_effects_and_fairness(matcher: Harness) -
     matcher.publish(doc)
     housing.submit(housing.signal("h-extra", "huurachterstand", household="3071AB 1",
                                   purpose=WGS, escalated=True))
+    # Fairness, with small cells suppressed. More alerts so that some cells are shown: an
+    # escalated repeat for 3071AB 2..6, and a third area 3073 with six qualifying households.
+    housing.submit(*[housing.signal(f"h-extra-{i}", "huurachterstand", household=f"3071AB {i}",
+                                    purpose=WGS, escalated=True) for i in range(2, 7)])
+    new_area = [f"3073AB {i}" for i in range(1, 7)]
+    housing.submit(*[housing.signal(f"h-3073-{i}", "huurachterstand", household=house,
+                                    purpose=WGS, area_code="3073")
+                     for i, house in enumerate(new_area)])
+    gemeente.submit(*[gemeente.signal(f"g-3073-{i}", "energie_achterstand", household=house,
+                                      purpose=WGS, area_code="3073")
+                      for i, house in enumerate(new_area)])
     fairness = matcher.officer().GetFairnessReport(policy_pb2.GetFairnessReportRequest(
         name="policies/sim"), timeout=10)
-    rows = {r.area_code: r for r in fairness.rows}
-    assert rows["3071"].alerts.display in ("1", "<5") and rows["3072"].signals.suppressed
+    # Signals per area: 3071 8 + 7 + 6 escalated = 21, 3072 4, 3073 12. Alerts: 3071 6 (3071AB
+    # 1..6), 3072 0, 3073 6. Cells under 5 are suppressed; where one cell alone is suppressed,
+    # the smallest shown cell too (ties by area code), so no hidden cell follows from a total:
+    # signals hide 3072 (4) and 3073 (12); alerts hide 3072 (0) and 3071 (6, tie with 3073).
+    # A suppressed count carries value 0, and a rate only where both counts are shown.
+    table = {r.area_code: (r.signals.display, r.signals.value, r.alerts.display, r.alerts.value,
+                           r.relative_rate) for r in fairness.rows}
+    assert table == {
+        "3071": ("21", 21, "<5", 0, 0.0),
+        "3072": ("<5", 0, "<5", 0, 0.0),
+        "3073": ("<5", 0, "6", 6, 0.0),
+    }
+    assert [(r.signals.suppressed, r.alerts.suppressed) for r in fairness.rows] == [
+        (False, True), (True, True), (True, False)]
 
 
 def test_audit_entries_and_subject_access(matcher: Harness) -> None:
