@@ -84,7 +84,9 @@ class WijkteamServiceServicer(object):
 
     def StreamAlerts(self, request, context):
         """Streams alerts addressed to the calling team as they are created (server streaming),
-        starting after `after` if set.
+        starting after `after` if set, otherwise after the newest alert when the call is served.
+        The server sends its initial metadata once that starting point is fixed: every alert
+        created after the client has received it is streamed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -190,7 +190,9 @@ class WijkteamServiceStub(typing.Generic[_WijkteamServiceListAlertsType, _Wijkte
 
     StreamAlerts: _WijkteamServiceStreamAlertsType
     """Streams alerts addressed to the calling team as they are created (server streaming),
-    starting after `after` if set.
+    starting after `after` if set, otherwise after the newest alert when the call is served.
+    The server sends its initial metadata once that starting point is fixed: every alert
+    created after the client has received it is streamed.
     """
 
     GetAlert: _WijkteamServiceGetAlertType
@@ -257,7 +259,9 @@ class WijkteamServiceServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[collections.abc.Iterator[samenloop.v1.wijkteam_pb2.Alert], collections.abc.AsyncIterator[samenloop.v1.wijkteam_pb2.Alert]]:
         """Streams alerts addressed to the calling team as they are created (server streaming),
-        starting after `after` if set.
+        starting after `after` if set, otherwise after the newest alert when the call is served.
+        The server sends its initial metadata once that starting point is fixed: every alert
+        created after the client has received it is streamed.
         """
 
     @abc.abstractmethod

@@ -1056,7 +1056,12 @@ class Matcher:
     def stream_alerts(
         self, caller: Caller, after: str, is_active: Callable[[], bool]
     ) -> Iterator[AlertView]:
-        """New alerts for the caller's team as they appear (polls, woken by this process)."""
+        """New alerts for the caller's team as they appear (polls, woken by this process).
+
+        The starting point (`after`, or the newest alert now) is fixed when this is called,
+        not when the first alert is read: the servicer calls it on entry and only then tells
+        the client the stream is open, so an alert committed after that is never skipped.
+        """
         actor = self._actor(caller)
 
         def start(conn: sa.Connection) -> int:
@@ -1069,8 +1074,14 @@ class Matcher:
             return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(alerts_t.c.id), 0))
                                     ).scalar_one())
 
-        last = store.run_transaction(self.engine, start)
-        floor = last  # never send anything at or before the starting point
+        return self._alerts_after(caller, actor, store.run_transaction(self.engine, start),
+                                  is_active)
+
+    def _alerts_after(
+        self, caller: Caller, actor: audit.Actor, floor: int, is_active: Callable[[], bool]
+    ) -> Iterator[AlertView]:
+        """The caller's team's alerts with ids above `floor`, as they commit."""
+        last = floor  # never send anything at or before the starting point
         sent: dict[int, datetime] = {}
         while is_active():
             seen = self.notifier.generation

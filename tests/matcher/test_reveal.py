@@ -149,6 +149,10 @@ def test_long_poll_and_stream_wake_on_a_new_alert(matcher: Harness) -> None:
     stream = matcher.team(TEAM).StreamAlerts(wijkteam_pb2.StreamAlertsRequest(), timeout=30)
     other_stream = matcher.team(OTHER_TEAM).StreamAlerts(wijkteam_pb2.StreamAlertsRequest(),
                                                          timeout=3)
+    # The server sends its initial metadata once each stream's starting point is fixed; only
+    # then is the alert below guaranteed to come after it (however late the call was served).
+    stream.initial_metadata()
+    other_stream.initial_metadata()
     pulled: list[partner_pb2.SignedRevealRequest] = []
     waiter = threading.Thread(target=lambda: pulled.extend(police.pull(wait=20)))
     waiter.start()

@@ -104,7 +104,11 @@ class WijkteamServicer(wijkteam_pb2_grpc.WijkteamServiceServicer):
     def StreamAlerts(
         self, request: wijkteam_pb2.StreamAlertsRequest, context: grpc.ServicerContext
     ) -> Iterator[wijkteam_pb2.Alert]:
-        for view in self.matcher.stream_alerts(caller(context), request.after, context.is_active):
+        views = self.matcher.stream_alerts(caller(context), request.after, context.is_active)
+        # The starting point is fixed now; the initial metadata tells the client so. A client
+        # that must see an alert it is about to cause waits for it (`initial_metadata()`).
+        context.send_initial_metadata(())
+        for view in views:
             yield alert_message(view)
 
     @handle
