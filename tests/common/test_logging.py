@@ -150,9 +150,9 @@ def test_grpc_logs_a_failing_handler_redacted(captured: io.StringIO) -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            with pytest.raises(grpc.RpcError):
-                channel.unary_unary("/test.Fail/Call")(b"", timeout=10)
+        with (grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+              pytest.raises(grpc.RpcError)):
+            channel.unary_unary("/test.Fail/Call")(b"", timeout=10)
     finally:
         server.stop(0).wait()
     events = [e for e in lines(captured) if str(e.get("logger", "")).startswith("grpc")]

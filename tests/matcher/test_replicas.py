@@ -23,8 +23,8 @@ import random
 import subprocess
 import sys
 import threading
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 
-
 def started_port(line: str) -> int | None:
     """The port of a `server_started` log line, or None for any other line."""
     if not line.startswith("{"):
