@@ -6,6 +6,8 @@ import json
 import signal
 from pathlib import Path
 
+import grpc
+import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from typer.testing import CliRunner
@@ -45,6 +47,10 @@ def test_serve_answers_health_and_evaluations_then_stops_cleanly_on_sigterm(
         client = PseudonymiserClient(channel, pki.public_key("pseudonymiser", "voprf"))
         assert client.check_key().max_batch_size == 500
         client.evaluate([voprf_input("person", "123456782")])
+        # A client without TLS fails the handshake; gRPC's C core would log that as a plain
+        # text line on stderr unless told not to (GRPC_VERBOSITY, ADR 0016).
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as plain, pytest.raises(grpc.RpcError):
+            plain.unary_unary("/samenloop.v1.Pseudonymiser/GetPublicKey")(b"", timeout=2)
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
