@@ -155,6 +155,7 @@ class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 _HANDLER_NAME = "samenloop"
+_LOGGER_NAME = "samenloop"  # the stdlib logger structlog's events pass through
 
 
 def quiet_grpc_core() -> None:
@@ -203,7 +204,10 @@ def configure_logging(service: str, *, level: str = "INFO", stream: TextIO | Non
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(numeric_level)
+    # Libraries (gRPC, SQLAlchemy, Alembic, ...) report warnings and errors; their INFO chatter
+    # is not this service's log. Our own events use the configured level.
+    root.setLevel(max(numeric_level, logging.WARNING))
+    logging.getLogger(_LOGGER_NAME).setLevel(numeric_level)
     logging.captureWarnings(True)
 
     structlog.configure(
@@ -216,4 +220,4 @@ def configure_logging(service: str, *, level: str = "INFO", stream: TextIO | Non
 
 
 def get_logger(**bound: Any) -> Any:
-    return structlog.get_logger().bind(**bound)
+    return structlog.get_logger(_LOGGER_NAME).bind(**bound)

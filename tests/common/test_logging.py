@@ -110,7 +110,7 @@ def test_structlog_events_are_redacted_in_values_fields_and_exceptions(
 def test_stdlib_loggers_go_through_the_same_redaction(captured: io.StringIO) -> None:
     logging.getLogger("samenloop.elsewhere").warning(
         "no match for %s (%s), naam=%s", "123 456 782", "3071 AB", "Jan de Vries")
-    logging.getLogger("alembic.runtime.migration").info("person %s", BSN_WITHOUT_ZERO)
+    logging.getLogger("alembic.runtime.migration").warning("person %s", BSN_WITHOUT_ZERO)
     [first, second] = lines(captured)
     assert first["event"] == "no match for [redacted:bsn] ([redacted:postcode]), naam=[redacted]"
     assert first["logger"] == "samenloop.elsewhere" and first["level"] == "warning"
@@ -210,3 +210,10 @@ def test_level_filters_structlog_and_stdlib_alike(captured: io.StringIO) -> None
     get_logger().warning("shown")
     assert [e["event"] for e in lines(captured)] == ["shown"]
     assert structlog.is_configured()
+
+
+def test_libraries_report_warnings_not_their_info_chatter(captured: io.StringIO) -> None:
+    get_logger().info("ours")  # INFO configured: our own events at INFO are shown
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin")
+    logging.getLogger("grpc._cython.cygrpc").warning("a library warning")
+    assert [e["event"] for e in lines(captured)] == ["ours", "a library warning"]

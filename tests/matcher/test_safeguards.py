@@ -38,7 +38,7 @@ def independent_voprf_outputs(matcher: Harness, inputs: list[bytes]) -> list[byt
     public = matcher.pseudonymiser.public_key
     clients, blinded = zip(*(ristretto.Client.blind(x) for x in inputs), strict=True)
     channel = secure_channel(f"127.0.0.1:{matcher.pseudonymiser.port}",
-                             matcher.pki.tls(f"gateway-{POLICE}"))
+                             matcher.pki.tls(f"gateway-{POLICE}"), server_role="pseudonymiser")
     try:
         response = pseudonymiser_pb2_grpc.PseudonymiserStub(channel).BlindEvaluate(
             pseudonymiser_pb2.BlindEvaluateRequest(
