@@ -107,10 +107,10 @@ def _scrub_value(value: Any) -> Any:
                 for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_scrub_value(v) for v in value]
-    if isinstance(value, bytes | bytearray):
-        return value
     if value is None or isinstance(value, float):
         return value
+    if isinstance(value, bytes | bytearray):
+        return scrub(repr(bytes(value)))  # what the JSON renderer would show, scrubbed
     return scrub(str(value))  # anything else is rendered as text anyway
 
 

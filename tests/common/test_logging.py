@@ -91,7 +91,8 @@ def test_structlog_events_are_redacted_in_values_fields_and_exceptions(
     log.info("lookup", detail=f"bsn {BSN} at 3071AB", bsn_as_number=int(BSN),
              zero_dropped=int(BSN_WITHOUT_ZERO), naam="Jan de Vries",
              subject={"straat": "Lange Haven", "geboortedatum": "1980-02-29", "rows": 3},
-             contacts=["jan@example.nl"], telefoon="0612345678", rows=123456789)
+             contacts=["jan@example.nl"], telefoon="0612345678", rows=123456789,
+             raw=BSN.encode())
     try:
         raise ValueError("no person 1234.56.782 at 3071 ab")
     except ValueError:
@@ -103,6 +104,7 @@ def test_structlog_events_are_redacted_in_values_fields_and_exceptions(
     assert first["subject"] == {"straat": "[redacted]", "geboortedatum": "[redacted]", "rows": 3}
     assert first["contacts"] == ["[redacted:email]"]
     assert first["rows"] == 123456789  # a count that is no BSN stays a number
+    assert first["raw"] == "b'[redacted:bsn]'"
     assert "[redacted:bsn] at [redacted:postcode]" in str(second["exception"])
     assert_no_personal_data(captured)
 
