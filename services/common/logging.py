@@ -39,8 +39,9 @@ REDACTED_BSN = "[redacted:bsn]"
 REDACTED_POSTCODE = "[redacted:postcode]"
 REDACTED_EMAIL = "[redacted:email]"
 
-# Eight or nine digits, optionally grouped by single spaces, dots or hyphens (1234.56.782).
-_BSN_SHAPED = re.compile(r"(?<!\d)\d(?:[ .\-]?\d){7,8}(?!\d)")
+# Eight or nine digits, optionally grouped by single spaces, dots or hyphens (1234.56.782), not
+# inside a hexadecimal token (certificate serials, fingerprints, trace and alert ids).
+_BSN_SHAPED = re.compile(r"(?<![0-9A-Fa-f])\d(?:[ .\-]?\d){7,8}(?![0-9A-Fa-f])")
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _POSTCODE = re.compile(r"(?<![0-9A-Za-z])[1-9]\d{3}[ \t]{0,2}[A-Za-z]{2}(?![0-9A-Za-z=])")
 

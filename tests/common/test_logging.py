@@ -35,6 +35,8 @@ PERSONAL = [BSN, "1234.56.782", "123 456 782", "123-45-6782", BSN_WITHOUT_ZERO,
     ("bsn 123-45-6782", "bsn [redacted:bsn]"),
     ("person=12345672", "person=[redacted:bsn]"),  # leading zero dropped: still a BSN
     ("(012345672,)", "([redacted:bsn],)"),
+    ("BSN123456782", "BSN[redacted:bsn]"),
+    ("signal_123456782_x", "signal_[redacted:bsn]_x"),
     ("3071AB", "[redacted:postcode]"),
     ("3071 AB 12", "[redacted:postcode] 12"),
     ("at 3071ab", "at [redacted:postcode]"),
@@ -60,6 +62,7 @@ def test_scrub_redacts_personal_data(text: str, expected: str) -> None:
     "2026-12-01T23:40:57.123456+00:00",
     "alerts/4bf92f3577b34da6a3ce929d0e0e4736",
     "alerts/6490ab505fb46b4ba7917acb503cf855",
+    "serial 2229c969cdd03ed259ec4f991159822bef0a5d0e",  # 991159822 passes, but is hex here
 ])
 def test_scrub_leaves_counts_ids_and_times(text: str) -> None:
     assert scrub(text) == text
