@@ -39,8 +39,12 @@ def write_private_file(path: Path, data: bytes, *, overwrite: bool = False) -> N
         raise
 
 
-def read_private_file(path: Path) -> bytes:
-    """Read a secret file, refusing it if group or others have any access to it."""
+def check_private_file(path: Path) -> None:
+    """The one permission check for every secret file (key files, TLS keys, the CA key).
+
+    Refuses a missing file, a non-regular file and a file that group or others may access,
+    naming the `chmod` that fixes it.
+    """
     path = Path(path)
     try:
         st = os.stat(path)
@@ -55,6 +59,12 @@ def read_private_file(path: Path) -> bytes:
             f"key file {path} is accessible by group or others"
             f" (mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
         )
+
+
+def read_private_file(path: Path) -> bytes:
+    """Read a secret file, refusing it if group or others have any access to it."""
+    path = Path(path)
+    check_private_file(path)
     try:
         return path.read_bytes()
     except OSError as exc:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from crypto._files import check_private_file as check_private_file  # re-exported: the one check
 from crypto._files import (
     decode_key_document,
     encode_key_document,
@@ -40,6 +41,10 @@ from crypto.sealing import X25519PrivateKey, X25519PublicKey
 from crypto.signing import SigningKey, VerifyKey
 
 SYMMETRIC_KEY_SIZE = 32
+
+def read_private_key_file(path: Path) -> bytes:
+    """The bytes of any private key file (a TLS key PEM included), after `check_private_file`."""
+    return read_private_file(path)
 
 
 class KeyKind(StrEnum):

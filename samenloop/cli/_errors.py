@@ -18,10 +18,17 @@ def _actionable() -> tuple[type[BaseException], ...]:
     from crypto.errors import CryptoError
     from policies.errors import PolicyError
     from services.common.config import ConfigError
-    from services.common.db import DatabaseNotMigrated
+    from services.common.db import DatabaseNotMigrated, DatabaseUnavailable
     from services.common.tls import TlsConfigError
 
-    return (ConfigError, CryptoError, PolicyError, TlsConfigError, DatabaseNotMigrated)
+    return (ConfigError, CryptoError, PolicyError, TlsConfigError, DatabaseNotMigrated,
+            DatabaseUnavailable)
+
+
+def _say(message: str) -> None:
+    """`error: …` for each line (a configuration may have several problems, one line each)."""
+    for line in message.splitlines() or [message]:
+        typer.echo(f"error: {line}", err=True)
 
 
 @contextmanager
@@ -35,11 +42,11 @@ def exit_with(code: int = 1, *, peer: str = "the server") -> Iterator[None]:
     try:
         yield
     except _actionable() as exc:
-        typer.echo(f"error: {exc}", err=True)
+        _say(str(exc))
         raise typer.Exit(code) from None
     except OSError as exc:
         text = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
-        typer.echo(f"error: {text}", err=True)
+        _say(text)
         raise typer.Exit(code) from None
     except grpc.RpcError as exc:
         from services.common.server_identity import ServerIdentityError
@@ -50,5 +57,17 @@ def exit_with(code: int = 1, *, peer: str = "the server") -> Iterator[None]:
         status = exc.code() if hasattr(exc, "code") else None
         details = exc.details() if hasattr(exc, "details") else str(exc)
         name = status.name if status is not None else "UNKNOWN"
-        typer.echo(f"error: {peer} answered {name}: {details}", err=True)
+        if status is grpc.StatusCode.UNAVAILABLE:
+            # No answer came: nothing listens there, the network is down, or TLS failed.
+            _say(f"{peer} is unreachable ({_first_line(details)}); check that it is running "
+                 "and the address you gave")
+        elif status is grpc.StatusCode.DEADLINE_EXCEEDED:
+            _say(f"{peer} did not answer in time; check that it is running and reachable")
+        else:
+            _say(f"{peer} answered {name}: {details}")
         raise typer.Exit(code) from None
+
+
+def _first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else "no details"

@@ -34,9 +34,13 @@ def serve(
         configure_logging("matcher", level=cfg.log_level)
         configure_tracing("matcher")
         matcher = build_matcher(cfg)
-        server = start(matcher, bind=bind or cfg.bind, tls=cfg.tls,
-                       purge_interval=cfg.purge_interval_seconds, max_workers=cfg.max_workers,
-                       deny_list=cfg.deny_list)
+        try:
+            server = start(matcher, bind=bind or cfg.bind, tls=cfg.tls_material,
+                           purge_interval=cfg.purge_interval_seconds,
+                           max_workers=cfg.max_workers, deny_list=cfg.deny_list)
+        except BaseException:
+            matcher.engine.dispose()
+            raise
     try:
         serve_until_signalled(server.running)
     finally:
@@ -53,7 +57,7 @@ def migrate(config: Path = CONFIG) -> None:
     configure_logging("matcher")
     with exit_with():
         cfg = load_config(config)
-        run_migrations(MIGRATIONS, cfg.database_url)
+        run_migrations(MIGRATIONS, cfg.url)
     typer.echo("matcher database is at the latest revision", err=True)
 
 
@@ -86,3 +90,18 @@ def purge(
         if isinstance(value, list):
             value = ", ".join(map(str, value)) or "none"
         typer.echo(f"{key}: {value}")
+
+
+@app.command("config-check")
+def config_check(
+    file: Path = typer.Argument(..., help="Matcher YAML configuration."),
+    as_json: bool = json_option("Print JSON instead of YAML."),
+) -> None:
+    """Validate the configuration (file + SAMENLOOP_MATCHER__* environment) and print the
+    effective settings, secrets elided."""
+    from samenloop.cli._config_check import print_effective
+    from services.matcher.config import load_config
+
+    with exit_with():
+        cfg = load_config(file)
+    print_effective(cfg.effective(), str(file), as_json)

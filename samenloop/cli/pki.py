@@ -114,18 +114,24 @@ def dev_setup(
     ),
     ip: list[str] = typer.Option(None, "--ip", help="IP on every cert (default none)."),
 ) -> None:
-    """Create the CA, every component's certificate and key files, and manifest.json."""
+    """Create the CA, every component's certificate and key files, manifest.json, a working
+    configuration for every component, the officer trust file and a README listing the command
+    that starts each component."""
     from crypto.devsetup import MANIFEST
     from crypto.devsetup import dev_setup as _dev_setup
+    from samenloop.deploy_configs import README, write_deployment
 
     with exit_with():
         manifest = _dev_setup(
             directory, dns_names=dns or DEFAULT_DNS, ip_addresses=ip or DEFAULT_IPS
         )
+        written = write_deployment(directory, manifest)
     typer.echo(f"development PKI written to {directory} (manifest: {directory / MANIFEST})")
     for name, comp in manifest["components"].items():
         keys = ", ".join(f"{p}={k['key_id']}" for p, k in comp["keys"].items())
         typer.echo(f"  {name:<28} {comp['organisation']}/{comp['role']}  {keys}")
+    typer.echo("configuration: " + ", ".join(p.name for p in written if p.name != README))
+    typer.echo(f"how to start each component: {directory / README}")
 
 
 @app.command()

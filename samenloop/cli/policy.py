@@ -22,6 +22,8 @@ import typer
 
 from samenloop.cli._app import as_of_option, cli_app, confirm_irreversible, yes_option
 from samenloop.cli._errors import exit_with
+from samenloop.deploy_configs import DEFAULT_OFFICER
+from services.matcher.settings import DEFAULT_BIND as MATCHER_ADDRESS
 
 if TYPE_CHECKING:
     import grpc
@@ -381,10 +383,11 @@ def export(
 # --- commands that talk to the matcher -------------------------------------------------------
 
 MATCHER_OPTION = typer.Option(
-    None,
+    MATCHER_ADDRESS,
     "--matcher",
     envvar="SAMENLOOP_MATCHER",
-    help="The matcher's address HOST:PORT (or $SAMENLOOP_MATCHER).",
+    help="The matcher's address HOST:PORT (or $SAMENLOOP_MATCHER); default: the matcher's "
+    "default `bind`.",
 )
 TLS_DIR_OPTION = typer.Option(
     None,
@@ -393,7 +396,7 @@ TLS_DIR_OPTION = typer.Option(
     help="A `pki dev-setup` style folder: ca/ca.crt, NAME/tls.crt, NAME/tls.key.",
 )
 TLS_NAME_OPTION = typer.Option(
-    "privacy-officer",
+    DEFAULT_OFFICER,
     "--tls-name",
     envvar="SAMENLOOP_TLS_NAME",
     help="Your certificate's name (file or component folder) in --tls-dir.",

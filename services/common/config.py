@@ -1,45 +1,111 @@
-"""Loading a service's YAML configuration with errors a human can act on."""
+"""Reading a service's YAML configuration file, remembering the line of every setting.
+
+The typed models live in `services.common.settings`; this module only turns the file into plain
+values (and the line each key is on, so an error can say `matcher.yaml:7`). Duplicate keys are
+an error: PyYAML would silently keep the last one, and the operator would run on a value they
+did not mean.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+KeyPath = tuple[str, ...]
+
 
 class ConfigError(Exception):
-    """The configuration file is missing, unreadable or wrong; the message says where."""
+    """The configuration file is missing, unreadable or wrong; the message says where and what
+    to do (one line per problem)."""
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A parsed configuration file: its settings and the 1-based line of each key path."""
+
+    path: Path
+    data: dict[str, Any]
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+
+    def line_of(self, key: KeyPath) -> int | None:
+        """The line of `key`, or of its closest ancestor that has one."""
+        for end in range(len(key), 0, -1):
+            line = self.lines.get(key[:end])
+            if line is not None:
+                return line
+        return None
+
+
+def read_config_file(path: Path) -> ConfigFile:
+    """Parse `path` as a YAML mapping. Raises `ConfigError` naming the file (and line)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such configuration file; write one (`samenloop pki dev-setup` writes "
+            "examples) or fix the --config path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(f"{path}: cannot read the configuration ({reason})") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({exc.problem or exc})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise ConfigError(f"{path}: the file is empty; it needs a mapping of settings")
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{path}:{node.start_mark.line + 1}: expected a mapping of settings "
+                          "(key: value) at the top level")
+    lines: dict[KeyPath, int] = {}
+    scalars = yaml.SafeLoader("")
+    try:
+        data = _to_python(scalars, node, (), lines, path)
+    finally:
+        scalars.dispose()
+    assert isinstance(data, dict)
+    return ConfigFile(path, data, lines)
+
+
+def _to_python(scalars: yaml.SafeLoader, node: yaml.Node, where: KeyPath,
+               lines: dict[KeyPath, int], path: Path) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = scalars.construct_object(key_node) \
+                if isinstance(key_node, yaml.ScalarNode) else None
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, str | int) or isinstance(key, bool):
+                raise ConfigError(f"{path}:{line}: setting names are text")
+            name = str(key)
+            if name in out:
+                dotted = ".".join((*where, name))
+                raise ConfigError(f"{path}:{line}: `{dotted}` is set twice; keep one")
+            lines[(*where, name)] = line
+            out[name] = _to_python(scalars, value_node, (*where, name), lines, path)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(scalars, item, (*where, str(i)), lines, path)
+                for i, item in enumerate(node.value)]
+    return scalars.construct_object(node, deep=True)
 
 
 def load_yaml_config(path: Path) -> dict[str, Any]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", exc)
-        raise ConfigError(f"{path}{where}: not valid YAML ({problem})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    return data
+    """The settings of a YAML configuration file as plain values."""
+    return read_config_file(path).data
 
 
-def require(data: dict[str, Any], key: str, source: Path, kind: type = str) -> Any:
-    """Fetch a required setting, naming the file and key when it is missing or mistyped."""
-    if key not in data:
-        raise ConfigError(f"{source}: missing required setting `{key}`")
-    value = data[key]
-    if not isinstance(value, kind):
-        raise ConfigError(f"{source}: setting `{key}` must be a {kind.__name__}")
-    return value
-
-
-def resolve_path(value: str, source: Path) -> Path:
+def resolve_path(value: str | Path, source: Path) -> Path:
     """Paths in a config file are relative to the file's folder."""
     path = Path(value).expanduser()
     return path if path.is_absolute() else (Path(source).parent / path).resolve()

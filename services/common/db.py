@@ -22,6 +22,19 @@ class DatabaseNotMigrated(Exception):
     """The schema is missing or behind the code; the message says what to run."""
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached (server down, wrong host or port, access refused)."""
+
+
+def _unavailable(url: str | sa.URL, exc: sa.exc.DBAPIError) -> DatabaseUnavailable:
+    shown = sa.make_url(url).render_as_string(hide_password=True)
+    lines = [ln.strip() for ln in str(exc.orig).splitlines() if ln.strip()]
+    reason = lines[0] if lines else type(exc.orig).__name__
+    return DatabaseUnavailable(
+        f"cannot connect to the database {shown} ({reason}); check that the database server "
+        "runs and that `database_url` names it")
+
+
 def is_sqlite(url: str | sa.URL) -> bool:
     return sa.make_url(url).get_backend_name() == "sqlite"
 
@@ -69,15 +82,21 @@ def alembic_config(script_location: Path, url: str) -> Config:
 def migrate(script_location: Path, url: str, revision: str = "head") -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(script_location, url), revision)
+    try:
+        command.upgrade(alembic_config(script_location, url), revision)
+    except sa.exc.OperationalError as exc:
+        raise _unavailable(url, exc) from None
 
 
 def ensure_migrated(engine: Engine, script_location: Path, command_hint: str) -> None:
     """Raise DatabaseNotMigrated unless the database is at the latest revision."""
     script = ScriptDirectory.from_config(alembic_config(script_location, str(engine.url)))
     heads = set(script.get_heads())
-    with engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
+    try:
+        with engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    except sa.exc.OperationalError as exc:
+        raise _unavailable(engine.url, exc) from None
     if current != heads:
         state = "has no schema yet" if not current else f"is at {', '.join(sorted(current))}"
         raise DatabaseNotMigrated(

@@ -8,7 +8,9 @@ finish.
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
@@ -88,15 +90,43 @@ def start_server(
     reflection.enable_server_reflection(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    port = server.add_secure_port(bind, server_credentials(tls))
+    credentials = server_credentials(tls)
+    _check_can_listen(bind)
+    try:
+        port = server.add_secure_port(bind, credentials)
+    except RuntimeError:  # grpcio >= 1.60 raises "Failed to bind to address …"
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen on {bind}: the address is in use or not available")
+        raise OSError(f"cannot listen on {bind}: the address is in use or not available; stop "
+                      "what listens there or choose another `bind` (host:port)")
     server.start()
     for name in names:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     get_logger().info("server_started", bind=bind, port=port, services=names)
     return RunningServer(server=server, port=port, health=health_servicer, service_names=names)
+
+
+def _check_can_listen(bind: str) -> None:
+    """Say "in use" in one line before gRPC's C core logs its own multi-line complaint."""
+    host, _, port = bind.rpartition(":")
+    if not port.isdigit() or int(port) == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host.strip("[]") or None, int(port), type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        raise OSError(f"cannot listen on {bind}: unknown host {host!r}; fix `bind` "
+                      "(host:port)") from None
+    for family, kind, proto, _name, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                reason = "in use" if exc.errno == errno.EADDRINUSE else "not available here"
+                raise OSError(f"cannot listen on {bind}: the address is {reason}; stop what "
+                              "listens there or choose another `bind` (host:port)") from None
 
 
 def _tracing_interceptors() -> list[grpc.ServerInterceptor[Any, Any]]:

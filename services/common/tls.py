@@ -8,9 +8,14 @@ and that the server has the role (and organisation) it meant to reach.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from crypto.keys import read_private_key_file
 
 from crypto.pki import component_dns_name
 from services.common.server_identity import (
@@ -43,17 +48,59 @@ class TlsMaterial:
         )
 
     def read(self) -> tuple[bytes, bytes, bytes]:
-        out = []
-        for label, path in (("CA certificate", self.ca_cert), ("certificate", self.cert),
-                            ("private key", self.key)):
-            try:
-                out.append(Path(path).read_bytes())
-            except OSError as exc:
+        """The three PEM files, after `check`: a foreseeable mistake is one clear line here,
+        not a TLS handshake failure later."""
+        self.check()
+        return (Path(self.ca_cert).read_bytes(), Path(self.cert).read_bytes(),
+                read_private_key_file(self.key))
+
+    def check(self, now: datetime | None = None) -> None:
+        """Refuse missing or unreadable files, an exposed private key, a file that is not a PEM
+        certificate, a certificate outside its validity period, and a key that does not belong
+        to the certificate. Raises `TlsConfigError` naming the file and the fix."""
+        from crypto.errors import KeyFileError
+
+        try:
+            key_pem = read_private_key_file(self.key)
+        except KeyFileError as exc:
+            raise TlsConfigError(f"TLS private key: {exc}") from None
+        ca = _load_pem_certificate("CA certificate", self.ca_cert)
+        cert = _load_pem_certificate("certificate", self.cert)
+        moment = now or datetime.now(UTC)
+        for label, path, item in (("CA certificate", self.ca_cert, ca),
+                                  ("certificate", self.cert, cert)):
+            if moment > item.not_valid_after_utc:
                 raise TlsConfigError(
-                    f"cannot read the {label} at {path} ({exc.strerror}); create the files with "
-                    "`samenloop pki dev-setup --dir DIR` or point the configuration at them"
-                ) from None
-        return out[0], out[1], out[2]
+                    f"the {label} {path} expired on {item.not_valid_after_utc:%Y-%m-%d %H:%M} UTC;"
+                    f" issue a new one (development: `samenloop pki issue` or `pki dev-setup`)")
+            if moment < item.not_valid_before_utc:
+                raise TlsConfigError(
+                    f"the {label} {path} is not valid before "
+                    f"{item.not_valid_before_utc:%Y-%m-%d %H:%M} UTC; check this machine's clock")
+        try:
+            key = serialization.load_pem_private_key(key_pem, password=None)
+        except (ValueError, TypeError):
+            raise TlsConfigError(
+                f"the TLS private key {self.key} is not an unencrypted PEM private key") from None
+        spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
+            raise TlsConfigError(
+                f"the TLS private key {self.key} does not belong to the certificate {self.cert};"
+                " point `tls.key` at the key issued with it")
+
+
+def _load_pem_certificate(label: str, path: Path) -> x509.Certificate:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise TlsConfigError(
+            f"cannot read the {label} at {path} ({exc.strerror}); create the files with "
+            "`samenloop pki dev-setup --dir DIR` or point the configuration at them"
+        ) from None
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise TlsConfigError(f"the {label} {path} is not a PEM certificate") from None
 
 
 def server_credentials(material: TlsMaterial) -> grpc.ServerCredentials:

@@ -1,169 +1,192 @@
-"""The matcher's YAML configuration (`samenloop matcher serve --config FILE`).
+"""The matcher's settings (`samenloop matcher serve --config FILE`; ADR 0014).
 
-Example (paths are relative to the file; see docs/matcher.md for every setting):
+Example (paths are relative to the file; docs/matcher.md lists every setting):
 
     bind: 127.0.0.1:50052
     data_dir: ./matcher-data            # SQLite file matcher.sqlite lives here by default
     database_url: null                  # or postgresql+psycopg://user@host/db
     municipality: GM0599
-    pki_dir: ../pki                     # layout of `samenloop pki dev-setup`
-    component: matcher                  # certificate and keys under <pki_dir>/<component>/
-    officer_trust: ../officers.yaml
+    controller: gemeente-rotterdam      # the municipality whose officers publish policies
+    tls: {ca: pki/ca/ca.crt, cert: pki/matcher/tls.crt, key: pki/matcher/tls.key}
+    signing_key: pki/matcher/signing.key
+    hmac_key: pki/matcher/hmac.key
+    officer_trust: officers.yaml
     pseudonymiser_key_ids: [voprf:0123456789abcdef]
     partners:
       woonstad-rotterdam: {kind: housing, purposes: [wgs-vroegsignalering]}
       gemeente-rotterdam: {kind: municipality, purposes: [wams-gecoordineerde-aanpak]}
+    inquiries: {per_minute: 10, per_day: 200}
     reveal_request_ttl_days: 14
     purge_interval_seconds: 3600
-    inquiries: {per_minute: 10, per_day: 200}   # per-partner inquiry rate limit (the defaults)
 
-Instead of `pki_dir`/`component`, `tls: {ca_cert, cert, key}`, `signing_key` and `hmac_key`
-may name the files one by one.
+Every setting can be overridden from the environment: `SAMENLOOP_MATCHER__DATABASE_URL`,
+`SAMENLOOP_MATCHER__INQUIRIES__PER_DAY`, ...
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
-from domain.catalogue import PartnerKind
-from services.common.config import ConfigError, load_yaml_config, require, resolve_path
+import sqlalchemy as sa
+from pydantic import AfterValidator, Field, PrivateAttr, model_validator
+
+from services.common.settings import (
+    BindAddress,
+    Directory,
+    MunicipalityCode,
+    NonNegativeInt,
+    OrganisationId,
+    PositiveInt,
+    PrivateKeyFile,
+    ReadableFile,
+    Section,
+    ServiceSettings,
+    TlsFiles,
+    load_settings,
+)
 from services.common.tls import TlsMaterial
-from services.matcher.settings import InquiryLimits, MatcherSettings, PartnerEntry
+from services.matcher.settings import (
+    DEFAULT_BIND,
+    InquiryLimits,
+    MatcherSettings,
+    PartnerEntry,
+)
 
-DEFAULT_BIND = "127.0.0.1:50052"
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-_KNOWN = {
-    "bind", "data_dir", "database_url", "municipality", "pki_dir", "component", "tls",
-    "signing_key", "hmac_key", "officer_trust", "pseudonymiser_key_ids", "partners",
-    "reveal_request_ttl_days", "purge_interval_seconds", "alert_signal_retention_days",
-    "link_retention_days", "inquiry_retention_days", "max_batch_rows", "log_level",
-    "max_workers", "catalogue", "deny_list", "inquiries",
-}
-
-
-@dataclass(frozen=True)
-class MatcherConfig:
-    source: Path
-    bind: str
-    database_url: str
-    tls: TlsMaterial
-    signing_key: Path
-    hmac_key: Path
-    officer_trust: Path
-    settings: MatcherSettings
-    purge_interval_seconds: float
-    log_level: str
-    max_workers: int
-    catalogue: Path | None
-    deny_list: Path | None = None
+SUPPORTED_DATABASES = "sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB"
 
 
 def default_database_url(data_dir: Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / 'matcher.sqlite'}"
 
 
-def _int(data: dict[str, Any], key: str, default: int, source: Path) -> int:
-    value = data.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ConfigError(f"{source}: setting `{key}` must be a non-negative integer")
+def _database_url(value: str) -> str:
+    """SQLite or PostgreSQL (psycopg 3); no password in the URL (secrets come from files)."""
+    try:
+        url = sa.make_url(value)
+    except sa.exc.ArgumentError:
+        raise ValueError(f"{value!r} is not a database URL; use {SUPPORTED_DATABASES}") from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend in ("postgresql", "postgres"):
+        if driver not in ("", "psycopg"):
+            raise ValueError(f"the {driver} driver is not installed; write "
+                             "postgresql+psycopg://… (psycopg 3)")
+        url = url.set(drivername="postgresql+psycopg")
+        if url.password:
+            raise ValueError(
+                "the database URL holds a password; secrets come only from files: put it in "
+                "a libpq password file (~/.pgpass or $PGPASSFILE, chmod 600) and drop it here")
+        return url.render_as_string(hide_password=False)
+    if backend == "sqlite":
+        return value
+    raise ValueError(f"unsupported database {backend!r}; use {SUPPORTED_DATABASES}")
+
+
+def _key_id(value: str) -> str:
+    if not re.fullmatch(r"voprf:[0-9a-f]{16}", value):
+        raise ValueError(f"{value!r} is not a pseudonymiser key id (voprf: and 16 hex digits); "
+                         "`samenloop pseudonymiser public-key` prints it")
     return value
 
 
-def parse_partners(raw: Any, source: Path) -> dict[str, PartnerEntry]:
-    if not isinstance(raw, dict) or not raw:
-        raise ConfigError(f"{source}: `partners` must map organisation ids to kind and purposes")
-    kinds = {k.value for k in PartnerKind}
-    out = {}
-    for org, entry in raw.items():
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{source}: partners.{org} must be a mapping")
-        kind = entry.get("kind")
-        if kind not in kinds:
-            raise ConfigError(
-                f"{source}: partners.{org}.kind must be one of {', '.join(sorted(kinds))}")
-        purposes = entry.get("purposes")
-        if not isinstance(purposes, list) or not all(isinstance(p, str) for p in purposes):
-            raise ConfigError(f"{source}: partners.{org}.purposes must be a list of purposes")
-        out[str(org)] = PartnerEntry(str(org), str(kind), frozenset(purposes))
-    return out
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+KeyId = Annotated[str, AfterValidator(_key_id)]
 
 
-def parse_inquiry_limits(raw: Any, source: Path) -> InquiryLimits:
-    """`inquiries: {per_minute: N, per_day: N}`; each key optional, each a positive integer."""
-    if raw is None:
-        return InquiryLimits()
-    if not isinstance(raw, dict) or set(raw) - {"per_minute", "per_day"}:
-        raise ConfigError(f"{source}: `inquiries` must be a mapping with per_minute and per_day")
-    default = InquiryLimits()
-    values = {}
-    for key in ("per_minute", "per_day"):
-        value = raw.get(key, getattr(default, key))
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{source}: setting `inquiries.{key}` must be a positive integer")
-        values[key] = value
-    return InquiryLimits(**values)
+class PartnerSettings(Section):
+    kind: Literal["housing", "police", "mental_health", "municipality"] = Field(
+        description="housing | police | mental_health | municipality")
+    purposes: list[str] = Field(min_length=1,
+                                description="processing purposes this partner may submit under")
+
+
+class InquirySettings(Section):
+    """Per-partner rate limit on CreateInquiry (a sweep of addresses is refused)."""
+
+    per_minute: PositiveInt = InquiryLimits.per_minute
+    per_day: PositiveInt = InquiryLimits.per_day
+
+
+class MatcherConfig(ServiceSettings):
+    SERVICE: ClassVar[str] = "matcher"
+
+    bind: BindAddress = DEFAULT_BIND
+    data_dir: Directory = Field(default=Path("matcher-data"), validate_default=True)
+    database_url: DatabaseUrl | None = Field(
+        default=None, description="default: SQLite file matcher.sqlite in data_dir")
+    municipality: MunicipalityCode | None = None
+    controller: OrganisationId = Field(
+        description="the organisation id of the municipality whose college of B&W is the "
+                    "controller; its officers publish and revoke policies")
+    tls: TlsFiles = Field(description="`{ca, cert, key}`: the mTLS files")
+    signing_key: PrivateKeyFile = Field(description="Ed25519 key that signs reveal requests")
+    hmac_key: PrivateKeyFile = Field(description="the pseudonym HMAC key file")
+    officer_trust: ReadableFile = Field(description="the officer trust file")
+    pseudonymiser_key_ids: list[KeyId] = Field(
+        min_length=1, description="VOPRF key ids whose outputs are accepted")
+    partners: dict[OrganisationId, PartnerSettings] = Field(
+        min_length=1, description="organisation id -> {kind, purposes}")
+    inquiries: InquirySettings = InquirySettings()
+    reveal_request_ttl_days: PositiveInt = 14
+    purge_interval_seconds: NonNegativeInt = 3600
+    alert_signal_retention_days: NonNegativeInt = 365
+    link_retention_days: NonNegativeInt = 400
+    inquiry_retention_days: NonNegativeInt = 365
+    max_batch_rows: PositiveInt = 10_000
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_workers: PositiveInt = 16
+    catalogue: ReadableFile | None = None
+
+    _source: Path = PrivateAttr(default=Path("matcher.yaml"))
+
+    @model_validator(mode="after")
+    def _default_database(self) -> MatcherConfig:
+        if self.database_url is None:
+            object.__setattr__(self, "database_url", default_database_url(self.data_dir))
+        return self
+
+    @property
+    def source(self) -> Path:
+        """The configuration file these settings came from."""
+        return self._source
+
+    @property
+    def url(self) -> str:
+        assert self.database_url is not None  # set by _default_database
+        return self.database_url
+
+    @property
+    def tls_material(self) -> TlsMaterial:
+        return self.tls.material()
+
+    @property
+    def settings(self) -> MatcherSettings:
+        """The values the matching logic needs (plain, constructible without files)."""
+        return MatcherSettings(
+            partners={org: PartnerEntry(org, p.kind, frozenset(p.purposes))
+                      for org, p in self.partners.items()},
+            accepted_key_ids=frozenset(self.pseudonymiser_key_ids),
+            municipality=self.municipality,
+            controller=self.controller,
+            inquiries=InquiryLimits(self.inquiries.per_minute, self.inquiries.per_day),
+            reveal_request_ttl=timedelta(days=self.reveal_request_ttl_days),
+            alert_signal_retention_days=self.alert_signal_retention_days,
+            link_retention_days=self.link_retention_days,
+            inquiry_retention_days=self.inquiry_retention_days,
+            max_batch_rows=self.max_batch_rows,
+        )
+
+    def effective(self) -> dict[str, Any]:
+        out = super().effective()
+        out["database_url"] = sa.make_url(self.url).render_as_string(hide_password=True)
+        return out
 
 
 def load_config(path: Path) -> MatcherConfig:
-    source = Path(path)
-    data = load_yaml_config(source)
-    unknown = sorted(set(data) - _KNOWN)
-    if unknown:
-        raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}")
-    data_dir = resolve_path(str(data.get("data_dir", "matcher-data")), source)
-    url = data.get("database_url") or default_database_url(data_dir)
-    component = str(data.get("component", "matcher"))
-    pki = resolve_path(str(data["pki_dir"]), source) if data.get("pki_dir") else None
-    tls_raw = data.get("tls")
-    if isinstance(tls_raw, dict):
-        tls = TlsMaterial(
-            ca_cert=resolve_path(str(require(tls_raw, "ca_cert", source)), source),
-            cert=resolve_path(str(require(tls_raw, "cert", source)), source),
-            key=resolve_path(str(require(tls_raw, "key", source)), source),
-        )
-    elif pki is not None:
-        tls = TlsMaterial.from_dir(pki, component)
-    else:
-        raise ConfigError(f"{source}: set `pki_dir` or `tls: {{ca_cert, cert, key}}`")
-
-    def key_path(name: str, default_file: str) -> Path:
-        if data.get(name):
-            return resolve_path(str(data[name]), source)
-        if pki is None:
-            raise ConfigError(f"{source}: missing required setting `{name}` (or `pki_dir`)")
-        return pki / component / default_file
-
-    key_ids = data.get("pseudonymiser_key_ids")
-    if not isinstance(key_ids, list) or not key_ids or not all(isinstance(k, str) for k in key_ids):
-        raise ConfigError(f"{source}: `pseudonymiser_key_ids` must list the accepted key ids")
-    municipality = data.get("municipality")
-    settings = MatcherSettings(
-        partners=parse_partners(data.get("partners"), source),
-        accepted_key_ids=frozenset(key_ids),
-        municipality=str(municipality) if municipality else None,
-        reveal_request_ttl=timedelta(days=_int(data, "reveal_request_ttl_days", 14, source)),
-        alert_signal_retention_days=_int(data, "alert_signal_retention_days", 365, source),
-        link_retention_days=_int(data, "link_retention_days", 400, source),
-        inquiry_retention_days=_int(data, "inquiry_retention_days", 365, source),
-        max_batch_rows=_int(data, "max_batch_rows", 10_000, source),
-        inquiries=parse_inquiry_limits(data.get("inquiries"), source),
-    )
-    return MatcherConfig(
-        source=source,
-        bind=str(data.get("bind", DEFAULT_BIND)),
-        database_url=str(url),
-        tls=tls,
-        signing_key=key_path("signing_key", "signing.key"),
-        hmac_key=key_path("hmac_key", "hmac.key"),
-        officer_trust=resolve_path(str(require(data, "officer_trust", source)), source),
-        settings=settings,
-        purge_interval_seconds=float(_int(data, "purge_interval_seconds", 3600, source)),
-        log_level=str(data.get("log_level", "INFO")),
-        max_workers=_int(data, "max_workers", 16, source) or 16,
-        catalogue=resolve_path(str(data["catalogue"]), source) if data.get("catalogue") else None,
-        deny_list=resolve_path(str(data["deny_list"]), source) if data.get("deny_list") else None,
-    )
+    """Read and validate the matcher configuration; `ConfigError` says what is wrong."""
+    config = load_settings(MatcherConfig, path)
+    config._source = Path(path)
+    return config

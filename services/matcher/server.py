@@ -40,7 +40,7 @@ def build_matcher(
     catalogue: Catalogue | None = None,
 ) -> Matcher:
     """Open the database (refusing an unmigrated one), load keys, trust file and catalogue."""
-    engine = engine or create_engine(config.database_url)
+    engine = engine or create_engine(config.url)
     ensure_migrated(engine, MIGRATIONS, MIGRATE_HINT.format(config=config.source))
     return Matcher(
         engine=engine,

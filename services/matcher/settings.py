@@ -1,10 +1,17 @@
-"""What the matcher is configured with, as plain values (the YAML loader is `config.py`)."""
+"""What the matching logic is configured with, as plain values.
+
+The typed, validated settings model (YAML + environment) is `config.MatcherConfig`; its
+`settings` property gives this view, which tests can also build directly.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+
+DEFAULT_BIND = "127.0.0.1:50052"
+"""Where the matcher listens by default, and where its clients look for it."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +39,13 @@ class MatcherSettings:
     partners: Mapping[str, PartnerEntry]
     accepted_key_ids: frozenset[str]
     """Pseudonymiser key ids whose VOPRF outputs the matcher accepts."""
+    controller: str = ""
+    """Organisation id (certificate O) of the controller under the Wams: the municipality
+    whose college of B&W decides the processing. Only its privacy officers publish, revoke,
+    simulate and read the whole audit log; empty: nobody may (deny by default)."""
     municipality: str | None = None
     """CBS code (GM....) this matcher serves; a policy for another municipality is refused."""
+    inquiries: InquiryLimits = field(default_factory=InquiryLimits)
     reveal_request_ttl: timedelta = field(default=timedelta(days=14))
     alert_signal_retention_days: int = 365
     """A signal that contributed to an alert is kept at least this long after the alert."""

@@ -1,100 +1,94 @@
-"""Configuration of the pseudonymiser (YAML), validated with errors that name the setting.
+"""The pseudonymiser's settings (YAML, `SAMENLOOP_PSEUDONYMISER__*` overrides; ADR 0014).
 
 ```yaml
 bind: 127.0.0.1:7401
-tls: {ca: pki/ca.crt, cert: pki/pseudonymiser.crt, key: pki/pseudonymiser.key}
-voprf_key: pki/pseudonymiser.voprf.key
+tls: {ca: pki/ca/ca.crt, cert: pki/pseudonymiser/tls.crt, key: pki/pseudonymiser/tls.key}
+voprf_key: pki/pseudonymiser/voprf.key
 max_batch_size: 1000              # elements per BlindEvaluate
 max_request_bytes: 1048576        # gRPC message limit
-deny_list: revoked.txt            # optional: revoked certificate serials / fingerprints
 organisations:                    # the only organisations served, each with its own quota
-  gemeente-rotterdam: {daily_elements: 5000000, rate_per_second: 50000, burst: 50000}
-  woonstad-rotterdam: {daily_elements: 200000, rate_per_second: 5000, burst: 5000}
+  woonstad-rotterdam: {daily_elements: 2000000, rate_per_second: 20000, burst: 20000}
+deny_list: null                   # optional: revoked certificate serials / fingerprints
 ```
-Relative paths are relative to the configuration file. Organisations are named by the id their
-certificate carries (the OIN for a PKIoverheid certificate, the slug for the dev CA; ADR 0003).
-There is no default quota: an organisation that is not listed is refused (ADR 0006).
+Relative paths are relative to the configuration file. There is no default quota: a gateway
+whose organisation is not listed is not served (the quota is the defence against a dictionary
+run over all BSNs, so it is a deliberate number per partner).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
-from services.common.config import ConfigError, load_yaml_config, require, resolve_path
+from pydantic import Field, model_validator
+
+from services.common.settings import (
+    BindAddress,
+    OrganisationId,
+    PositiveFloat,
+    PositiveInt,
+    PrivateKeyFile,
+    Section,
+    ServiceSettings,
+    TlsFiles,
+    load_settings,
+)
 from services.common.tls import TlsMaterial
 from services.pseudonymiser.quota import QuotaLimits
 
-
-@dataclass(frozen=True)
-class PseudonymiserConfig:
-    bind: str
-    tls: TlsMaterial
-    voprf_key: Path
-    organisations: dict[str, QuotaLimits]
-    max_batch_size: int = 1000
-    max_request_bytes: int = 1024 * 1024
-    deny_list: Path | None = None
+DEFAULT_BIND = "127.0.0.1:7401"
 
 
-def _limits(raw: Any, where: str, source: Path, max_batch: int) -> QuotaLimits:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: `{where}` must be a mapping with daily_elements, "
-                          "rate_per_second and burst")
-    try:
-        limits = QuotaLimits(
-            daily_elements=int(raw["daily_elements"]),
-            rate_per_second=float(raw["rate_per_second"]),
-            burst=int(raw["burst"] if "burst" in raw else raw["rate_per_second"]),
-        )
-    except KeyError as missing:
-        raise ConfigError(f"{source}: `{where}` lacks {missing}") from None
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: `{where}` values must be numbers") from None
-    if limits.daily_elements < 0 or limits.rate_per_second <= 0:
-        raise ConfigError(f"{source}: `{where}` needs daily_elements >= 0 and "
-                          "rate_per_second > 0")
-    if limits.burst < max_batch:
-        raise ConfigError(f"{source}: `{where}.burst` ({limits.burst}) is below max_batch_size "
-                          f"({max_batch}), so a full batch could never pass")
-    return limits
+class OrganisationQuota(Section):
+    """One partner's limits, counted in elements (one request may carry a whole batch)."""
+
+    daily_elements: PositiveInt = Field(description="evaluations per UTC day")
+    rate_per_second: PositiveFloat = Field(description="sustained evaluations per second")
+    burst: PositiveInt | None = Field(
+        default=None, description="largest burst (token bucket); default: rate_per_second")
+
+    @model_validator(mode="after")
+    def _default_burst(self) -> OrganisationQuota:
+        if self.burst is None:
+            object.__setattr__(self, "burst", max(1, int(self.rate_per_second)))
+        return self
+
+    def limits(self) -> QuotaLimits:
+        return QuotaLimits(self.daily_elements, self.rate_per_second, self.burst or 1)
+
+
+class PseudonymiserConfig(ServiceSettings):
+    SERVICE: ClassVar[str] = "pseudonymiser"
+
+    bind: BindAddress = DEFAULT_BIND
+    tls: TlsFiles = Field(description="`{ca, cert, key}`: the mTLS files")
+    voprf_key: PrivateKeyFile = Field(description="the VOPRF private key file (chmod 600)")
+    max_batch_size: int = Field(default=1000, ge=1, le=65535)
+    max_request_bytes: PositiveInt = 1024 * 1024
+    organisations: dict[OrganisationId, OrganisationQuota] = Field(
+        min_length=1,
+        description="the partner organisations served, each with "
+                    "{daily_elements, rate_per_second, burst}")
+
+    @model_validator(mode="after")
+    def _bursts_fit_a_batch(self) -> PseudonymiserConfig:
+        for org, quota in self.organisations.items():
+            burst = quota.limits().burst
+            if burst < self.max_batch_size:
+                raise ValueError(
+                    f"`organisations.{org}.burst` ({burst}) is below `max_batch_size` "
+                    f"({self.max_batch_size}), so a full batch could never pass; raise the burst "
+                    "or lower max_batch_size")
+        return self
+
+    @property
+    def tls_material(self) -> TlsMaterial:
+        return self.tls.material()
+
+    def quota_limits(self) -> dict[str, QuotaLimits]:
+        return {org: quota.limits() for org, quota in self.organisations.items()}
 
 
 def load_config(path: Path) -> PseudonymiserConfig:
-    data = load_yaml_config(path)
-    tls = require(data, "tls", path, dict)
-    try:
-        material = TlsMaterial(
-            ca_cert=resolve_path(tls["ca"], path),
-            cert=resolve_path(tls["cert"], path),
-            key=resolve_path(tls["key"], path),
-        )
-    except KeyError as missing:
-        raise ConfigError(f"{path}: `tls` lacks {missing} (needs ca, cert and key)") from None
-    max_batch = int(data.get("max_batch_size", 1000))
-    if not 1 <= max_batch <= 65535:
-        raise ConfigError(f"{path}: `max_batch_size` must be between 1 and 65535")
-    if "quota" in data:
-        raise ConfigError(f"{path}: `quota` is gone: list each organisation served under "
-                          "`organisations: {<org>: {daily_elements, rate_per_second, burst}}`; "
-                          "there is no default quota")
-    raw_orgs = data.get("organisations")
-    if not isinstance(raw_orgs, dict) or not raw_orgs:
-        raise ConfigError(f"{path}: `organisations` must list every organisation this "
-                          "pseudonymiser serves, as `<org>: {daily_elements, rate_per_second, "
-                          "burst}`")
-    organisations = {
-        str(org): _limits(raw, f"organisations.{org}", path, max_batch)
-        for org, raw in raw_orgs.items()
-    }
-    deny_list = data.get("deny_list")
-    return PseudonymiserConfig(
-        bind=require(data, "bind", path),
-        tls=material,
-        voprf_key=resolve_path(require(data, "voprf_key", path), path),
-        organisations=organisations,
-        max_batch_size=max_batch,
-        max_request_bytes=int(data.get("max_request_bytes", 1024 * 1024)),
-        deny_list=resolve_path(str(deny_list), path) if deny_list else None,
-    )
+    """Read and validate the pseudonymiser configuration; `ConfigError` says what is wrong."""
+    return load_settings(PseudonymiserConfig, path)

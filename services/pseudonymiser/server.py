@@ -31,11 +31,11 @@ def load_key(config: PseudonymiserConfig) -> VoprfServer:
 def start(config: PseudonymiserConfig, *, bind: str | None = None) -> RunningServer:
     key = load_key(config)
     servicer = PseudonymiserServicer(
-        key, QuotaLedger(dict(config.organisations)), config.max_batch_size
+        key, QuotaLedger(config.quota_limits()), config.max_batch_size
     )
     return start_server(
         bind=bind or config.bind,
-        tls=config.tls,
+        tls=config.tls_material,
         services=[ServiceBinding(pseudonymiser_pb2_grpc.add_PseudonymiserServicer_to_server,
                                  servicer, SERVICE)],
         roles=ROLES,

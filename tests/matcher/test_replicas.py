@@ -46,6 +46,7 @@ from tests.matcher.helpers import (
     policy_document,
     sign,
 )
+from tests.support.services import matcher_files
 
 pytestmark = [pytest.mark.slow]
 
@@ -59,8 +60,8 @@ def write_config(tmp: Path, pki: Pki, pseudonymiser: Pseudonymiser, url: str) ->
         "bind": "127.0.0.1:0",
         "database_url": url,
         "municipality": "GM0599",
-        "pki_dir": str(pki.dir),
-        "component": "matcher",
+        **matcher_files(pki.dir),
+        "controller": "gemeente-rotterdam",
         "officer_trust": str(pki.trust),
         "pseudonymiser_key_ids": [pseudonymiser.key_id],
         "partners": {org: {"kind": p.kind, "purposes": sorted(p.purposes)}

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from crypto.devsetup import dev_setup
 from crypto.signing import VerifyKey
 from samenloop.cli.main import app
+from tests.support.services import matcher_files
 
 LIBRARY = Path(__file__).resolve().parents[2] / "policies" / "library"
 # The matcher's clock starts at the real time: officers sign with the real clock, and an
@@ -100,8 +101,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             {
                 "bind": "127.0.0.1:0",
                 "data_dir": str(base / "data"),
-                "pki_dir": str(pki),
-                "component": "matcher",
+                **matcher_files(pki),
+                "controller": "gemeente-rotterdam",
                 "officer_trust": str(trust),
                 "municipality": "GM9999",
                 "pseudonymiser_key_ids": [KEY_ID],
@@ -117,9 +118,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     )
     (base / "data").mkdir()
     config = load_config(config_file)
-    migrate(MIGRATIONS, config.database_url)
+    migrate(MIGRATIONS, config.url)
     matcher = build_matcher(config, clock=SettableClock(START))
-    server = serve(matcher, bind="127.0.0.1:0", tls=config.tls)
+    server = serve(matcher, bind="127.0.0.1:0", tls=config.tls_material)
     try:
         yield Deployment(pki, trust, f"localhost:{server.port}", matcher)
     finally:

@@ -87,11 +87,16 @@ def pseudonymiser_config(
     """Serves `organisations`, by default every gateway in the manifest with `limits`."""
     if organisations is None:
         organisations = {org: limits for org in gateway_organisations(pki)}
+    tls = pki.tls("pseudonymiser")
     return PseudonymiserConfig(
         bind="127.0.0.1:0",
-        tls=pki.tls("pseudonymiser"),
+        tls={"ca": tls.ca_cert, "cert": tls.cert, "key": tls.key},
         voprf_key=pki.key_file("pseudonymiser", "voprf"),
-        organisations=organisations,
+        organisations={
+            org: {"daily_elements": q.daily_elements, "rate_per_second": q.rate_per_second,
+                  "burst": q.burst}
+            for org, q in organisations.items()
+        },
         max_batch_size=max_batch_size,
         deny_list=deny_list,
     )
@@ -123,3 +128,13 @@ def pseudonymiser(pki: DevPki) -> Iterator[RunningPseudonymiser]:
         yield RunningPseudonymiser(running, pki)
     finally:
         running.stop(0)
+
+
+def matcher_files(directory: Path, component: str = "matcher") -> dict[str, object]:
+    """The matcher's file settings for a dev-setup directory: `tls: {ca, cert, key}` and keys."""
+    tls = TlsMaterial.from_dir(directory, component)
+    return {
+        "tls": {"ca": str(tls.ca_cert), "cert": str(tls.cert), "key": str(tls.key)},
+        "signing_key": str(Path(directory) / component / "signing.key"),
+        "hmac_key": str(Path(directory) / component / "hmac.key"),
+    }
