@@ -16,7 +16,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from crypto.keys import read_private_key_file
-
 from crypto.pki import component_dns_name
 from services.common.server_identity import (
     ExpectedServer,

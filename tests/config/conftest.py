@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,3 +27,14 @@ def deployment(generated: Path, tmp_path: Path) -> Path:
     target = tmp_path / "dev"
     shutil.copytree(generated, target)
     return target
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Commands run in-process configure logging onto the runner's stream, which closes after
+    the call; put the suite's configuration back so later tests can still log."""
+    import structlog
+
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)

@@ -80,8 +80,8 @@ def test_the_policy_cli_defaults_name_what_dev_setup_writes(generated: Path) -> 
 # Every service starts from the generated files
 
 
-def _health(tls: TlsMaterial, port: int, service: str) -> int:
-    channel = secure_channel(f"127.0.0.1:{port}", tls)
+def _health(tls: TlsMaterial, port: int, service: str, role: str) -> int:
+    channel = secure_channel(f"127.0.0.1:{port}", tls, server_role=role)
     try:
         reply = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service=service), timeout=20)
@@ -113,7 +113,7 @@ def test_every_service_starts_from_the_generated_files_and_is_healthy(
         ["pseudonymiser", "serve", "--config", str(deployment / "pseudonymiser.yaml")],
         tmp_path / "pseudonymiser.log")
     try:
-        assert _health(officer, p_port, "samenloop.v1.Pseudonymiser") == \
+        assert _health(officer, p_port, "samenloop.v1.Pseudonymiser", "pseudonymiser") == \
             health_pb2.HealthCheckResponse.SERVING
         migrate = CliRunner().invoke(
             app, ["matcher", "migrate", "--config", str(deployment / "matcher.yaml")])
@@ -123,7 +123,7 @@ def test_every_service_starts_from_the_generated_files_and_is_healthy(
             tmp_path / "matcher.log")
         try:
             for service in ("samenloop.v1.PartnerService", "samenloop.v1.PolicyService"):
-                assert _health(officer, m_port, service) == \
+                assert _health(officer, m_port, service, "matcher") == \
                     health_pb2.HealthCheckResponse.SERVING
             # the policy CLI with its defaults (officer folder in --tls-dir) reaches it
             listed = CliRunner().invoke(app, ["policy", "list", "--tls-dir", str(deployment),

@@ -22,6 +22,7 @@ from services.matcher.settings import PartnerEntry
 from tests.matcher.client import Pseudonymiser
 from tests.matcher.conftest import PARTNERS, settings_for
 from tests.matcher.helpers import WAMS, Pki, build_matcher_for_test
+from tests.support.services import matcher_files
 
 OPERATOR = "samenloop-verwerker"  # the matcher certificate's organisation in dev-setup
 
@@ -63,7 +64,8 @@ def test_the_cli_says_it_in_one_line(pki: Pki, pseudonymiser: Pseudonymiser,
                 for org, p in PARTNERS.items()}
     partners[OPERATOR] = {"kind": "housing", "purposes": [WAMS]}
     config.write_text(yaml.safe_dump({
-        "bind": "127.0.0.1:0", "data_dir": str(tmp_path / "data"), "pki_dir": str(pki.dir),
+        "bind": "127.0.0.1:0", "data_dir": str(tmp_path / "data"), **matcher_files(pki.dir),
+        "controller": "gemeente-rotterdam",
         "officer_trust": str(pki.trust), "pseudonymiser_key_ids": [pseudonymiser.key_id],
         "partners": partners, "municipality": "GM0599",
     }))

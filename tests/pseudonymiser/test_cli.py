@@ -17,7 +17,7 @@ from crypto.pseudonyms import voprf_input
 from samenloop.cli.main import app
 from services.pseudonymiser.client import PseudonymiserClient
 from tests.support.processes import start_server_process
-from tests.support.services import GATEWAYS, DevPki, gateway_organisations
+from tests.support.services import GATEWAYS, DevPki
 
 
 def _config(pki: DevPki, path: Path) -> Path:

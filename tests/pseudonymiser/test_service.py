@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from pydantic import ValidationError
 
 from crypto import keys, oprf
 from crypto.oprf import VoprfServer
@@ -265,8 +266,11 @@ def test_organisations_are_configured_by_oin_for_pkioverheid_certificates(
     material = TlsMaterial(ca_cert=pki.tls("pseudonymiser").ca_cert,
                            cert=directory / "gateway-gemeente-oin" / "tls.crt",
                            key=directory / "gateway-gemeente-oin" / "tls.key")
+    # A legal name is not an organisation id: the settings refuse it outright (ADR 0014).
+    with pytest.raises(ValidationError, match="'Gemeente Rotterdam' is not an organisation id"):
+        pseudonymiser_config(pki, organisations={"Gemeente Rotterdam": TEST_LIMITS})
     for served, expected in (({oin: TEST_LIMITS}, None),
-                             ({"Gemeente Rotterdam": TEST_LIMITS},
+                             ({"gemeente-rotterdam": TEST_LIMITS},
                               grpc.StatusCode.PERMISSION_DENIED)):
         running = start(pseudonymiser_config(pki, organisations=served))
         try:
