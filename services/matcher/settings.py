@@ -45,7 +45,6 @@ class MatcherSettings:
     simulate and read the whole audit log; empty: nobody may (deny by default)."""
     municipality: str | None = None
     """CBS code (GM....) this matcher serves; a policy for another municipality is refused."""
-    inquiries: InquiryLimits = field(default_factory=InquiryLimits)
     reveal_request_ttl: timedelta = field(default=timedelta(days=14))
     alert_signal_retention_days: int = 365
     """A signal that contributed to an alert is kept at least this long after the alert."""
