@@ -115,7 +115,7 @@ def prior_approval(
         if trust is None:
             raise ApprovalError(
                 f"{officer_id} already has an approval of {policy.ref} made with key "
-                f"{existing.key_id}, not this key; pass --trust so it can be checked (a stale "
+                f"{existing.key_id}, not this key; pass --officer-trust so it can be checked (a stale "
                 "one is replaced), or remove it from the file"
             )
         check = _check(existing, digest, trust, now)

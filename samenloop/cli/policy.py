@@ -181,7 +181,8 @@ def sign(
         "privacy_officer", "--role", help="privacy_officer or independent_review."
     ),
     trust_file: Path = typer.Option(
-        None, "--trust", help="Officer trust file; checks your key is registered for you."
+        None, "--officer-trust",
+        help="Officer trust file; checks your key is registered for you."
     ),
     on: str = ON_OPTION,
 ) -> None:
@@ -262,8 +263,9 @@ def sign(
     )
     if trust is None:
         typer.echo(
-            "note: no --trust given; whether this approval counts depends on the trust file "
-            "the matcher and gateways use (check with `samenloop policy verify --trust`).",
+            "note: no --officer-trust given; whether this approval counts depends on the trust "
+            "file the matcher and gateways use (check with `samenloop policy verify "
+            "--officer-trust`).",
             err=True,
         )
 
@@ -306,7 +308,7 @@ def _load_policy_text(text: str) -> Any:
 @app.command()
 def verify(
     file: Path = typer.Argument(..., help="The signed policy YAML file."),
-    trust_file: Path = typer.Option(..., "--trust", help="Officer trust file."),
+    trust_file: Path = typer.Option(..., "--officer-trust", help="Officer trust file."),
     revoked: list[str] = typer.Option(
         [], "--revoked", help="A revoked policy id, id@version or digest (repeatable)."
     ),
@@ -535,7 +537,7 @@ def simulate(
 def publish(
     file: Path = typer.Argument(..., help="The signed policy YAML file."),
     trust_file: Path = typer.Option(
-        None, "--trust", help="Check locally that it is in force before sending."
+        None, "--officer-trust", help="Check locally that it is in force before sending."
     ),
     on: str = ON_OPTION,
     matcher: str = MATCHER_OPTION,

@@ -196,14 +196,14 @@ def test_simulate_publish_list_fairness_revoke(deployment: Deployment, tmp_path:
             str(d.pki / officer / "signing.key"),
             "--officer",
             officer,
-            "--trust",
+            "--officer-trust",
             str(d.trust),
             "--as-of",
             ON,
             remote=False,
         )
         assert code == 0, out
-    code, out = d.cli("publish", str(policy), "--trust", str(d.trust), "--as-of", ON)
+    code, out = d.cli("publish", str(policy), "--officer-trust", str(d.trust), "--as-of", ON)
     assert code == 0, out
     assert "state    active" in out and "wams-overlast-schulden@1" in out
 
@@ -293,7 +293,7 @@ def test_the_matcher_refuses_an_approval_from_the_future(
     adopt(policy.name, policy)
     code, out = d.cli(
         "sign", str(policy), "--key", str(d.pki / "fg-gemeente-rotterdam" / "signing.key"),
-        "--officer", "fg-gemeente-rotterdam", "--trust", str(d.trust), remote=False,
+        "--officer", "fg-gemeente-rotterdam", "--officer-trust", str(d.trust), remote=False,
     )
     assert code == 0, out
     officer = "po-woonstad-rotterdam"
@@ -307,5 +307,5 @@ def test_the_matcher_refuses_an_approval_from_the_future(
     assert code == 1 and "FAILED_PRECONDITION" in out
     assert "has 1 (fg-gemeente-rotterdam)" in out
     assert f"the approval by {officer} does not count: signed_at 2099-01-01T00:00:00Z" in out
-    code, out = d.cli("verify", str(policy), "--trust", str(d.trust), remote=False)
+    code, out = d.cli("verify", str(policy), "--officer-trust", str(d.trust), remote=False)
     assert code == 1 and "a signature from the future does not count" in out

@@ -76,7 +76,7 @@ def sign(path: Path, keys: Path, officer: str, role: str = "privacy_officer") ->
         officer,
         "--role",
         role,
-        "--trust",
+        "--officer-trust",
         str(keys / "trust.yaml"),
     )
 
@@ -216,7 +216,7 @@ def test_sign_verify_publishable(tmp_path: Path, officers: Path) -> None:
     code, out = sign(p, officers, "po-a")
     assert code == 0, out
     assert p.read_text().startswith(original)  # comments and layout kept; approval appended
-    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"))
+    code, out = run("verify", str(p), "--officer-trust", str(officers / "trust.yaml"))
     assert code == 1 and "NOT IN FORCE" in out and "has 1 (po-a)" in out
     before = p.read_text()
     code, out = sign(p, officers, "po-a")
@@ -224,20 +224,21 @@ def test_sign_verify_publishable(tmp_path: Path, officers: Path) -> None:
     assert p.read_text() == before
     code, out = sign(p, officers, "po-b")
     assert code == 0 and "2 approval(s)" in out
-    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"))
+    code, out = run("verify", str(p), "--officer-trust", str(officers / "trust.yaml"))
     assert code == 0 and f"IN FORCE on {TODAY}" in out
     assert out.count(" valid") >= 2
     code, out = run(
         "verify",
         str(p),
-        "--trust",
+        "--officer-trust",
         str(officers / "trust.yaml"),
         "--revoked",
         "wams-overlast-schulden",
     )
     assert code == 1 and "revoked" in out
     after = str(VALID_UNTIL + timedelta(days=1))
-    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"), "--as-of", after)
+    code, out = run("verify", str(p), "--officer-trust", str(officers / "trust.yaml"),
+                    "--as-of", after)
     assert code == 1 and f"expired on {VALID_UNTIL}" in out
 
 
@@ -246,7 +247,7 @@ def test_changed_character_after_signing_is_refused(tmp_path: Path, officers: Pa
     assert sign(p, officers, "po-a")[0] == 0
     assert sign(p, officers, "po-b")[0] == 0
     p.write_text(p.read_text().replace("window_days: 180", "window_days: 181"))
-    code, out = run("verify", str(p), "--trust", str(officers / "trust.yaml"))
+    code, out = run("verify", str(p), "--officer-trust", str(officers / "trust.yaml"))
     assert code == 1
     assert out.count("NOT VALID: signature does not verify") == 2
 
@@ -269,7 +270,7 @@ def test_sign_refuses_a_key_registered_to_someone_else(tmp_path: Path, officers:
         str(officers / "po-a.key"),
         "--officer",
         "po-b",
-        "--trust",
+        "--officer-trust",
         str(officers / "trust.yaml"),
     )
     assert code == 1 and "registered for po-a" in out
@@ -280,11 +281,11 @@ def test_standing_needs_the_reviewer(tmp_path: Path, officers: Path) -> None:
     trust = str(officers / "trust.yaml")
     assert sign(p, officers, "po-a")[0] == 0
     assert sign(p, officers, "po-b")[0] == 0
-    code, out = run("verify", str(p), "--trust", trust)
+    code, out = run("verify", str(p), "--officer-trust", trust)
     assert code == 1 and "independent_review approval by ir-example" in out
     code, out = sign(p, officers, "ir-example", "independent_review")
     assert code == 0, out
-    code, out = run("verify", str(p), "--trust", trust)
+    code, out = run("verify", str(p), "--officer-trust", trust)
     assert code == 0, out
 
 
@@ -312,9 +313,10 @@ def test_export(tmp_path: Path) -> None:
     assert code != 0
 
 
-def test_remote_commands_need_an_address(tmp_path: Path) -> None:
+def test_remote_commands_need_tls_files(tmp_path: Path) -> None:
+    # --matcher defaults to the matcher's default address; the TLS files have no default
     code, out = run("list")
-    assert code != 0 and "--matcher" in out
+    assert code != 0 and "--tls-dir" in out
     code, out = run("list", "--matcher", "localhost:1")
     assert code != 0 and "--tls-dir" in out
 
@@ -328,7 +330,7 @@ def test_signing_a_changed_policy_replaces_your_stale_approval(
     assert sign(p, officers, "po-b")[0] == 0
     changed = p.read_text().replace("window_days: 180", "window_days: 150")
     p.write_text(changed)
-    assert run("verify", str(p), "--trust", trust)[0] == 1
+    assert run("verify", str(p), "--officer-trust", trust)[0] == 1
 
     code, out = sign(p, officers, "po-a")
     assert code == 0, out
@@ -341,12 +343,12 @@ def test_signing_a_changed_policy_replaces_your_stale_approval(
     assert text[: text.index("approvals:")] == changed[: changed.index("approvals:")]
     approvals = yaml.safe_load(text)["approvals"]
     assert [a["officer_id"] for a in approvals] == ["po-a", "po-b"]  # replaced in place
-    code, out = run("verify", str(p), "--trust", trust)
+    code, out = run("verify", str(p), "--officer-trust", trust)
     assert code == 1 and "has 1 (po-a)" in out
 
     code, out = sign(p, officers, "po-b")
     assert code == 0 and "was stale" in out and "does not count" not in out
-    code, out = run("verify", str(p), "--trust", trust)
+    code, out = run("verify", str(p), "--officer-trust", trust)
     assert code == 0 and f"IN FORCE on {TODAY}" in out
     assert load_policy(p).trigger.window_days == 150
 

@@ -113,7 +113,7 @@ def test_sign_refuses_a_second_approval_unless_it_replaces_a_stale_one() -> None
     assert prior is not None and prior.stale and "changed after it was signed" in prior.reason
     assert sign_policy(changed, key, officer_id="po-jansen", now=SIGNING_TIME, replaces=0)
     other = OFFICER_KEYS["po-bakker"]
-    with pytest.raises(ApprovalError, match="pass --trust"):
+    with pytest.raises(ApprovalError, match="pass --officer-trust"):
         prior_approval(
             changed, officer_id="po-jansen", role=ApprovalRole.PRIVACY_OFFICER, key=other,
             trust=None, now=SIGNING_TIME,
