@@ -115,8 +115,8 @@ def prior_approval(
         if trust is None:
             raise ApprovalError(
                 f"{officer_id} already has an approval of {policy.ref} made with key "
-                f"{existing.key_id}, not this key; pass --officer-trust so it can be checked (a stale "
-                "one is replaced), or remove it from the file"
+                f"{existing.key_id}, not this key; pass --officer-trust so it can be checked "
+                "(a stale one is replaced), or remove it from the file"
             )
         check = _check(existing, digest, trust, now)
         return PriorApproval(index, existing, not check.valid, check.reason)
