@@ -88,7 +88,8 @@ def test_postgresql_unreachable(deployment: Path, command: str) -> None:
 
 @pytest.mark.parametrize("command", ["migrate", "serve", "purge"])
 def test_unsupported_database_url(deployment: Path, command: str) -> None:
-    code, lines = run("matcher", command, "--config", str(deployment / "matcher.yaml"),
+    extra = ["--yes"] if command == "purge" else []
+    code, lines = run("matcher", command, "--config", str(deployment / "matcher.yaml"), *extra,
                       SAMENLOOP_MATCHER__DATABASE_URL="mysql://samenloop@db/samenloop")
     assert_one_line(code, lines, "`database_url` (environment variable "
                     "SAMENLOOP_MATCHER__DATABASE_URL): unsupported database 'mysql'; use "
