@@ -105,7 +105,7 @@ def _host_port(value: str, *, lowest: int) -> str:
 Address = Annotated[str, AfterValidator(lambda v: _host_port(v, lowest=1))]
 """`host:port` of a service to connect to (port 1-65535)."""
 BindAddress = Annotated[str, AfterValidator(lambda v: _host_port(v, lowest=0))]
-"""`host:port` to listen on; port 0 takes any free port (the server prints which)."""
+"""`host:port` to listen on; port 0 takes any free port (the `server_started` event names it)."""
 
 
 def _municipality(value: str) -> str:
