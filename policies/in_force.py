@@ -3,6 +3,9 @@
 A policy is in force on day `on` when all of these hold:
 
 - at least two distinct privacy officers (by officer id) have a valid approval;
+- when the caller names the controller's organisation (the matcher does), at least one of them
+  is an officer of that organisation: a partner's officer may co-sign, but the controller
+  answers for the processing (ADR 0013);
 - for a `standing` policy, also a valid `independent_review` approval, by the reviewer the
   policy names under `independent_review.reviewer`;
 - `valid_from <= on <= valid_until`;
@@ -55,6 +58,7 @@ def in_force(
     revoked: Collection[str] = frozenset(),
     *,
     now: datetime | None = None,
+    controller: str | None = None,
 ) -> Verdict:
     """Decide whether `policy` is in force on `on`; every failed condition is a reason.
 
@@ -73,6 +77,12 @@ def in_force(
             f"needs valid approvals of {REQUIRED_PRIVACY_OFFICERS} distinct privacy officers, "
             f"has {len(officers)} ({named})"
         )
+    if controller is not None and not any(
+        c.valid and c.officer is not None and c.officer.organisation == controller
+        and c.approval.role is ApprovalRole.PRIVACY_OFFICER
+        for c in checks
+    ):
+        reasons.append(f"needs a valid approval by a privacy officer of the controller {controller}")
     if policy.mode is PolicyMode.STANDING:
         expected = policy.independent_review.reviewer if policy.independent_review else None
         if expected is None:

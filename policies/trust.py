@@ -3,18 +3,24 @@
 The matcher and every gateway are configured with the same file and verify policies themselves;
 none trusts another's verdict. Format (YAML or JSON):
 
-    format: samenloop-officers/v1
+    format: samenloop-officers/v2
     officers:
       - officer_id: po-jansen          # as written in approvals
+        organisation: gemeente-rotterdam  # the organisation id (certificate O) they act for
         name: A. Jansen (FG gemeente)  # optional, for people
         role: privacy_officer          # or independent_review
         public_key: <base64 of the 32-byte Ed25519 public key>
         key_id: ed25519:...            # optional; if given it must match the key
 
 One officer may have several keys (rotation); a key belongs to exactly one officer and role. An
-officer id has one role: a privacy officer cannot also act as the independent reviewer. To end an
-officer's authority, remove their keys: their approvals then stop counting everywhere the file is
-deployed.
+officer id has one role and one organisation: a privacy officer cannot also act as the
+independent reviewer, nor for another organisation. The organisation decides an officer's
+authority at the matcher (ADR 0013): only officers of the controller's organisation sign
+revocations, and a policy needs an approval by one of them. To end an officer's authority,
+remove their keys: their approvals and revocations then stop counting everywhere the file is
+deployed (the matcher re-reads the file when it changes, see `policies.trust_file`).
+
+Format v1 had no organisations; such a file is refused with a message saying what to add.
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ from crypto.signing import VerifyKey
 from policies.errors import TrustFileError
 from policies.model import ApprovalRole
 
-TRUST_FORMAT = "samenloop-officers/v1"
+TRUST_FORMAT = "samenloop-officers/v2"
+OLD_FORMATS = ("samenloop-officers/v1",)
+_FIELDS = {"officer_id", "organisation", "name", "role", "public_key", "key_id"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,8 @@ class Officer:
     officer_id: str
     role: ApprovalRole
     key: VerifyKey
+    organisation: str
+    """The organisation id (client-certificate O) this officer acts for."""
     name: str = ""
 
     @property
@@ -59,6 +69,10 @@ class Trust:
                 return o
         return None
 
+    def of_organisation(self, organisation: str) -> tuple[Officer, ...]:
+        """Every key registered for an officer of `organisation`."""
+        return tuple(o for o in self.officers if o.organisation == organisation)
+
     def __iter__(self) -> Iterator[Officer]:
         return iter(self.officers)
 
@@ -71,6 +85,7 @@ class Trust:
             "officers": [
                 {
                     "officer_id": o.officer_id,
+                    "organisation": o.organisation,
                     **({"name": o.name} if o.name else {}),
                     "role": o.role.value,
                     "public_key": o.key.to_base64(),
@@ -83,6 +98,11 @@ class Trust:
 
 def parse_trust(document: Any, source: str = "<trust>") -> Trust:
     """Validate a trust document. Raises `TrustFileError` naming the entry and the field."""
+    if isinstance(document, Mapping) and document.get("format") in OLD_FORMATS:
+        raise TrustFileError(
+            f"{source}: format {document.get('format')} names no organisations; add "
+            f"`organisation: <organisation id>` to every officer and set `format: {TRUST_FORMAT}`"
+        )
     if not isinstance(document, Mapping) or document.get("format") != TRUST_FORMAT:
         raise TrustFileError(f"{source}: not a trust file (expected format: {TRUST_FORMAT})")
     extra = sorted(set(document) - {"format", "officers"})
@@ -93,16 +113,23 @@ def parse_trust(document: Any, source: str = "<trust>") -> Trust:
         raise TrustFileError(f"{source}: 'officers' must be a list")
     officers: list[Officer] = []
     roles: dict[str, ApprovalRole] = {}
+    organisations: dict[str, str] = {}
     for i, entry in enumerate(entries):
         where = f"{source}: officers[{i}]"
         if not isinstance(entry, Mapping):
             raise TrustFileError(f"{where}: must be a mapping")
-        extra = sorted(set(entry) - {"officer_id", "name", "role", "public_key", "key_id"})
+        extra = sorted(set(entry) - _FIELDS)
         if extra:
             raise TrustFileError(f"{where}: unknown field(s) {', '.join(extra)}")
         officer_id = entry.get("officer_id")
         if not isinstance(officer_id, str) or not officer_id:
             raise TrustFileError(f"{where}: 'officer_id' is required")
+        organisation = entry.get("organisation")
+        if not isinstance(organisation, str) or not organisation.strip():
+            raise TrustFileError(
+                f"{where} ({officer_id}): 'organisation' is required: the organisation id "
+                "(certificate O) this officer acts for"
+            )
         try:
             role = ApprovalRole(str(entry.get("role")))
         except ValueError:
@@ -125,8 +152,13 @@ def parse_trust(document: Any, source: str = "<trust>") -> Trust:
                 f"{where} ({officer_id}): an officer has one role; {officer_id} is already "
                 f"registered as {roles[officer_id].value}"
             )
+        if organisations.setdefault(officer_id, organisation) != organisation:
+            raise TrustFileError(
+                f"{where} ({officer_id}): an officer acts for one organisation; {officer_id} is "
+                f"already registered for {organisations[officer_id]}"
+            )
         name = entry.get("name", "")
-        officers.append(Officer(officer_id, role, key, str(name)))
+        officers.append(Officer(officer_id, role, key, organisation, str(name)))
     return Trust(tuple(officers))
 
 

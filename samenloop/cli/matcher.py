@@ -22,11 +22,12 @@ def serve(
     config: Path = CONFIG,
     bind: str = typer.Option(None, help="Override the `bind` address (host:port)."),
 ) -> None:
-    """Serve the matcher over mTLS until SIGTERM/SIGINT (periodic purge included)."""
+    """Serve the matcher over mTLS until SIGTERM/SIGINT (periodic purge included); SIGHUP
+    re-reads the officer trust file (it is also re-read when it changes)."""
     quiet_grpc_core()
     from services.common.server import serve_until_signalled
     from services.matcher.config import load_config
-    from services.matcher.server import build_matcher
+    from services.matcher.server import build_matcher, reload_trust_on_sighup
     from services.matcher.server import serve as start
 
     with exit_with():
@@ -34,6 +35,7 @@ def serve(
         configure_logging("matcher", level=cfg.log_level)
         configure_tracing("matcher")
         matcher = build_matcher(cfg)
+        reload_trust_on_sighup(matcher)  # before the server announces its port
         try:
             server = start(matcher, bind=bind or cfg.bind, tls=cfg.tls_material,
                            purge_interval=cfg.purge_interval_seconds,

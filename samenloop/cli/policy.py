@@ -145,6 +145,9 @@ def digest(file: Path = typer.Argument(..., help="The policy YAML file.")) -> No
 def keygen(
     out: Path = typer.Option(..., "--out", help="Write the private key here (mode 0600)."),
     officer: str = typer.Option(..., "--officer", help="Your officer id, as in the trust file."),
+    organisation: str = typer.Option(
+        ..., "--organisation", help="Your organisation id (the O of your certificate)."
+    ),
     role: str = typer.Option(
         "privacy_officer", "--role", help="privacy_officer or independent_review."
     ),
@@ -163,6 +166,7 @@ def keygen(
         info = generate_key_file(KeyKind.ED25519, out)
     entry = {
         "officer_id": officer,
+        "organisation": organisation,
         "role": approval_role.value,
         "public_key": info.public_base64,
         "key_id": info.key_id,
@@ -405,7 +409,7 @@ TLS_NAME_OPTION = typer.Option(
 )
 CA_OPTION = typer.Option(None, "--ca", help="CA certificate (instead of --tls-dir).")
 CERT_OPTION = typer.Option(None, "--cert", help="Your client certificate (role privacy_officer).")
-KEY_OPTION = typer.Option(None, "--key", help="Your client certificate's private key.")
+KEY_OPTION = typer.Option(None, "--tls-key", help="Your client certificate's private key.")
 SERVER_NAME_OPTION = typer.Option(
     None,
     "--server-name",
@@ -434,7 +438,7 @@ class _Remote:
             self.material = TlsMaterial.from_dir(tls_dir, tls_name)
         else:
             raise typer.BadParameter(
-                "give your TLS files with --tls-dir DIR (or --ca, --cert and --key)"
+                "give your TLS files with --tls-dir DIR (or --ca, --cert and --tls-key)"
             )
         self.target = matcher
         self.server_name = server_name
@@ -585,36 +589,86 @@ def publish(
         raise typer.Exit(EXIT_INVALID)
 
 
+def _revocation_reasons() -> list[str]:
+    from policies.revocation import REVOCATION_REASONS
+
+    return list(REVOCATION_REASONS)
+
+
 @app.command()
 def revoke(
     policy_id: str = typer.Argument(..., help="The policy id."),
-    reason: str = typer.Option(..., "--reason", help="Why (kept in the audit log)."),
+    reason: str = typer.Option(
+        ..., "--reason", help="A reason code: " + ", ".join(_revocation_reasons()) + "."
+    ),
+    signing_key: Path = typer.Option(..., "--key", help="Your Ed25519 key file (as for sign)."),
+    officer: str = typer.Option(..., "--officer", help="Your officer id, as in the trust file."),
+    digest: str = typer.Option(
+        None, "--digest", help="Revoke only if the published document has this digest."
+    ),
     matcher: str = MATCHER_OPTION,
     tls_dir: Path = TLS_DIR_OPTION,
     tls_name: str = TLS_NAME_OPTION,
     ca: Path = CA_OPTION,
     cert: Path = CERT_OPTION,
-    key: Path = KEY_OPTION,
+    tls_key: Path = KEY_OPTION,
     server_name: str = SERVER_NAME_OPTION,
     yes: bool = yes_option(),
 ) -> None:
-    """Revoke a policy: matching under it stops at once; open alerts stay for the team."""
+    """Revoke a policy with your signed statement: matching under it stops at once; open
+    alerts stay for the team. Only a privacy officer of the controller can; one suffices."""
+    import base64
+
+    from policies.revocation import sign_revocation
     from samenloop.v1 import policy_pb2
 
-    if not reason.strip():
-        raise typer.BadParameter("give a reason; it is kept in the audit log")
+    if reason not in _revocation_reasons():
+        raise typer.BadParameter(
+            f"{reason!r} is not a reason code; use one of: {', '.join(_revocation_reasons())}"
+        )
     confirm_irreversible(
         f"Revoke policy {policy_id}? Matching under it stops at once; this cannot be undone.",
         yes=yes,
         command="policy revoke",
     )
-    remote = _remote(matcher, tls_dir, tls_name, ca, cert, key, server_name)
-    with _errors(), remote.stub() as stub:
-        revoked = stub.RevokePolicy(
-            policy_pb2.RevokePolicyRequest(name=f"policies/{policy_id}", reason=reason),
-            timeout=DEFAULT_TIMEOUT,
-        )
+    remote = _remote(matcher, tls_dir, tls_name, ca, cert, tls_key, server_name)
+    with _errors():
+        key = _load_signing_key(signing_key)
+        with remote.stub() as stub:
+            current = stub.GetPolicy(
+                policy_pb2.GetPolicyRequest(name=f"policies/{policy_id}"), timeout=DEFAULT_TIMEOUT
+            )
+            if digest is not None and digest != current.digest:
+                typer.echo(
+                    f"error: the published {current.policy_id}@{current.version} has digest "
+                    f"{current.digest}, not {digest}; nothing was revoked",
+                    err=True,
+                )
+                raise typer.Exit(EXIT_INVALID)
+            statement = sign_revocation(
+                policy_id=current.policy_id,
+                version=current.version,
+                digest=current.digest,
+                reason=reason,
+                key=key,
+                officer_id=officer,
+                now=datetime.now(UTC),
+            )
+            revoked = stub.RevokePolicy(
+                policy_pb2.RevokePolicyRequest(
+                    name=f"policies/{policy_id}",
+                    revocation=policy_pb2.PolicyRevocation(
+                        **{k: v for k, v in statement.to_document().items() if k != "signature"},
+                        signature=base64.b64decode(statement.signature),
+                    ),
+                ),
+                timeout=DEFAULT_TIMEOUT,
+            )
     _print_published(revoked)
+    if revoked.HasField("revocation"):
+        r = revoked.revocation
+        typer.echo(f"signed by {r.officer_id} ({r.key_id}) at {r.revoked_at}")
+
 
 
 @app.command("list")

@@ -28,6 +28,13 @@ if _version_not_supported:
 class AuditServiceStub(object):
     """Callers: `privacy_officer` for every method; `gateway` for GetCheckpoint, GetInclusionProof
     and GetConsistencyProof of entries about its own partner. Reads are logged too.
+
+    What an officer sees (ListAuditEntries, LookupSubject): the controller's privacy officers see
+    every entry. An officer of another organisation sees only entries about that organisation's
+    own calls, signals and disclosures (its organisation is the actor and the entry names no
+    other partner, or the matcher itself acted on that organisation's signal); never an entry
+    where another organisation acted, nor an alert's life domains (docs/authorization.md).
+    Entries outside that view are skipped silently, as if absent.
     """
 
     def __init__(self, channel):
@@ -66,6 +73,13 @@ class AuditServiceStub(object):
 class AuditServiceServicer(object):
     """Callers: `privacy_officer` for every method; `gateway` for GetCheckpoint, GetInclusionProof
     and GetConsistencyProof of entries about its own partner. Reads are logged too.
+
+    What an officer sees (ListAuditEntries, LookupSubject): the controller's privacy officers see
+    every entry. An officer of another organisation sees only entries about that organisation's
+    own calls, signals and disclosures (its organisation is the actor and the entry names no
+    other partner, or the matcher itself acted on that organisation's signal); never an entry
+    where another organisation acted, nor an alert's life domains (docs/authorization.md).
+    Entries outside that view are skipped silently, as if absent.
     """
 
     def ListAuditEntries(self, request, context):
@@ -140,6 +154,13 @@ def add_AuditServiceServicer_to_server(servicer, server):
 class AuditService(object):
     """Callers: `privacy_officer` for every method; `gateway` for GetCheckpoint, GetInclusionProof
     and GetConsistencyProof of entries about its own partner. Reads are logged too.
+
+    What an officer sees (ListAuditEntries, LookupSubject): the controller's privacy officers see
+    every entry. An officer of another organisation sees only entries about that organisation's
+    own calls, signals and disclosures (its organisation is the actor and the entry names no
+    other partner, or the matcher itself acted on that organisation's signal); never an entry
+    where another organisation acted, nor an alert's life domains (docs/authorization.md).
+    Entries outside that view are skipped silently, as if absent.
     """
 
     @staticmethod

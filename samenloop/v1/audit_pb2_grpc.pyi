@@ -111,6 +111,13 @@ _AuditServiceLookupSubjectType = typing_extensions.TypeVar(
 class AuditServiceStub(typing.Generic[_AuditServiceListAuditEntriesType, _AuditServiceGetCheckpointType, _AuditServiceGetInclusionProofType, _AuditServiceGetConsistencyProofType, _AuditServiceLookupSubjectType]):
     """Callers: `privacy_officer` for every method; `gateway` for GetCheckpoint, GetInclusionProof
     and GetConsistencyProof of entries about its own partner. Reads are logged too.
+
+    What an officer sees (ListAuditEntries, LookupSubject): the controller's privacy officers see
+    every entry. An officer of another organisation sees only entries about that organisation's
+    own calls, signals and disclosures (its organisation is the actor and the entry names no
+    other partner, or the matcher itself acted on that organisation's signal); never an entry
+    where another organisation acted, nor an alert's life domains (docs/authorization.md).
+    Entries outside that view are skipped silently, as if absent.
     """
 
     @typing.overload
@@ -201,6 +208,13 @@ AuditServiceAsyncStub: typing_extensions.TypeAlias = AuditServiceStub[
 class AuditServiceServicer(metaclass=abc.ABCMeta):
     """Callers: `privacy_officer` for every method; `gateway` for GetCheckpoint, GetInclusionProof
     and GetConsistencyProof of entries about its own partner. Reads are logged too.
+
+    What an officer sees (ListAuditEntries, LookupSubject): the controller's privacy officers see
+    every entry. An officer of another organisation sees only entries about that organisation's
+    own calls, signals and disclosures (its organisation is the actor and the entry names no
+    other partner, or the matcher itself acted on that organisation's signal); never an entry
+    where another organisation acted, nor an alert's life domains (docs/authorization.md).
+    Entries outside that view are skipped silently, as if absent.
     """
 
     @abc.abstractmethod

@@ -58,6 +58,7 @@ class PublishedPolicy(google.protobuf.message.Message):
     REVOKE_REASON_FIELD_NUMBER: builtins.int
     PUBLISH_TIME_FIELD_NUMBER: builtins.int
     REVOKE_TIME_FIELD_NUMBER: builtins.int
+    REVOCATION_FIELD_NUMBER: builtins.int
     name: builtins.str
     """`policies/{policy_id}`."""
     policy_id: builtins.str
@@ -68,10 +69,15 @@ class PublishedPolicy(google.protobuf.message.Message):
     """The signed policy document (with approvals) as JSON."""
     state: Global___PolicyState.ValueType
     revoke_reason: builtins.str
+    """The reason code of the revocation (see PolicyRevocation.reason)."""
     @property
     def publish_time(self) -> google.protobuf.timestamp_pb2.Timestamp: ...
     @property
     def revoke_time(self) -> google.protobuf.timestamp_pb2.Timestamp: ...
+    @property
+    def revocation(self) -> Global___PolicyRevocation:
+        """The signed revocation statement, when revoked; verify it with the officer trust file."""
+
     def __init__(
         self,
         *,
@@ -84,11 +90,57 @@ class PublishedPolicy(google.protobuf.message.Message):
         revoke_reason: builtins.str = ...,
         publish_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         revoke_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        revocation: Global___PolicyRevocation | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["publish_time", b"publish_time", "revoke_time", b"revoke_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["digest", b"digest", "document_json", b"document_json", "name", b"name", "policy_id", b"policy_id", "publish_time", b"publish_time", "revoke_reason", b"revoke_reason", "revoke_time", b"revoke_time", "state", b"state", "version", b"version"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["publish_time", b"publish_time", "revocation", b"revocation", "revoke_time", b"revoke_time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["digest", b"digest", "document_json", b"document_json", "name", b"name", "policy_id", b"policy_id", "publish_time", b"publish_time", "revocation", b"revocation", "revoke_reason", b"revoke_reason", "revoke_time", b"revoke_time", "state", b"state", "version", b"version"]) -> None: ...
 
 Global___PublishedPolicy: typing_extensions.TypeAlias = PublishedPolicy
+
+@typing.final
+class PolicyRevocation(google.protobuf.message.Message):
+    """A revocation statement (policies/revocation.py). `signature` is Ed25519 by the officer's key
+    over b"samenloop policy revocation v1\\n" + RFC 8785 canonical JSON of the other fields:
+    {"digest", "key_id", "officer_id", "policy_id", "reason", "revoked_at", "version"}.
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    POLICY_ID_FIELD_NUMBER: builtins.int
+    VERSION_FIELD_NUMBER: builtins.int
+    DIGEST_FIELD_NUMBER: builtins.int
+    REASON_FIELD_NUMBER: builtins.int
+    REVOKED_AT_FIELD_NUMBER: builtins.int
+    OFFICER_ID_FIELD_NUMBER: builtins.int
+    KEY_ID_FIELD_NUMBER: builtins.int
+    SIGNATURE_FIELD_NUMBER: builtins.int
+    policy_id: builtins.str
+    version: builtins.int
+    digest: builtins.str
+    """Hex SHA-256 digest of the revoked document (as in PublishedPolicy.digest)."""
+    reason: builtins.str
+    """A reason code (policies.revocation.REVOCATION_REASONS), never free text."""
+    revoked_at: builtins.str
+    """UTC, `YYYY-MM-DDTHH:MM:SSZ`."""
+    officer_id: builtins.str
+    """A privacy officer of the controller's organisation, as in the officer trust file."""
+    key_id: builtins.str
+    signature: builtins.bytes
+    def __init__(
+        self,
+        *,
+        policy_id: builtins.str = ...,
+        version: builtins.int = ...,
+        digest: builtins.str = ...,
+        reason: builtins.str = ...,
+        revoked_at: builtins.str = ...,
+        officer_id: builtins.str = ...,
+        key_id: builtins.str = ...,
+        signature: builtins.bytes = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["digest", b"digest", "key_id", b"key_id", "officer_id", b"officer_id", "policy_id", b"policy_id", "reason", b"reason", "revoked_at", b"revoked_at", "signature", b"signature", "version", b"version"]) -> None: ...
+
+Global___PolicyRevocation: typing_extensions.TypeAlias = PolicyRevocation
 
 @typing.final
 class PublishPolicyRequest(google.protobuf.message.Message):
@@ -111,18 +163,21 @@ class RevokePolicyRequest(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     NAME_FIELD_NUMBER: builtins.int
-    REASON_FIELD_NUMBER: builtins.int
+    REVOCATION_FIELD_NUMBER: builtins.int
     name: builtins.str
     """Required. `policies/{policy_id}`."""
-    reason: builtins.str
-    """Required. Why, for the audit log."""
+    @property
+    def revocation(self) -> Global___PolicyRevocation:
+        """Required. The signed statement; it must name this policy's published version and digest."""
+
     def __init__(
         self,
         *,
         name: builtins.str = ...,
-        reason: builtins.str = ...,
+        revocation: Global___PolicyRevocation | None = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["name", b"name", "reason", b"reason"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["revocation", b"revocation"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["name", b"name", "revocation", b"revocation"]) -> None: ...
 
 Global___RevokePolicyRequest: typing_extensions.TypeAlias = RevokePolicyRequest
 

@@ -27,7 +27,10 @@ if _version_not_supported:
 
 class PolicyServiceStub(object):
     """Callers: role `privacy_officer` for every method; role `gateway` for ListPolicies and
-    GetPolicy (gateways verify the documents themselves). Every call is logged.
+    GetPolicy (gateways verify the documents themselves). PublishPolicy, RevokePolicy,
+    SimulatePolicy and GetFairnessReport are further limited to the privacy officers of the
+    controller's organisation (the matcher's `controller` setting); a partner organisation's
+    officer may read (GetPolicy, ListPolicies). Every call is logged.
     """
 
     def __init__(self, channel):
@@ -70,7 +73,10 @@ class PolicyServiceStub(object):
 
 class PolicyServiceServicer(object):
     """Callers: role `privacy_officer` for every method; role `gateway` for ListPolicies and
-    GetPolicy (gateways verify the documents themselves). Every call is logged.
+    GetPolicy (gateways verify the documents themselves). PublishPolicy, RevokePolicy,
+    SimulatePolicy and GetFairnessReport are further limited to the privacy officers of the
+    controller's organisation (the matcher's `controller` setting); a partner organisation's
+    officer may read (GetPolicy, ListPolicies). Every call is logged.
     """
 
     def PublishPolicy(self, request, context):
@@ -82,7 +88,9 @@ class PolicyServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def RevokePolicy(self, request, context):
-        """Revokes a policy: it stops matching at once; open alerts stay for the team to close.
+        """Revokes a policy with a statement signed by one privacy officer of the controller: it stops
+        matching at once; open alerts stay for the team to close. The matcher verifies the
+        statement against its trust file and keeps it on the policy (PublishedPolicy.revocation).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -159,7 +167,10 @@ def add_PolicyServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class PolicyService(object):
     """Callers: role `privacy_officer` for every method; role `gateway` for ListPolicies and
-    GetPolicy (gateways verify the documents themselves). Every call is logged.
+    GetPolicy (gateways verify the documents themselves). PublishPolicy, RevokePolicy,
+    SimulatePolicy and GetFairnessReport are further limited to the privacy officers of the
+    controller's organisation (the matcher's `controller` setting); a partner organisation's
+    officer may read (GetPolicy, ListPolicies). Every call is logged.
     """
 
     @staticmethod

@@ -125,7 +125,10 @@ _PolicyServiceGetFairnessReportType = typing_extensions.TypeVar(
 
 class PolicyServiceStub(typing.Generic[_PolicyServicePublishPolicyType, _PolicyServiceRevokePolicyType, _PolicyServiceGetPolicyType, _PolicyServiceListPoliciesType, _PolicyServiceSimulatePolicyType, _PolicyServiceGetFairnessReportType]):
     """Callers: role `privacy_officer` for every method; role `gateway` for ListPolicies and
-    GetPolicy (gateways verify the documents themselves). Every call is logged.
+    GetPolicy (gateways verify the documents themselves). PublishPolicy, RevokePolicy,
+    SimulatePolicy and GetFairnessReport are further limited to the privacy officers of the
+    controller's organisation (the matcher's `controller` setting); a partner organisation's
+    officer may read (GetPolicy, ListPolicies). Every call is logged.
     """
 
     @typing.overload
@@ -190,7 +193,10 @@ class PolicyServiceStub(typing.Generic[_PolicyServicePublishPolicyType, _PolicyS
     """
 
     RevokePolicy: _PolicyServiceRevokePolicyType
-    """Revokes a policy: it stops matching at once; open alerts stay for the team to close."""
+    """Revokes a policy with a statement signed by one privacy officer of the controller: it stops
+    matching at once; open alerts stay for the team to close. The matcher verifies the
+    statement against its trust file and keeps it on the policy (PublishedPolicy.revocation).
+    """
 
     GetPolicy: _PolicyServiceGetPolicyType
 
@@ -234,7 +240,10 @@ PolicyServiceAsyncStub: typing_extensions.TypeAlias = PolicyServiceStub[
 
 class PolicyServiceServicer(metaclass=abc.ABCMeta):
     """Callers: role `privacy_officer` for every method; role `gateway` for ListPolicies and
-    GetPolicy (gateways verify the documents themselves). Every call is logged.
+    GetPolicy (gateways verify the documents themselves). PublishPolicy, RevokePolicy,
+    SimulatePolicy and GetFairnessReport are further limited to the privacy officers of the
+    controller's organisation (the matcher's `controller` setting); a partner organisation's
+    officer may read (GetPolicy, ListPolicies). Every call is logged.
     """
 
     @abc.abstractmethod
@@ -253,7 +262,10 @@ class PolicyServiceServicer(metaclass=abc.ABCMeta):
         request: samenloop.v1.policy_pb2.RevokePolicyRequest,
         context: _ServicerContext,
     ) -> typing.Union[samenloop.v1.policy_pb2.PublishedPolicy, collections.abc.Awaitable[samenloop.v1.policy_pb2.PublishedPolicy]]:
-        """Revokes a policy: it stops matching at once; open alerts stay for the team to close."""
+        """Revokes a policy with a statement signed by one privacy officer of the controller: it stops
+        matching at once; open alerts stay for the team to close. The matcher verifies the
+        statement against its trust file and keeps it on the policy (PublishedPolicy.revocation).
+        """
 
     @abc.abstractmethod
     def GetPolicy(

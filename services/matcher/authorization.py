@@ -4,8 +4,13 @@ The interceptor in `services.common.authz` checks this table before any handler 
 rules that need data live in the core and are listed in docs/authorization.md: a gateway's
 organisation must be a registered partner, it may submit only the signal types its partner kind
 may emit under the purposes registered for it, only municipality gateways send household links,
-a gateway sees and answers only its own reveal requests, and a wijkteam sees only the alerts of
-policies that name it as recipient (others get NOT_FOUND).
+a gateway sees and answers only its own reveal requests, a wijkteam sees only the alerts of
+policies that name it as recipient (others get NOT_FOUND), and the officer rules below.
+
+Officer authority follows the organisation (ADR 0013): publishing, revoking, simulating and the
+fairness report are for the privacy officers of the controller's organisation only
+(`controller_refusal`); an officer of a partner organisation may read policies and sees only
+its own organisation's part of the audit log (`services.matcher.visibility`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,22 @@ _AUDIT = "/samenloop.v1.AuditService/"
 
 def _only(*roles: str) -> frozenset[str]:
     return frozenset(roles)
+
+
+def is_controller_officer(organisation: str, role: str, controller: str) -> bool:
+    """A privacy officer of the controller's organisation (an empty controller: nobody)."""
+    return bool(controller) and role == PRIVACY_OFFICER and organisation == controller
+
+
+def controller_refusal(organisation: str, role: str, controller: str, action: str) -> str | None:
+    """Why this caller may not `action` (None when it may): only the controller's officers."""
+    if is_controller_officer(organisation, role, controller):
+        return None
+    if not controller:
+        return (f"this matcher has no `controller` configured, so nobody may {action}; set "
+                "the controller's organisation id in the matcher configuration")
+    return (f"only privacy officers of the controller {controller} may {action}; your "
+            f"certificate is {role} of {organisation}")
 
 
 ROLE_TABLE: RoleTable = {

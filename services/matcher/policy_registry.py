@@ -4,8 +4,13 @@ The matcher verifies every policy itself before it publishes it (schema, semanti
 the catalogue, two officer signatures against its trust file, validity dates) with the
 `policies` package, the same code the privacy officer's CLI and every gateway run. The active
 set is read from the database in each transaction (a small indexed query), so a policy
-published or revoked through one replica takes effect on all of them at once; parsed documents
-and in-force verdicts are cached per digest and day.
+published or revoked through one replica takes effect on all of them at once.
+
+"In force" is decided again for every evaluation, on the evaluation day, under the trust file
+as it is now: a policy stops matching the day after its `valid_until`, and as soon as the trust
+file no longer holds enough of its signers (the file is re-read when it changes, and on SIGHUP;
+`policies.trust_file`). Parsed documents are cached per digest; verdicts per digest, day and
+trust-file generation, so a reload invalidates every cached verdict at once.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from policies.in_force import in_force
+from policies.in_force import Verdict, in_force
 from policies.model import Policy, parse_policy
 from policies.trust import Trust
+from policies.trust_file import TrustFile
 from services.matcher.schema import policies
 
 ACTIVE = "active"
@@ -35,15 +41,34 @@ class ActivePolicy:
 
 
 class PolicyRegistry:
-    def __init__(self, trust: Trust) -> None:
+    def __init__(self, trust: Trust | TrustFile, *, controller: str | None = None) -> None:
+        """`trust`: a fixed set of officers, or the trust file to follow. `controller`: the
+        organisation whose officers must be among a policy's approvers (None: not checked)."""
         self._trust = trust
+        self.controller = controller
         self._parsed: dict[str, Policy] = {}
-        self._verdicts: dict[tuple[str, date], bool] = {}
+        self._verdicts: dict[tuple[str, date, int], bool] = {}
         self._lock = threading.Lock()
+
+    def _snapshot(self) -> tuple[int, Trust]:
+        if isinstance(self._trust, TrustFile):
+            return self._trust.snapshot()
+        return 0, self._trust
 
     @property
     def trust(self) -> Trust:
-        return self._trust
+        """The officers as they are now (a changed trust file is re-read first)."""
+        return self._snapshot()[1]
+
+    def reload_trust(self) -> None:
+        """Re-read the trust file now (SIGHUP); a fixed trust has nothing to reload."""
+        if isinstance(self._trust, TrustFile):
+            self._trust.reload()
+
+    def verdict(self, policy: Policy, on: date, revoked: frozenset[str] = frozenset()
+                ) -> Verdict:
+        """The full in-force verdict (with reasons) under the current trust file."""
+        return in_force(policy, self.trust, on, revoked, controller=self.controller)
 
     def parsed(self, digest: str, document_json: str) -> Policy:
         with self._lock:
@@ -55,11 +80,13 @@ class PolicyRegistry:
         return found
 
     def is_in_force(self, policy: Policy, digest: str, on: date) -> bool:
-        key = (digest, on)
+        """In force on `on` under the trust file as it is now (cached per file generation)."""
+        generation, trust = self._snapshot()
+        key = (digest, on, generation)
         with self._lock:
             cached = self._verdicts.get(key)
         if cached is None:
-            cached = in_force(policy, self._trust, on).in_force
+            cached = in_force(policy, trust, on, controller=self.controller).in_force
             with self._lock:
                 if len(self._verdicts) > 10_000:
                     self._verdicts.clear()

@@ -62,7 +62,8 @@ policies = sa.Table(
     sa.Column("published_at", sa.DateTime, nullable=False),
     sa.Column("published_by", sa.String(128), nullable=False),
     sa.Column("revoked_at", sa.DateTime),
-    sa.Column("revoke_reason", sa.Text),
+    sa.Column("revoke_reason", sa.Text),  # the reason code of the revocation
+    sa.Column("revocation_json", sa.Text),  # the signed statement (policies.revocation), JSON
     sa.UniqueConstraint("policy_id", "version"),
     sa.Index(None, "state"),
 )

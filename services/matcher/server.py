@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -12,7 +14,8 @@ from crypto.errors import PkiError
 from crypto.keys import load_hmac_key, load_signing_key
 from crypto.pki import identity_from_certificate
 from domain.catalogue import Catalogue, load_catalogue
-from policies.trust import load_trust
+from policies.errors import TrustFileError
+from policies.trust_file import TrustFile
 from samenloop.v1 import audit_pb2_grpc, partner_pb2_grpc, policy_pb2_grpc, wijkteam_pb2_grpc
 from services.common.config import ConfigError
 from services.common.db import create_engine, ensure_migrated
@@ -47,7 +50,8 @@ def build_matcher(
         settings=config.settings,
         signing_key=load_signing_key(config.signing_key),
         hmac_key=load_hmac_key(config.hmac_key),
-        registry=PolicyRegistry(load_trust(config.officer_trust)),
+        registry=PolicyRegistry(open_trust_file(config.officer_trust),
+                                controller=config.settings.controller),
         catalogue=catalogue or load_catalogue(config.catalogue),
         clock=clock or SystemClock(),
     )
@@ -78,6 +82,31 @@ def check_operator_separation(tls: TlsMaterial, settings: MatcherSettings) -> st
             "processor, see docs/decisions/0010-matcher-operator-separation.md)"
         )
     return own.organisation
+
+
+def open_trust_file(path: Path) -> TrustFile:
+    """The officer trust file, followed on disk; a broken file after a change is logged (and
+    trusts nobody until it is fixed: `policies.trust_file`)."""
+
+    def on_error(error: TrustFileError) -> None:
+        get_logger(component="matcher").error(
+            "trust_file_invalid", error=str(error),
+            action="no policy is in force until the trust file is valid again")
+
+    return TrustFile(path, on_error=on_error)
+
+
+def reload_trust_on_sighup(matcher: Matcher) -> None:
+    """SIGHUP re-reads the trust file (call from the main thread). The file is also re-read
+    whenever its mtime, ctime, size or inode changes; SIGHUP is for file systems whose
+    timestamps cannot be trusted."""
+
+    def on_hup(_signum: int, _frame: Any) -> None:
+        matcher.registry.reload_trust()
+        get_logger(component="matcher").info(
+            "trust_file_reloaded", officers=len(matcher.registry.trust))
+
+    signal.signal(signal.SIGHUP, on_hup)
 
 
 @dataclass

@@ -25,14 +25,15 @@ from domain.errors import InvalidValue
 from policies.canonical import policy_digest
 from policies.errors import PolicyError, PolicyInvalid
 from policies.fairness import FairnessReport, fairness_report
-from policies.in_force import in_force
 from policies.lint import lint_document
 from policies.model import Policy, PolicyMode, parse_policy
+from policies.revocation import Revocation, verify_revocation
 from policies.simulate import SimulationReport, summarise_simulation
 from policies.source import parse_yaml
 from services.common.logging import get_logger
 from services.matcher import alerts, audit, matching, store
 from services.matcher import inquiries as inquiry_rules
+from services.matcher.authorization import controller_refusal
 from services.matcher.clock import Clock
 from services.matcher.errors import (
     AlreadyExists,
@@ -76,6 +77,7 @@ from services.matcher.schema import (
     alerts as alerts_t,
 )
 from services.matcher.settings import MatcherSettings, PartnerEntry
+from services.matcher.visibility import audit_scope
 from services.matcher.validation import (
     LinkIn,
     PseudonymIn,
@@ -197,6 +199,8 @@ class PolicyView:
     revoke_reason: str | None
     published_at: datetime
     revoked_at: datetime | None
+    revocation: dict[str, Any] | None = None
+    """The signed revocation statement (policies.revocation), when revoked with one."""
 
 
 @dataclass(frozen=True)
@@ -1195,7 +1199,14 @@ class Matcher:
         activity = policy.processing_activity_id if policy is not None else "policy-administration"
         audit.write(conn, actor, [audit.AuditEvent(name, activity, "", audit.NONE, attrs)], now)
 
+    def _require_controller(self, caller: Caller, action: str) -> None:
+        refusal = controller_refusal(caller.organisation, caller.role,
+                                     self.settings.controller, action)
+        if refusal is not None:
+            raise PermissionDenied(refusal)
+
     def publish_policy(self, caller: Caller, document: bytes) -> PolicyView:
+        self._require_controller(caller, "publish policies")
         doc = _parse_policy_document(document)
         today = self.clock.today()
         report = lint_document(doc, today=today, catalogue=self.catalogue)
@@ -1220,9 +1231,9 @@ class Matcher:
                 raise AlreadyExists(
                     f"{policy.ref} is already published with another digest or was revoked; "
                     "publish a new version")
-            revoked = {str(d) for (d,) in conn.execute(
-                sa.select(policies.c.digest).where(policies.c.state == REVOKED))}
-            verdict = in_force(policy, self.registry.trust, now.date(), revoked)
+            revoked = frozenset(str(d) for (d,) in conn.execute(
+                sa.select(policies.c.digest).where(policies.c.state == REVOKED)))
+            verdict = self.registry.verdict(policy, now.date(), revoked)
             if not verdict.in_force:
                 raise FailedPrecondition(f"{policy.ref} is not in force: "
                                          + "; ".join(verdict.reasons))
@@ -1258,34 +1269,58 @@ class Matcher:
         state = row.state
         if state in (ACTIVE, SUPERSEDED) and not (row.valid_from <= today <= row.valid_until):
             state = "out_of_validity"
+        revocation = json.loads(row.revocation_json) if row.revocation_json else None
         return PolicyView(row.policy_id, int(row.version), row.digest, row.document_json, state,
-                          row.revoke_reason, row.published_at, row.revoked_at)
+                          row.revoke_reason, row.published_at, row.revoked_at, revocation)
 
-    def revoke_policy(self, caller: Caller, name: str, reason: str) -> PolicyView:
+    def revoke_policy(
+        self, caller: Caller, name: str, statement: Revocation | None
+    ) -> PolicyView:
+        """Revoke the published document a controller officer's signed statement names."""
+        self._require_controller(caller, "revoke policies")
         policy_id = _resource_id(name, "policies")
-        if not reason.strip():
-            raise InvalidArgument("reason is required")
+        if statement is None:
+            raise InvalidArgument(
+                "a signed revocation statement is required; make one with "
+                "`samenloop policy revoke ID --reason CODE --key KEY --officer ID`")
+        if statement.policy_id != policy_id:
+            raise InvalidArgument(
+                f"the statement revokes policies/{statement.policy_id[:64]}, not {name}")
+        check = verify_revocation(statement, self.registry.trust,
+                                  controller=self.settings.controller, now=self.clock.now())
+        if not check.valid:
+            raise PermissionDenied(f"revocation of {statement.ref} refused: {check.reason}")
         actor = self._actor(caller)
 
         def work(conn: sa.Connection) -> PolicyView:
             now = self.clock.now()
             row = conn.execute(sa.select(policies).where(
-                policies.c.policy_id == policy_id, policies.c.state == ACTIVE)).first()
+                policies.c.policy_id == policy_id,
+                policies.c.version == statement.version)).first()
             if row is None:
-                latest = self._latest_version(conn, policy_id)
-                if latest is None:
-                    raise NotFound(f"policies/{policy_id} not found")
-                return self._policy_view(latest, now.date())
+                raise NotFound(f"{statement.ref} is not published here")
+            if row.digest != statement.digest:
+                raise FailedPrecondition(
+                    f"the statement names digest {statement.digest[:16]}…, but the published "
+                    f"{statement.ref} has digest {row.digest[:16]}…; sign a statement for the "
+                    "published document (samenloop policy list --all shows it)")
+            if row.state == REVOKED:
+                return self._policy_view(row, now.date())  # the same revocation again
             conn.execute(policies.update().where(policies.c.id == row.id).values(
-                state=REVOKED, revoked_at=now, revoke_reason=reason[:500]))
+                state=REVOKED, revoked_at=now, revoke_reason=statement.reason,
+                revocation_json=json.dumps(statement.to_document(), sort_keys=True)))
             open_ids = [int(i) for (i,) in conn.execute(sa.select(alerts_t.c.id).where(
-                alerts_t.c.policy_id == policy_id, alerts_t.c.state != CLOSED))]
+                alerts_t.c.policy_id == policy_id, alerts_t.c.policy_digest == row.digest,
+                alerts_t.c.state != CLOSED))]
             for part in store.chunks(open_ids):
                 alerts.cancel_pending_requests(conn, alert_ids=part)
             policy = self.registry.parsed(row.digest, row.document_json)
             self._log_policy_event(conn, actor, "policy_revoked", policy,
                                    {"policy": policy.ref, "digest": row.digest,
-                                    "reason": reason[:200]}, now)
+                                    "reason": statement.reason,
+                                    "officer": statement.officer_id,
+                                    "key_id": statement.key_id,
+                                    "revoked_at": statement.revoked_at}, now)
             revoked = conn.execute(sa.select(policies).where(policies.c.id == row.id)).one()
             return self._policy_view(revoked, now.date())
 
@@ -1335,6 +1370,7 @@ class Matcher:
     def simulate_policy(
         self, caller: Caller, document: bytes, evaluate_on: str
     ) -> SimulationReport:
+        self._require_controller(caller, "simulate policies")
         doc = _parse_policy_document(document)
         try:
             policy = parse_policy(doc)
@@ -1364,6 +1400,7 @@ class Matcher:
         return report
 
     def fairness(self, caller: Caller, name: str) -> FairnessReport:
+        self._require_controller(caller, "read fairness reports")
         policy_id = _resource_id(name, "policies")
         actor = self._actor(caller)
 
@@ -1406,10 +1443,13 @@ class Matcher:
         size = max(1, min(page_size or 100, 1000))
         after = _page_token(page_token)
         actor = self._actor(caller)
+        scope = audit_scope(caller.organisation, caller.role, self.settings.controller)
 
         def work(conn: sa.Connection) -> tuple[list[AuditEntryView], str]:
             now = self.clock.now()
             query = sa.select(audit_events).order_by(audit_events.c.id)
+            if scope is not None:
+                query = query.where(scope)
             if after is not None:
                 query = query.where(audit_events.c.id > after)
             if name:

@@ -44,6 +44,10 @@ from tests.matcher.helpers import (
 from tests.support.services import make_pki, pseudonymiser_config, start_pseudonymiser
 
 OFFICER = "fg-gemeente-rotterdam"
+"""A privacy officer of the controller (the municipality)."""
+PARTNER_OFFICER = "po-woonstad-rotterdam"
+"""A privacy officer of a partner organisation (the housing corporation)."""
+CONTROLLER = "gemeente-rotterdam"
 
 # Extra certificate holders the dev PKI does not have: a second team, an unregistered gateway.
 EXTRA = {
@@ -79,11 +83,12 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         if comp["role"] in ("privacy_officer", "independent_review"):
             officers.append({
                 "officer_id": name,
+                "organisation": comp["organisation"],
                 "role": comp["role"],
                 "public_key": comp["keys"]["signing"]["public"],
             })
     trust = directory / "officers.yaml"
-    trust.write_text(yaml.safe_dump({"format": "samenloop-officers/v1", "officers": officers}))
+    trust.write_text(yaml.safe_dump({"format": "samenloop-officers/v2", "officers": officers}))
     return Pki(directory, manifest, trust, dev)
 
 
@@ -108,6 +113,7 @@ def settings_for(pki: Pki, pseudonymiser: Pseudonymiser, **overrides: object) ->
         "partners": PARTNERS,
         "accepted_key_ids": frozenset({pseudonymiser.key_id}),
         "municipality": "GM0599",
+        "controller": CONTROLLER,
     }
     values.update(overrides)
     return MatcherSettings(**values)  # type: ignore[arg-type]
@@ -142,11 +148,11 @@ class Harness:
     def stub(self, component: str, stub_class: Any) -> Any:
         return stub_class(self.channel(component))
 
-    def officer(self) -> Any:
-        return self.stub(OFFICER, policy_pb2_grpc.PolicyServiceStub)
+    def officer(self, component: str = OFFICER) -> Any:
+        return self.stub(component, policy_pb2_grpc.PolicyServiceStub)
 
-    def auditor(self) -> Any:
-        return self.stub(OFFICER, audit_pb2_grpc.AuditServiceStub)
+    def auditor(self, component: str = OFFICER) -> Any:
+        return self.stub(component, audit_pb2_grpc.AuditServiceStub)
 
     def team(self, name: str = TEAM) -> Any:
         return self.stub(name, wijkteam_pb2_grpc.WijkteamServiceStub)

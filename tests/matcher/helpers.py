@@ -17,7 +17,7 @@ from crypto.signing import SigningKey
 from domain.catalogue import load_catalogue
 from policies.approvals import sign_policy, with_approval
 from policies.model import ApprovalRole, parse_policy
-from policies.trust import load_trust
+from policies.trust_file import TrustFile
 from services.common.tls import TlsMaterial
 from services.matcher.clock import Clock
 from services.matcher.policy_registry import PolicyRegistry
@@ -68,14 +68,15 @@ class Pki:
 
 
 def build_matcher_for_test(
-    engine: Engine, pki: Pki, settings: MatcherSettings, clock: Clock
+    engine: Engine, pki: Pki, settings: MatcherSettings, clock: Clock, trust: Path | None = None
 ) -> Matcher:
+    """A matcher over `engine`; it follows the trust file `trust` (default: the PKI's)."""
     return Matcher(
         engine=engine,
         settings=settings,
         signing_key=pki.signing_key("matcher"),
         hmac_key=load_hmac_key(pki.key_file("matcher", "hmac")),
-        registry=PolicyRegistry(load_trust(pki.trust)),
+        registry=PolicyRegistry(TrustFile(trust or pki.trust), controller=settings.controller),
         catalogue=load_catalogue(),
         clock=clock,
     )

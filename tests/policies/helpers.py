@@ -117,16 +117,24 @@ OFFICER_ROLES: dict[str, ApprovalRole] = {
     "po-bakker": ApprovalRole.PRIVACY_OFFICER,
     "ir-visser": ApprovalRole.INDEPENDENT_REVIEW,
 }
+OFFICER_ORGANISATIONS: dict[str, str] = {
+    "po-jansen": "gemeente-teststad",
+    "po-devries": "gemeente-teststad",
+    "po-bakker": "woonstad-teststad",
+    "ir-visser": "toetsingscommissie",
+}
+CONTROLLER = "gemeente-teststad"
 # Before BASE's valid_from: a policy is never in force on a day before it was approved.
 SIGNING_TIME = datetime(2024, 12, 20, 9, 30, tzinfo=UTC)
 
 
 def trust_document() -> dict[str, Any]:
     return {
-        "format": "samenloop-officers/v1",
+        "format": "samenloop-officers/v2",
         "officers": [
             {
                 "officer_id": oid,
+                "organisation": OFFICER_ORGANISATIONS[oid],
                 "role": OFFICER_ROLES[oid].value,
                 "public_key": key.verify_key.to_base64(),
             }

@@ -37,9 +37,9 @@ def adopt(name: str, dest: Path) -> None:
 
 
 OFFICERS = {
-    "fg-gemeente-rotterdam": "privacy_officer",
-    "po-woonstad-rotterdam": "privacy_officer",
-    "independent-reviewer": "independent_review",
+    "fg-gemeente-rotterdam": ("privacy_officer", "gemeente-rotterdam"),
+    "po-woonstad-rotterdam": ("privacy_officer", "woonstad-rotterdam"),
+    "independent-reviewer": ("independent_review", "onafhankelijke-toetsing"),
 }
 KEY_ID = "voprf:00000000000000aa"
 runner = CliRunner()
@@ -83,14 +83,15 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     trust.write_text(
         yaml.safe_dump(
             {
-                "format": "samenloop-officers/v1",
+                "format": "samenloop-officers/v2",
                 "officers": [
                     {
                         "officer_id": name,
+                        "organisation": organisation,
                         "role": role,
                         "public_key": VerifyKey.load(pki / name / "signing.key.pub").to_base64(),
                     }
-                    for name, role in OFFICERS.items()
+                    for name, (role, organisation) in OFFICERS.items()
                 ],
             }
         )
@@ -105,6 +106,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                 "controller": "gemeente-rotterdam",
                 "officer_trust": str(trust),
                 "municipality": "GM9999",
+                "controller": "gemeente-rotterdam",
                 "pseudonymiser_key_ids": [KEY_ID],
                 "partners": {
                     "woonstad-rotterdam": {
@@ -223,9 +225,23 @@ def test_simulate_publish_list_fairness_revoke(deployment: Deployment, tmp_path:
     assert code == 1 and "FAILED_PRECONDITION" in out
     assert "wams-overlast-schulden@2 is not in force" in out and "has 0 (none)" in out
 
-    code, out = d.cli("revoke", "wams-overlast-schulden", "--reason", "test: end of pilot", "--yes")
+    # revoke: a statement signed with the officer's key (--key, as for sign)
+    revoke = ["revoke", "wams-overlast-schulden", "--yes", "--officer"]
+    code, out = d.cli(*revoke, "fg-gemeente-rotterdam", "--reason", "test: end of pilot",
+                      "--key", str(d.pki / "fg-gemeente-rotterdam" / "signing.key"))
+    assert code == 2 and "not a reason code" in out  # free text is refused before signing
+    code, out = d.cli(*revoke, "po-woonstad-rotterdam", "--reason", "end_of_use",
+                      "--key", str(d.pki / "po-woonstad-rotterdam" / "signing.key"))
+    assert code == 1 and "PERMISSION_DENIED" in out and "not of the controller" in out
+    code, out = d.cli(*revoke, "fg-gemeente-rotterdam", "--reason", "end_of_use",
+                      "--key", str(d.pki / "fg-gemeente-rotterdam" / "signing.key"),
+                      "--digest", "0" * 64)
+    assert code == 1 and "nothing was revoked" in out
+    code, out = d.cli(*revoke, "fg-gemeente-rotterdam", "--reason", "end_of_use",
+                      "--key", str(d.pki / "fg-gemeente-rotterdam" / "signing.key"))
     assert code == 0, out
-    assert "state    revoked" in out and "test: end of pilot" in out
+    assert "state    revoked" in out and "end_of_use" in out
+    assert "signed by fg-gemeente-rotterdam" in out
     code, out = d.cli("list")
     assert code == 0 and "no published policies in force" in out
     code, out = d.cli("list", "--all")
@@ -235,17 +251,15 @@ def test_simulate_publish_list_fairness_revoke(deployment: Deployment, tmp_path:
 
 
 def test_wrong_role_certificate_is_refused(deployment: Deployment, tmp_path: Path) -> None:
-    """A gateway may read policies (it verifies them itself) but never revoke one."""
+    """A gateway may read policies (it verifies them itself) but never see a fairness report
+    (nor publish or revoke: tests/matcher/test_authorization.py has every cell)."""
     d = deployment
     result = runner.invoke(
         app,
         [
             "policy",
-            "revoke",
+            "fairness",
             "some-policy",
-            "--reason",
-            "x",
-            "--yes",
             "--matcher",
             d.address,
             "--tls-dir",

@@ -46,13 +46,15 @@ def officers(tmp_path: Path) -> Path:
             str(tmp_path / f"{officer}.key"),
             "--officer",
             officer,
+            "--organisation",
+            "gemeente-voorbeeldstad" if role == "privacy_officer" else "toetsingscommissie",
             "--role",
             role,
         )
         assert code == 0, out
         entries += yaml.safe_load(out[out.index("- officer_id") :])
     trust = tmp_path / "trust.yaml"
-    trust.write_text(yaml.safe_dump({"format": "samenloop-officers/v1", "officers": entries}))
+    trust.write_text(yaml.safe_dump({"format": "samenloop-officers/v2", "officers": entries}))
     return tmp_path
 
 

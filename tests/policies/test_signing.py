@@ -247,6 +247,7 @@ def test_standing_review_must_be_by_the_named_reviewer() -> None:
     trust_doc["officers"].append(
         {
             "officer_id": "ir-other",
+            "organisation": "toetsingscommissie",
             "role": "independent_review",
             "public_key": other.verify_key.to_base64(),
         }

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
 import grpc
 
+from policies.revocation import Revocation, RevocationError
 from policies.suppression import Count
 from samenloop.v1 import policy_pb2, policy_pb2_grpc
 from services.matcher.service import Matcher, PolicyView
+from services.matcher.errors import InvalidArgument
 from services.matcher.servicers._common import caller, handle, timestamp
 
 _STATES = {
@@ -28,7 +33,33 @@ def policy_message(view: PolicyView) -> policy_pb2.PublishedPolicy:
         revoke_reason=view.revoke_reason or "",
         publish_time=timestamp(view.published_at),
         revoke_time=timestamp(view.revoked_at),
+        revocation=revocation_message(view.revocation),
     )
+
+
+def revocation_message(document: dict[str, Any] | None) -> policy_pb2.PolicyRevocation | None:
+    """The stored statement as protobuf (signature as raw bytes)."""
+    if document is None:
+        return None
+    return policy_pb2.PolicyRevocation(
+        **{k: v for k, v in document.items() if k != "signature"},
+        signature=base64.b64decode(document["signature"]),
+    )
+
+
+def revocation_from_message(request: policy_pb2.RevokePolicyRequest) -> Revocation | None:
+    """The statement in a request, or None when there is none; malformed: InvalidArgument."""
+    if not request.HasField("revocation"):
+        return None
+    m = request.revocation
+    try:
+        return Revocation.from_document({
+            "policy_id": m.policy_id, "version": m.version, "digest": m.digest,
+            "reason": m.reason, "revoked_at": m.revoked_at, "officer_id": m.officer_id,
+            "key_id": m.key_id, "signature": base64.b64encode(m.signature).decode("ascii"),
+        })
+    except RevocationError as exc:
+        raise InvalidArgument(str(exc)) from None
 
 
 def count_message(count: Count) -> policy_pb2.SuppressedCount:
@@ -51,7 +82,8 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
     def RevokePolicy(
         self, request: policy_pb2.RevokePolicyRequest, context: grpc.ServicerContext
     ) -> policy_pb2.PublishedPolicy:
-        view = self.matcher.revoke_policy(caller(context), request.name, request.reason)
+        view = self.matcher.revoke_policy(caller(context), request.name,
+                                          revocation_from_message(request))
         return policy_message(view)
 
     @handle
