@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -17,6 +18,8 @@ import pytest
 import yaml
 
 from crypto.devsetup import issue_component, load_ca
+from crypto.keys import KeyKind, generate_key_file
+from policies.revocation import sign_revocation
 from samenloop.v1 import (
     audit_pb2_grpc,
     policy_pb2,
@@ -49,10 +52,12 @@ PARTNER_OFFICER = "po-woonstad-rotterdam"
 """A privacy officer of a partner organisation (the housing corporation)."""
 CONTROLLER = "gemeente-rotterdam"
 
-# Extra certificate holders the dev PKI does not have: a second team, an unregistered gateway.
+# Extra certificate holders the dev PKI does not have: a second team, an unregistered gateway,
+# a second privacy officer of the housing corporation (a partner, not the controller).
 EXTRA = {
     "wijkteam-noord": ("wijkteam-noord", "wijkteam"),
     "gateway-onbekend": ("onbekende-partner", "gateway"),
+    "po2-woonstad-rotterdam": ("woonstad-rotterdam", "privacy_officer"),
 }
 
 PARTNERS = {
@@ -77,6 +82,10 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     ca = load_ca(directory)
     for name, (org, role) in EXTRA.items():
         _, entry = issue_component(directory, ca, name=name, organisation=org, role=role)
+        if role == "privacy_officer":
+            info = generate_key_file(KeyKind.ED25519, directory / name / "signing.key")
+            entry["keys"]["signing"] = {"file": f"{name}/signing.key", "key_id": info.key_id,
+                                        "public": info.public_base64}
         manifest["components"][name] = entry
     officers = []
     for name, comp in manifest["components"].items():
@@ -170,6 +179,25 @@ class Harness:
 
     def publish_policy(self, **overrides: Any) -> Any:
         return self.publish(policy_document(self.pki, **overrides))
+
+    def revocation(self, policy_id: str, *, signer: str = OFFICER, reason: str = "end_of_use",
+                   **changes: Any) -> policy_pb2.PolicyRevocation:
+        """A statement revoking the published version of `policy_id`, signed with `signer`'s
+        officer key (`changes` replace fields before signing)."""
+        current = self.officer().GetPolicy(
+            policy_pb2.GetPolicyRequest(name=f"policies/{policy_id}"), timeout=10)
+        fields = {"policy_id": current.policy_id, "version": current.version,
+                  "digest": current.digest, "reason": reason, "officer_id": signer, **changes}
+        statement = sign_revocation(key=self.pki.signing_key(signer), now=datetime.now(UTC),
+                                    **fields)
+        return policy_pb2.PolicyRevocation(
+            **{k: v for k, v in statement.to_document().items() if k != "signature"},
+            signature=base64.b64decode(statement.signature))
+
+    def revoke(self, policy_id: str, *, caller: str = OFFICER, **kwargs: Any) -> Any:
+        return self.officer(caller).RevokePolicy(policy_pb2.RevokePolicyRequest(
+            name=f"policies/{policy_id}", revocation=self.revocation(policy_id, **kwargs)),
+            timeout=10)
 
     def close(self) -> None:
         for ch in self._channels:
