@@ -53,11 +53,13 @@ PARTNER_OFFICER = "po-woonstad-rotterdam"
 CONTROLLER = "gemeente-rotterdam"
 
 # Extra certificate holders the dev PKI does not have: a second team, an unregistered gateway,
-# a second privacy officer of the housing corporation (a partner, not the controller).
+# a second privacy officer of the housing corporation and one of the police (partners, not the
+# controller).
 EXTRA = {
     "wijkteam-noord": ("wijkteam-noord", "wijkteam"),
     "gateway-onbekend": ("onbekende-partner", "gateway"),
     "po2-woonstad-rotterdam": ("woonstad-rotterdam", "privacy_officer"),
+    "po-politie-rotterdam": ("politie-rotterdam", "privacy_officer"),
 }
 
 PARTNERS = {

@@ -357,6 +357,15 @@ def test_a_partner_officer_lists_only_its_own_organisations_entries(matcher: Har
     # Paging walks the same filtered view (the filter is in the query, not after it).
     paged = all_entries(matcher.auditor(PARTNER_OFFICER), page_size=1, most=4)
     assert [e.index for e in paged] == [e.index for e in housing_view]
+    # The inquiring police's officer: its signal, its inquiry and the reveal request for its
+    # own signal; not the alert it caused (life domains of every partner), nor the reveal
+    # requests its inquiry addressed to the other partners.
+    police_view = all_entries(matcher.auditor("po-politie-rotterdam"))
+    assert sorted((e.name, e.attributes.get("partner", "")) for e in police_view) == [
+        ("inquiry_received", ""),
+        ("reveal_request_created", POLICE),
+        ("signal_received", POLICE),
+    ]
     # The controller's officer sees everything, including what the partner may not.
     names = {e.name for e in all_entries(matcher.auditor())}
     assert {"alert_created", "inquiry_received", "reveal_request_created",
