@@ -1,9 +1,10 @@
 """A trust file that follows its file on disk: removing an officer takes effect without a restart.
 
 A long-running service (the matcher, a gateway) asks `TrustFile.current()` for every decision
-that depends on the officers. That call compares the file's (mtime, size, inode) with what it
-last read and re-reads the file when any of them changed; `reload()` re-reads unconditionally
-(the matcher calls it on SIGHUP, for a file replaced with its old mtime, e.g. by `cp -p`).
+that depends on the officers. That call stats the file (a microsecond) and re-reads it when its
+mtime, ctime, size or inode changed since the last read, so a copy that kept its old mtime
+(`cp -p`, rsync) is still noticed through its ctime; `reload()` re-reads unconditionally (the
+matcher calls it on SIGHUP, for file systems whose timestamps cannot be trusted).
 
 Fail closed: a file that cannot be read or parsed after a change yields an empty trust (no
 officer is trusted, so no policy is in force and no revocation verifies) until a valid file is
@@ -24,7 +25,7 @@ from policies.trust import Trust, load_trust
 
 EMPTY = Trust(())
 
-_Stamp = tuple[int, int, int] | None
+_Stamp = tuple[int, int, int, int] | None
 
 
 def _stamp(path: Path) -> _Stamp:
@@ -32,7 +33,7 @@ def _stamp(path: Path) -> _Stamp:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
 class TrustFile:
