@@ -9,8 +9,10 @@ the suite's `db_url` fixture, so each such test runs on SQLite and on PostgreSQL
 from __future__ import annotations
 
 import base64
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -134,8 +136,10 @@ class Harness:
     """A matcher server on loopback and mTLS channels for every role."""
 
     def __init__(self, pki: Pki, pseudonymiser: Pseudonymiser, matcher: Matcher,
-                 server: MatcherServer, clock: SettableClock) -> None:
+                 server: MatcherServer, clock: SettableClock, trust_file: Path) -> None:
         self.pki = pki
+        self.trust_file = trust_file
+        """The officer trust file this matcher follows."""
         self.pseudonymiser = pseudonymiser
         self.matcher = matcher
         self.server = server
@@ -207,13 +211,16 @@ class Harness:
 
 
 @pytest.fixture
-def matcher(db_url: str, pki: Pki, pseudonymiser: Pseudonymiser) -> Iterator[Harness]:
+def matcher(db_url: str, pki: Pki, pseudonymiser: Pseudonymiser, tmp_path: Path
+            ) -> Iterator[Harness]:
     migrate(MIGRATIONS, db_url)
     engine = create_engine(db_url)
     clock = SettableClock(SystemClock().now())
-    m = build_matcher_for_test(engine, pki, settings_for(pki, pseudonymiser), clock)
+    trust = tmp_path / "officers.yaml"  # this matcher's own copy: a test may change it
+    shutil.copy(pki.trust, trust)
+    m = build_matcher_for_test(engine, pki, settings_for(pki, pseudonymiser), clock, trust)
     server = serve(m, bind="127.0.0.1:0", tls=pki.tls("matcher"), max_workers=8)
-    harness = Harness(pki, pseudonymiser, m, server, clock)
+    harness = Harness(pki, pseudonymiser, m, server, clock, trust)
     yield harness
     harness.close()
     server.stop(0)
