@@ -1,4 +1,9 @@
-"""Authorization: every role against every RPC it must not call, and the finer rules."""
+"""Authorization: every RPC called with the certificate of every role and organisation.
+
+The expected outcome of each cell is written here, from docs/authorization.md, and not derived
+from `services.matcher.authorization.ROLE_TABLE` (the code under test): granting a role an RPC
+in the table, or dropping an organisation rule from the core, makes a cell fail.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +18,59 @@ from services.matcher.authorization import ROLE_TABLE
 from tests.matcher.conftest import Harness
 from tests.matcher.helpers import GGZ, HOUSING, POLICE
 
-# One certificate per role of the dev PKI.
-ROLE_COMPONENTS = {
-    "gateway": "gateway-woonstad-rotterdam",
-    "wijkteam": "wijkteam-feijenoord",
-    "privacy_officer": "fg-gemeente-rotterdam",
-    "independent_review": "independent-reviewer",
-    "pseudonymiser": "pseudonymiser",
-    "matcher": "matcher",
+# The certificates, one column each: (component in the test PKI, role, what it stands for).
+COLUMNS = {
+    "gw":      ("gateway-woonstad-rotterdam", "gateway"),          # a registered partner
+    "gw-bgr":  ("gateway-gemeente-rotterdam", "gateway"),          # the municipality's (BRP)
+    "gw-?":    ("gateway-onbekend", "gateway"),                    # a gateway of no partner
+    "team":    ("wijkteam-feijenoord", "wijkteam"),
+    "po-ctl":  ("fg-gemeente-rotterdam", "privacy_officer"),       # of the controller
+    "po-prt":  ("po-woonstad-rotterdam", "privacy_officer"),       # of a partner organisation
+    "review":  ("independent-reviewer", "independent_review"),
+    "pseud":   ("pseudonymiser", "pseudonymiser"),
+    "matcher": ("matcher", "matcher"),
 }
+
+# A: allowed (past the role table and the organisation rules; the empty request may still be
+#    refused as invalid, or the RPC may not be built yet).
+# R: refused by the role table (PERMISSION_DENIED "role 'x' may not call ...").
+# O: the role may call it, but this organisation may not (PERMISSION_DENIED from the core).
+EXPECTED = """
+                                         gw  gw-bgr gw-?  team po-ctl po-prt review pseud matcher
+PartnerService/SubmitSignals             A   A      O     R    R      R      R      R     R
+PartnerService/WithdrawSignals           A   A      O     R    R      R      R      R     R
+PartnerService/SubmitHouseholdLinks      O   A      O     R    R      R      R      R     R
+PartnerService/CreateInquiry             A   A      O     R    R      R      R      R     R
+PartnerService/PullRevealRequests        A   A      O     R    R      R      R      R     R
+PartnerService/SubmitDisclosure          A   A      O     R    R      R      R      R     R
+WijkteamService/ListAlerts               R   R      R     A    R      R      R      R     R
+WijkteamService/StreamAlerts             R   R      R     A    R      R      R      R     R
+WijkteamService/GetAlert                 R   R      R     A    R      R      R      R     R
+WijkteamService/AssignAlert              R   R      R     A    R      R      R      R     R
+WijkteamService/ReviewAlert              R   R      R     A    R      R      R      R     R
+WijkteamService/CloseAlert               R   R      R     A    R      R      R      R     R
+PolicyService/PublishPolicy              R   R      R     R    A      O      R      R     R
+PolicyService/RevokePolicy               R   R      R     R    A      O      R      R     R
+PolicyService/GetPolicy                  A   A      A     R    A      A      R      R     R
+PolicyService/ListPolicies               A   A      A     R    A      A      R      R     R
+PolicyService/SimulatePolicy             R   R      R     R    A      O      R      R     R
+PolicyService/GetFairnessReport          R   R      R     R    A      O      R      R     R
+AuditService/ListAuditEntries            R   R      R     R    A      A      R      R     R
+AuditService/LookupSubject               R   R      R     R    A      A      R      R     R
+AuditService/GetCheckpoint               A   A      A     R    A      A      R      R     R
+AuditService/GetInclusionProof           A   A      A     R    A      A      R      R     R
+AuditService/GetConsistencyProof         A   A      A     R    A      A      R      R     R
+"""
+
+
+def expected_matrix() -> dict[tuple[str, str], str]:
+    lines = [ln.split() for ln in EXPECTED.strip().splitlines()]
+    header, rows = lines[0], lines[1:]
+    assert header == list(COLUMNS)
+    return {(f"/samenloop.v1.{row[0]}", column): cell
+            for row in rows for column, cell in zip(header, row[1:], strict=True)}
+
+
 SERVICES = [partner_pb2.DESCRIPTOR.services_by_name["PartnerService"],
             wijkteam_pb2.DESCRIPTOR.services_by_name["WijkteamService"],
             policy_pb2.DESCRIPTOR.services_by_name["PolicyService"],
@@ -31,6 +80,7 @@ MODULES = {"PartnerService": partner_pb2, "WijkteamService": wijkteam_pb2,
 
 
 def all_methods() -> list[tuple[str, Any, bool]]:
+    """Every RPC of the API, from the protobuf descriptors."""
     out = []
     for service in SERVICES:
         module = MODULES[service.name]
@@ -60,24 +110,34 @@ def call(channel: grpc.Channel, method: str, types: Any, streaming: bool
     return grpc.StatusCode.OK, ""
 
 
-def test_the_table_names_every_rpc() -> None:
-    assert {m for m, _, _ in all_methods()} == set(ROLE_TABLE)
+def test_the_matrix_names_every_rpc_of_the_api_and_the_table_no_other() -> None:
+    api = {m for m, _, _ in all_methods()}
+    assert {method for method, _ in expected_matrix()} == api
+    assert set(ROLE_TABLE) == api
 
 
-def test_every_role_is_refused_every_rpc_it_may_not_call(matcher: Harness) -> None:
-    refused = 0
-    for role, component in ROLE_COMPONENTS.items():
+def outcome(code: grpc.StatusCode, details: str, role: str) -> str:
+    if code != grpc.StatusCode.PERMISSION_DENIED:
+        return "A"
+    if f"role {role!r} may not call" in details:
+        return "R"
+    return "O"
+
+
+def test_every_cell_of_the_matrix(matcher: Harness) -> None:
+    expected = expected_matrix()
+    actual: dict[tuple[str, str], str] = {}
+    details: dict[tuple[str, str], str] = {}
+    for column, (component, role) in COLUMNS.items():
         channel = matcher.channel(component)
         for method, types, streaming in all_methods():
-            code, details = call(channel, method, types, streaming)
-            if role in ROLE_TABLE[method]:
-                # Past the role check (a finer rule or the empty request may still refuse).
-                assert "may not call" not in details, (role, method)
-            else:
-                assert code == grpc.StatusCode.PERMISSION_DENIED, (role, method, code)
-                assert f"role {role!r} may not call" in details
-                refused += 1
-    assert refused == sum(len(ROLE_COMPONENTS) - len(r) for r in ROLE_TABLE.values())
+            code, text = call(channel, method, types, streaming)
+            actual[(method, column)] = outcome(code, text, role)
+            details[(method, column)] = f"{code.name}: {text[:100]}"
+    wrong = {cell: (want, actual[cell], details[cell])
+             for cell, want in expected.items() if actual[cell] != want}
+    assert not wrong, "\n".join(f"{m} as {c}: expected {w}, got {a} ({d})"
+                                 for (m, c), (w, a, d) in sorted(wrong.items()))
 
 
 def test_finer_rules(matcher: Harness) -> None:
