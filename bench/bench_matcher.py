@@ -91,7 +91,8 @@ def _matcher(url: str) -> Matcher:
     keys = {"po-a": (SigningKey.generate(), ApprovalRole.PRIVACY_OFFICER),
             "po-b": (SigningKey.generate(), ApprovalRole.PRIVACY_OFFICER),
             "reviewer": (SigningKey.generate(), ApprovalRole.INDEPENDENT_REVIEW)}
-    trust = Trust(tuple(Officer(o, role, k.verify_key, "gemeente") for o, (k, role) in keys.items()))
+    trust = Trust(tuple(Officer(o, role, k.verify_key, "gemeente")
+                        for o, (k, role) in keys.items()))
     partners = {
         "woningcorp": PartnerEntry("woningcorp", "housing", frozenset({WGS})),
         "gemeente": PartnerEntry("gemeente", "municipality", frozenset({WGS})),
@@ -100,7 +101,8 @@ def _matcher(url: str) -> Matcher:
         engine=create_engine(url), settings=MatcherSettings(partners, frozenset({KEY_ID}),
                                                          controller="gemeente"),
         signing_key=SigningKey.generate(), hmac_key=os.urandom(32),
-        registry=PolicyRegistry(trust, controller="gemeente"), catalogue=load_catalogue(), clock=SystemClock())
+        registry=PolicyRegistry(trust, controller="gemeente"), catalogue=load_catalogue(),
+        clock=SystemClock())
     doc = _signed_policy(keys)
     import json
 

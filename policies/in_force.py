@@ -82,7 +82,9 @@ def in_force(
         and c.approval.role is ApprovalRole.PRIVACY_OFFICER
         for c in checks
     ):
-        reasons.append(f"needs a valid approval by a privacy officer of the controller {controller}")
+        reasons.append(
+            f"needs a valid approval by a privacy officer of the controller {controller}"
+        )
     if policy.mode is PolicyMode.STANDING:
         expected = policy.independent_review.reviewer if policy.independent_review else None
         if expected is None:

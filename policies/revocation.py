@@ -170,8 +170,8 @@ def verify_revocation(
 
     Valid when the key is registered in `trust` for the officer the statement names, as a
     privacy officer of the controller's organisation, the reason is a known code, the signature
-    verifies over `revocation_message`, and (when `now` is given, timezone-aware) `revoked_at`
-    is not later than `now` (naive means UTC) plus `MAX_CLOCK_SKEW`. Whether it names the right document is the
+    verifies over `revocation_message`, and (when `now` is given; naive means UTC) `revoked_at`
+    is not later than `now` plus `MAX_CLOCK_SKEW`. Whether it names the right document is the
     caller's check: compare `policy_id`, `version` and `digest` with the published policy.
     """
     try:

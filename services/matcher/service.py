@@ -77,7 +77,6 @@ from services.matcher.schema import (
     alerts as alerts_t,
 )
 from services.matcher.settings import MatcherSettings, PartnerEntry
-from services.matcher.visibility import audit_scope
 from services.matcher.validation import (
     LinkIn,
     PseudonymIn,
@@ -89,6 +88,7 @@ from services.matcher.validation import (
     validate_link,
     validate_signal,
 )
+from services.matcher.visibility import audit_scope
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"

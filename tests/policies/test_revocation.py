@@ -18,9 +18,9 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crypto.signing import SigningKey
+from policies.approvals import sign_policy, with_approval
 from policies.errors import TrustFileError
 from policies.in_force import in_force
-from policies.approvals import sign_policy, with_approval
 from policies.model import ApprovalRole, parse_policy
 from policies.revocation import (
     Revocation,

@@ -10,8 +10,8 @@ import grpc
 from policies.revocation import Revocation, RevocationError
 from policies.suppression import Count
 from samenloop.v1 import policy_pb2, policy_pb2_grpc
-from services.matcher.service import Matcher, PolicyView
 from services.matcher.errors import InvalidArgument
+from services.matcher.service import Matcher, PolicyView
 from services.matcher.servicers._common import caller, handle, timestamp
 
 _STATES = {
