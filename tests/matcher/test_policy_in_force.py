@@ -108,7 +108,8 @@ def test_sighup_reloads_the_trust_file_and_keeps_serving(
     proc, port = start_replica(config)
     try:
         proc.send_signal(signal.SIGHUP)  # without a handler, SIGHUP would end the process
-        channel = secure_channel(f"127.0.0.1:{port}", pki.tls("pseudonymiser"))
+        channel = secure_channel(f"127.0.0.1:{port}", pki.tls("pseudonymiser"),
+                                 server_role="matcher")
         try:
             status = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service="samenloop.v1.PolicyService"),
