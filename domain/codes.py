@@ -51,6 +51,7 @@ CODE_LISTS = (
     "withdrawal_reason",
     "review_decision_reason",
     "closure_outcome",
+    "revocation_reason",
 )
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
@@ -111,6 +112,7 @@ class Codes:
     withdrawal_reason: CodeList
     review_decision_reason: CodeList
     closure_outcome: CodeList
+    revocation_reason: CodeList
 
 
 def check_regisseur(value: str, field: str = "regisseur") -> str:

@@ -9,7 +9,7 @@ enough: revoking only ever reduces processing). What is signed (domain-separated
          "version": <int>}
 
 The statement binds one exact document (id, version and digest), a reason code from
-`REVOCATION_REASONS` (never free text: the statement is kept in the append-only audit log) and
+`revocation_reasons()` (never free text: the statement is kept in the append-only audit log) and
 who signed it. The matcher verifies it before it stops the policy and keeps it with the policy,
 so every gateway can verify the same statement itself when it refuses reveal requests of a
 revoked policy. Nothing here reads a clock or a file.
@@ -28,6 +28,7 @@ from typing import Any
 from crypto.errors import InvalidSignature
 from crypto.jcs import canonical_bytes
 from crypto.signing import SigningKey
+from domain.codes import CodeList, load_codes
 from policies.approvals import format_time
 from policies.errors import PolicyError
 from policies.model import ApprovalRole
@@ -35,17 +36,13 @@ from policies.trust import Officer, Trust
 
 REVOCATION_CONTEXT = b"samenloop policy revocation v1\n"
 
-REASONS_VERSION = "2026.1"
-REVOCATION_REASONS: dict[str, str] = {
-    "dpia_revised": "the DPIA was revised and no longer supports the policy",
-    "legal_basis_changed": "the legal basis changed or lapsed",
-    "disproportionate_outcomes": "fairness monitoring shows disproportionate outcomes",
-    "error_in_policy": "the policy contains an error (trigger, scope, fields, recipient)",
-    "key_compromised": "a signing or recipient key may be compromised",
-    "supervisory_order": "ordered by the supervisory authority or a court",
-    "end_of_use": "the controller ends this processing",
-}
-"""Reason codes, version `REASONS_VERSION`; a statement with another reason is refused."""
+
+
+def revocation_reasons() -> CodeList:
+    """The reason codes (`revocation_reason` in domain/codes.yaml, the project's one versioned
+    code list); a statement with another reason is refused."""
+    return load_codes().revocation_reason
+
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
@@ -115,10 +112,11 @@ class Revocation:
             raise RevocationError(f"{source}: 'version' must be a positive integer")
         if not _DIGEST.match(self.digest):
             raise RevocationError(f"{source}: 'digest' must be 64 lowercase hex characters")
-        if self.reason not in REVOCATION_REASONS:
+        reasons = revocation_reasons()
+        if self.reason not in reasons:
             raise RevocationError(
-                f"{source}: reason {self.reason[:40]!r} is not a revocation reason code "
-                f"({REASONS_VERSION}: {', '.join(REVOCATION_REASONS)})"
+                f"{source}: the reason is not a revocation reason code (codes version "
+                f"{reasons.version}: {', '.join(reasons)}); free text is not accepted"
             )
         if not _TIME.match(self.revoked_at):
             raise RevocationError(f"{source}: 'revoked_at' must be YYYY-MM-DDTHH:MM:SSZ (UTC)")

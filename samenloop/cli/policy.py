@@ -590,9 +590,9 @@ def publish(
 
 
 def _revocation_reasons() -> list[str]:
-    from policies.revocation import REVOCATION_REASONS
+    from policies.revocation import revocation_reasons
 
-    return list(REVOCATION_REASONS)
+    return list(revocation_reasons())
 
 
 @app.command()

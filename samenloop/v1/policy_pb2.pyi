@@ -119,7 +119,7 @@ class PolicyRevocation(google.protobuf.message.Message):
     digest: builtins.str
     """Hex SHA-256 digest of the revoked document (as in PublishedPolicy.digest)."""
     reason: builtins.str
-    """A reason code (policies.revocation.REVOCATION_REASONS), never free text."""
+    """A code of the list `revocation_reason` in domain/codes.yaml, never free text."""
     revoked_at: builtins.str
     """UTC, `YYYY-MM-DDTHH:MM:SSZ`."""
     officer_id: builtins.str

@@ -27,8 +27,8 @@ PARTNER_EVENTS = frozenset({
     # the organisation's signals and household links
     "signal_received", "signal_refreshed", "signal_withdrawn", "signal_expired",
     "signal_deleted", "household_link_received",
-    # its inquiries (the entry says what its own gateway was told)
-    "inquiry_received",
+    # its inquiries, answered or refused (the entry says what its own gateway was told)
+    "inquiry_received", "inquiry_refused",
     # the reveal requests addressed to it and its answers
     "reveal_request_created", "reveal_request_delivered", "disclosure_received",
     "disclosure_refused",

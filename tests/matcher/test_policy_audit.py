@@ -337,13 +337,17 @@ def test_a_partner_officer_lists_only_its_own_organisations_entries(matcher: Har
     """Regression: the housing corporation's privacy officer listed the whole audit log, with
     every partner's signal types."""
     a_case_with_three_partners(matcher)
+    # And an inquiry of its own about a household it has no signal on (refused: not involved).
+    assert matcher.gateway(HOUSING).inquire("zichtbaarheid", "3071AB 9").answer == \
+        partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
     housing_view = all_entries(matcher.auditor(PARTNER_OFFICER))
     # Exactly its own calls: the signal it sent (household and person entries), the reveal
-    # request its gateway pulled and the disclosure it made. Not the police's inquiry, not the
-    # alert with its life domains, not the GGZ signal, not the reveal request's creation
-    # (whose actor is the inquiring police).
+    # request its gateway pulled, the disclosure it made and its refused inquiry. Not the
+    # police's inquiry, not the alert with its life domains, not the GGZ signal, not the reveal
+    # request's creation (whose actor is the inquiring police).
     assert sorted((e.name, e.data_subject_id_type) for e in housing_view) == [
         ("disclosure_received", "household_pseudonym"),
+        ("inquiry_refused", "household_pseudonym"),
         ("reveal_request_delivered", "household_pseudonym"),
         ("signal_received", "household_pseudonym"),
         ("signal_received", "person_pseudonym"),
@@ -355,7 +359,7 @@ def test_a_partner_officer_lists_only_its_own_organisations_entries(matcher: Har
                   "geestelijke_gezondheid"):
         assert other not in text
     # Paging walks the same filtered view (the filter is in the query, not after it).
-    paged = all_entries(matcher.auditor(PARTNER_OFFICER), page_size=1, most=4)
+    paged = all_entries(matcher.auditor(PARTNER_OFFICER), page_size=1, most=len(housing_view))
     assert [e.index for e in paged] == [e.index for e in housing_view]
     # The inquiring police's officer: its signal, its inquiry and the reveal request for its
     # own signal; not the alert it caused (life domains of every partner), nor the reveal
