@@ -136,10 +136,11 @@ class Harness:
     """A matcher server on loopback and mTLS channels for every role."""
 
     def __init__(self, pki: Pki, pseudonymiser: Pseudonymiser, matcher: Matcher,
-                 server: MatcherServer, clock: SettableClock, trust_file: Path) -> None:
+                 server: MatcherServer, clock: SettableClock,
+                 trust_file: Path | None = None) -> None:
         self.pki = pki
-        self.trust_file = trust_file
-        """The officer trust file this matcher follows."""
+        self.trust_file = trust_file or pki.trust
+        """The officer trust file this matcher follows (a test may change only its own copy)."""
         self.pseudonymiser = pseudonymiser
         self.matcher = matcher
         self.server = server
