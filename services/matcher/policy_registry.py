@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
@@ -65,10 +65,11 @@ class PolicyRegistry:
         if isinstance(self._trust, TrustFile):
             self._trust.reload()
 
-    def verdict(self, policy: Policy, on: date, revoked: frozenset[str] = frozenset()
-                ) -> Verdict:
-        """The full in-force verdict (with reasons) under the current trust file."""
-        return in_force(policy, self.trust, on, revoked, controller=self.controller)
+    def verdict(self, policy: Policy, on: date, revoked: frozenset[str] = frozenset(),
+                now: datetime | None = None) -> Verdict:
+        """The full in-force verdict (with reasons) under the current trust file; `now`
+        (aware) is the clock approvals' signing times are checked against."""
+        return in_force(policy, self.trust, on, revoked, now=now, controller=self.controller)
 
     def parsed(self, digest: str, document_json: str) -> Policy:
         with self._lock:

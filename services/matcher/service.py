@@ -34,7 +34,7 @@ from services.common.logging import get_logger
 from services.matcher import alerts, audit, matching, store
 from services.matcher import inquiries as inquiry_rules
 from services.matcher.authorization import controller_refusal
-from services.matcher.clock import Clock
+from services.matcher.clock import Clock, to_utc_aware
 from services.matcher.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -1233,7 +1233,8 @@ class Matcher:
                     "publish a new version")
             revoked = frozenset(str(d) for (d,) in conn.execute(
                 sa.select(policies.c.digest).where(policies.c.state == REVOKED)))
-            verdict = self.registry.verdict(policy, now.date(), revoked)
+            verdict = self.registry.verdict(policy, now.date(), revoked,
+                                            now=to_utc_aware(now))
             if not verdict.in_force:
                 raise FailedPrecondition(f"{policy.ref} is not in force: "
                                          + "; ".join(verdict.reasons))
