@@ -131,7 +131,7 @@ def test_one_date_option_and_one_machine_output_option_everywhere() -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ["policy", "revoke", "p", "--reason", "end of pilot"],
+        ["policy", "revoke", "p", "--reason", "end_of_use", "--key", "k", "--officer", "o"],
         ["matcher", "purge", "--config", "matcher.yaml"],
     ],
 )
@@ -174,7 +174,8 @@ def _on_a_terminal(args: list[str], answer: bytes) -> tuple[int, str]:
 
 def test_revoke_on_a_terminal_asks_and_no_means_nothing_is_sent() -> None:
     # no matcher is given: had the command gone on, it would fail on the missing --matcher
-    code, out = _on_a_terminal(["policy", "revoke", "p", "--reason", "end of pilot"], b"n\n")
+    code, out = _on_a_terminal(["policy", "revoke", "p", "--reason", "end_of_use", "--key", "k",
+                                "--officer", "o"], b"n\n")
     assert "Revoke policy p?" in out
     assert code == 1
     assert "nothing done" in out

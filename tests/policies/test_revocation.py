@@ -33,6 +33,7 @@ from policies.trust_file import TrustFile
 from tests.policies.helpers import (
     CONTROLLER,
     OFFICER_KEYS,
+    SIGNING_TIME,
     document,
     signed,
     trust,
@@ -213,7 +214,7 @@ def test_the_controller_must_have_approved() -> None:
     policy_doc = signed(document(), "po-bakker")
     policy_doc = with_approval(policy_doc, sign_policy(
         parse_policy(policy_doc), bakker2, officer_id="po-bakker2",
-        role=ApprovalRole.PRIVACY_OFFICER, now=NOW))
+        role=ApprovalRole.PRIVACY_OFFICER, now=SIGNING_TIME))
     policy = parse_policy(policy_doc)
     assert in_force(policy, t, on).in_force  # without a controller: the old rule
     verdict = in_force(policy, t, on, controller=CONTROLLER)
