@@ -67,7 +67,7 @@ def test_the_cli_says_it_in_one_line(pki: Pki, pseudonymiser: Pseudonymiser,
         "bind": "127.0.0.1:0", "data_dir": str(tmp_path / "data"), **matcher_files(pki.dir),
         "controller": "gemeente-rotterdam",
         "officer_trust": str(pki.trust), "pseudonymiser_key_ids": [pseudonymiser.key_id],
-        "partners": partners, "municipality": "GM0599", "controller": "gemeente-rotterdam",
+        "partners": partners, "municipality": "GM0599",
     }))
     run = [sys.executable, "-m", "samenloop.cli.main", "matcher"]
     subprocess.run([*run, "migrate", "--config", str(config)], check=True, capture_output=True,

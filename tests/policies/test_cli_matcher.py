@@ -106,7 +106,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                 "controller": "gemeente-rotterdam",
                 "officer_trust": str(trust),
                 "municipality": "GM9999",
-                "controller": "gemeente-rotterdam",
                 "pseudonymiser_key_ids": [KEY_ID],
                 "partners": {
                     "woonstad-rotterdam": {
