@@ -24,7 +24,7 @@ from services.common.tls import secure_channel
 from tests.matcher.client import Pseudonymiser
 from tests.matcher.conftest import Harness
 from tests.matcher.helpers import HOUSING, MUNICIPALITY, WGS, Pki
-from tests.matcher.test_replicas import cli, start_replica, write_config
+from tests.matcher.test_replicas import Replica, cli, write_config
 
 
 def alerts_of(h: Harness, policy_id: str) -> int:
@@ -105,10 +105,10 @@ def test_sighup_reloads_the_trust_file_and_keeps_serving(
     config = write_config(tmp_path, pki, pseudonymiser, url)
     subprocess.run(cli("migrate", "--config", str(config)), check=True, capture_output=True,
                    timeout=60)
-    proc, port = start_replica(config)
+    replica = Replica(config)
     try:
-        proc.send_signal(signal.SIGHUP)  # without a handler, SIGHUP would end the process
-        channel = secure_channel(f"127.0.0.1:{port}", pki.tls("pseudonymiser"),
+        replica.proc.send_signal(signal.SIGHUP)  # without a handler, SIGHUP would end it
+        channel = secure_channel(f"127.0.0.1:{replica.port}", pki.tls("pseudonymiser"),
                                  server_role="matcher")
         try:
             status = health_pb2_grpc.HealthStub(channel).Check(
@@ -119,7 +119,7 @@ def test_sighup_reloads_the_trust_file_and_keeps_serving(
         finally:
             channel.close()
         assert status == health_pb2.HealthCheckResponse.SERVING
-        assert proc.poll() is None
+        assert replica.proc.poll() is None
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        replica.stop()
+    assert any('"trust_file_reloaded"' in line for line in replica.lines)
