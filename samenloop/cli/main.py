@@ -49,6 +49,7 @@ _GROUPS: dict[str, tuple[str, str]] = {
     ),
     "audit": ("samenloop.cli.audit", "Read and verify the append-only audit log."),
     "inbox": ("samenloop.cli.inbox", "Wijkteam inbox: alerts, sealed disclosures, assignments."),
+    "synth": ("samenloop.cli.synth", "Generate a synthetic city with its truth, for the demo."),
     "demo": ("samenloop.cli.demo", "Run the whole flow end to end on local data."),
 }
 
