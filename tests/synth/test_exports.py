@@ -146,3 +146,13 @@ def test_cli_writes_a_city_and_refuses_a_bad_date(tmp_path: Path) -> None:
     assert bad.exit_code == 2
     assert "YYYY-MM-DD" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_debt_help_applications_come_first_in_the_municipality_export(city_dir: Path) -> None:
+    """A standing veto is stored before the signals it vetoes, whatever the ingest order."""
+    text = (city_dir / "municipality/signals.csv").read_text("utf-8-sig")
+    types = [r["signal_type"] for r in csv.DictReader(text.splitlines(), delimiter=";")
+             if not r["zaaknummer"].startswith("Z-2026-X")]  # fmt: skip
+    assert "schuldhulp_aanvraag" in types
+    first_other = next(i for i, t in enumerate(types) if t != "schuldhulp_aanvraag")
+    assert "schuldhulp_aanvraag" not in types[first_other:]
