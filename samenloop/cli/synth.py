@@ -33,9 +33,12 @@ def city(
     seed: int = typer.Option(..., "--seed", "-s", help="Seed: the same seed gives the same files."),
     out: Path = typer.Option(..., "--out", "-o", help="Directory to write the city into."),
     invalid_share: float = typer.Option(
-        0.01, "--invalid-share", min=0.0, max=0.5,
+        0.01,
+        "--invalid-share",
+        min=0.0,
+        max=0.5,
         help="Share of invalid rows added to each signal export (0 to 0.5).",
-    ),  # fmt: skip
+    ),
     as_of: str = typer.Option(
         None, "--as-of", help="The day the exports are made (YYYY-MM-DD); default today."
     ),
@@ -52,5 +55,7 @@ def city(
     typer.echo(f"city of {households} households (seed {seed}, as of {day}) written to {out}")
     for policy_id, entry in truth["policies"].items():
         typer.echo(f"  {policy_id} ({entry['mode']}): {len(entry['flagged'])} households to flag")
-    typer.echo(f"  invalid rows: {len(truth['rejected_rows'])}; inquiries: {len(truth['inquiries'])}")
+    typer.echo(
+        f"  invalid rows: {len(truth['rejected_rows'])}; inquiries: {len(truth['inquiries'])}"
+    )
     typer.echo("  synthetic people only; see truth.json and manifest.json")

@@ -2,12 +2,11 @@
 
 Each partner's file is what its shipped mapping (examples/partners/*/mapping.yaml) reads:
 
-| partner kind | file | format |
-| --- | --- | --- |
-| housing | housing/export.csv | woonstichting: cp1252, `;`, day-first dates, own codes, huisletter and toevoeging inside `Huisnr` |
-| police | police/export.jsonl | politie: JSON Lines, own codes, `12-A-2` house numbers |
-| mental_health | mental_health/export.xlsx | GGZ: an Excel workbook, date cells, BSNs stored as numbers |
-| municipality | municipality/signals.csv | gemeente: UTF-8 with BOM, `;`; plus links.csv from the BRP |
+- housing/export.csv (woonstichting): cp1252, `;`, day-first dates, its own codes, huisletter
+  and toevoeging inside `Huisnr`;
+- police/export.jsonl (politie): JSON Lines, its own codes, `12-A-2` house numbers;
+- mental_health/export.xlsx (GGZ): an Excel workbook, date cells, BSNs stored as numbers;
+- municipality/signals.csv (gemeente): UTF-8 with BOM, `;`; and links.csv from the BRP.
 
 Every rendering is checked against the domain's own parser before it is written (a rendering
 that would not read back as the same address falls back to the plain form), so messiness never
@@ -37,14 +36,26 @@ from samenloop.synth.model import City, Person, Signal
 
 __all__ = ["InvalidRow", "write_exports"]
 
-HOUSING_CODES = {"huurachterstand": "HA2", "ontruiming_aangezegd": "ONTR",
-                 "woonoverlast_melding": "OVL", "woning_ernstig_vervuild": "VERV"}  # fmt: skip
+HOUSING_CODES = {
+    "huurachterstand": "HA2",
+    "ontruiming_aangezegd": "ONTR",
+    "woonoverlast_melding": "OVL",
+    "woning_ernstig_vervuild": "VERV",
+}
 HOUSING_PURPOSES = {"wgs-vroegsignalering": "VS", "wams-gecoordineerde-aanpak": "WAMS"}
-POLICE_CODES = {"verward_gedrag_e33": "E33", "huiselijk_geweld_incident": "HG",
-                "politie_herhaalde_inzet_adres": "HERH", "zorgmelding_minderjarige": "ZM",
-                "middelen_incident": "MID", "woonoverlast_melding": "OVL"}  # fmt: skip
-GGZ_CODES = {"ggz_crisiscontact": "CRISIS", "ggz_zorgmijding": "ZORGMIJDING",
-             "ggz_uitstroom_zonder_woonplek": "UITSTROOM"}  # fmt: skip
+POLICE_CODES = {
+    "verward_gedrag_e33": "E33",
+    "huiselijk_geweld_incident": "HG",
+    "politie_herhaalde_inzet_adres": "HERH",
+    "zorgmelding_minderjarige": "ZM",
+    "middelen_incident": "MID",
+    "woonoverlast_melding": "OVL",
+}
+GGZ_CODES = {
+    "ggz_crisiscontact": "CRISIS",
+    "ggz_zorgmijding": "ZORGMIJDING",
+    "ggz_uitstroom_zonder_woonplek": "UITSTROOM",
+}
 
 # What the gateway check reports for each deliberate mistake (tests/synth checks every one).
 INVALID_CODES = {
@@ -80,8 +91,13 @@ class _Render:
     def postcode(self, pc: str) -> str:
         digits, letters = pc[:4], pc[4:]
         return self.rng.choice(
-            (pc, pc, f"{digits} {letters}", f"{digits}{letters.lower()}",
-             f"{digits} {letters.lower()}")  # fmt: skip
+            (
+                pc,
+                pc,
+                f"{digits} {letters}",
+                f"{digits}{letters.lower()}",
+                f"{digits} {letters.lower()}",
+            )
         )
 
     def bsn(self, bsn: str) -> str:
@@ -128,10 +144,11 @@ def _reads_as(a: Address, pc: str, nr: str, letter: str, toev: str, hyphen: str)
 
 def write_exports(city: City, out: Path, invalid_share: float) -> list[InvalidRow]:
     """Write every partner's signal export and the BRP links; return the invalid rows."""
-    rng = random.Random(f"exports:{city.seed}")
+    rng = random.Random(f"exports:{city.seed}")  # noqa: S311 - synthetic data, seeded on purpose
     render = _Render(rng)
-    by_kind: dict[str, list[Signal]] = {k: [] for k in ("housing", "police", "mental_health",
-                                                        "municipality")}  # fmt: skip
+    by_kind: dict[str, list[Signal]] = {
+        k: [] for k in ("housing", "police", "mental_health", "municipality")
+    }
     for s in city.signals:
         by_kind[s.partner_kind].append(s)
     invalid: list[InvalidRow] = []
@@ -186,34 +203,63 @@ def _person(city: City, s: Signal) -> Person | None:
     return city.persons.get(s.bsn) if s.bsn else None
 
 
-# --- housing: woonstichting -----------------------------------------------------------------------
+# --- housing: woonstichting ----------------------------------------------------------------------
 
-_HOUSING_HEADER = ["Dossiernr", "Signaal", "Datum signaal", "Doel", "BSN huurder", "Postcode",
-                   "Huisnr", "Achternaam", "Tussenv.", "Voorl.", "Telefoon", "E-mail",
-                   "Escalatie", "Opmerking", "Medewerker"]  # fmt: skip
+_HOUSING_HEADER = [
+    "Dossiernr",
+    "Signaal",
+    "Datum signaal",
+    "Doel",
+    "BSN huurder",
+    "Postcode",
+    "Huisnr",
+    "Achternaam",
+    "Tussenv.",
+    "Voorl.",
+    "Telefoon",
+    "E-mail",
+    "Escalatie",
+    "Opmerking",
+    "Medewerker",
+]
 
 
-def _housing(city: City, signals: list[Signal], n_bad: int, out: Path, r: _Render) -> list[InvalidRow]:
+def _housing(
+    city: City, signals: list[Signal], n_bad: int, out: Path, r: _Render
+) -> list[InvalidRow]:
     rng = r.rng
     rows: list[Row] = []
     for s in signals:
         a = city.households[s.hid or ""].address
         row: Row = dict.fromkeys(_HOUSING_HEADER, "")
-        row.update({
-            "Dossiernr": s.signal_id, "Signaal": HOUSING_CODES[s.signal_type],
-            "Datum signaal": s.observed_on.strftime("%d-%m-%Y"),
-            "Doel": HOUSING_PURPOSES[s.purpose], "Postcode": r.postcode(a.postcode),
-            "Huisnr": r.huisnummer(a, "reject"), "Escalatie": "N",
-            "Medewerker": rng.choice(("KvD", "PB", "MS")),
-        })  # fmt: skip
+        row.update(
+            {
+                "Dossiernr": s.signal_id,
+                "Signaal": HOUSING_CODES[s.signal_type],
+                "Datum signaal": s.observed_on.strftime("%d-%m-%Y"),
+                "Doel": HOUSING_PURPOSES[s.purpose],
+                "Postcode": r.postcode(a.postcode),
+                "Huisnr": r.huisnummer(a, "reject"),
+                "Escalatie": "N",
+                "Medewerker": rng.choice(("KvD", "PB", "MS")),
+            }
+        )
         tenant = _tenant(city, s)
         if tenant is not None:
-            row.update({"BSN huurder": r.bsn(tenant.bsn), "Achternaam": tenant.geslachtsnaam,
-                        "Tussenv.": tenant.voorvoegsel, "Voorl.": tenant.voorletters,
-                        "Telefoon": f"06-{rng.randrange(10**8):08d}"})  # fmt: skip
+            row.update(
+                {
+                    "BSN huurder": r.bsn(tenant.bsn),
+                    "Achternaam": tenant.geslachtsnaam,
+                    "Tussenv.": tenant.voorvoegsel,
+                    "Voorl.": tenant.voorletters,
+                    "Telefoon": f"06-{rng.randrange(10**8):08d}",
+                }
+            )
         rows.append(row)
-    bad = []
-    for problem in _problems(rng, n_bad, ("bad_bsn", "bad_postcode", "unknown_type", "date_format")):
+    bad: list[tuple[Row, str]] = []
+    for problem in _problems(
+        rng, n_bad, ("bad_bsn", "bad_postcode", "unknown_type", "date_format")
+    ):
         row = dict(rng.choice(rows)) if rows else _housing_blank(city)
         row["Dossiernr"] = f"DH-26-X{len(bad):04d}"
         if problem == "bad_bsn":
@@ -239,9 +285,18 @@ def _housing(city: City, signals: list[Signal], n_bad: int, out: Path, r: _Rende
 def _housing_blank(city: City) -> Row:
     a = next(iter(city.households.values())).address
     row: Row = dict.fromkeys(_HOUSING_HEADER, "")
-    row.update({"Signaal": "HA2", "Datum signaal": city.as_of.strftime("%d-%m-%Y"), "Doel": "VS",
-                "Postcode": a.postcode, "Huisnr": str(a.huisnummer) + a.huisletter +
-                (f"-{a.toevoeging}" if a.toevoeging else ""), "Escalatie": "N"})  # fmt: skip
+    row.update(
+        {
+            "Signaal": "HA2",
+            "Datum signaal": city.as_of.strftime("%d-%m-%Y"),
+            "Doel": "VS",
+            "Postcode": a.postcode,
+            "Huisnr": str(a.huisnummer)
+            + a.huisletter
+            + (f"-{a.toevoeging}" if a.toevoeging else ""),
+            "Escalatie": "N",
+        }
+    )
     return row
 
 
@@ -249,9 +304,8 @@ def _tenant(city: City, s: Signal) -> Person | None:
     """The tenant named on a household row: a resident who never moved, if cp1252 can hold
     the name; deterministic per signal so the file is reproducible."""
     members = sorted(
-        link.bsn for link in city.links
-        if link.hid == s.hid and link.valid_from <= s.observed_on
-    )  # fmt: skip
+        link.bsn for link in city.links if link.hid == s.hid and link.valid_from <= s.observed_on
+    )
     if not members or int(s.signal_id[-1]) % 2:
         return None
     p = city.persons[members[0]]
@@ -263,38 +317,61 @@ def _tenant(city: City, s: Signal) -> Person | None:
     return None if moved else p
 
 
-# --- police: JSON Lines ----------------------------------------------------------------------------
+# --- police: JSON Lines --------------------------------------------------------------------------
 
 
-def _police(city: City, signals: list[Signal], n_bad: int, out: Path, r: _Render) -> list[InvalidRow]:
+def _police(
+    city: City, signals: list[Signal], n_bad: int, out: Path, r: _Render
+) -> list[InvalidRow]:
     rng = r.rng
     rows: list[Row] = []
     for s in signals:
-        row: Row = {"registratienummer": s.signal_id, "incidentcode": POLICE_CODES[s.signal_type],
-                    "datum": s.observed_on.isoformat(), "bsn_betrokkene": None, "postcode": None,
-                    "huisnummer_volledig": None, "herhaling": False,
-                    "melder": rng.choice((None, "buurman", "melder anoniem")),
-                    "omschrijving": "..."}  # fmt: skip
+        row: Row = {
+            "registratienummer": s.signal_id,
+            "incidentcode": POLICE_CODES[s.signal_type],
+            "datum": s.observed_on.isoformat(),
+            "bsn_betrokkene": None,
+            "postcode": None,
+            "huisnummer_volledig": None,
+            "herhaling": False,
+            "melder": rng.choice((None, "buurman", "melder anoniem")),
+            "omschrijving": "...",
+        }
         if s.bsn:
             shown = r.bsn(s.bsn)
-            row["bsn_betrokkene"] = int(shown) if shown.isdigit() and shown[0] != "0" and rng.random() < 0.2 else shown
+            row["bsn_betrokkene"] = (
+                int(shown) if shown.isdigit() and shown[0] != "0" and rng.random() < 0.2 else shown
+            )
         else:
             a = city.households[s.hid or ""].address
             row["postcode"] = r.postcode(a.postcode)
             row["huisnummer_volledig"] = r.huisnummer(a, "huisletter")
         rows.append(row)
-    bad = []
+    bad: list[tuple[Row, str]] = []
     for problem in _problems(rng, n_bad, ("bad_bsn", "bad_postcode", "unknown_type", "bad_date")):
-        row = {"registratienummer": f"PL1700-2026-X{len(bad):05d}", "incidentcode": "E33",
-               "datum": city.as_of.isoformat(), "bsn_betrokkene": rng.choice(sorted(city.persons)),
-               "postcode": None, "huisnummer_volledig": None, "herhaling": False, "melder": None,
-               "omschrijving": "..."}  # fmt: skip
+        row = {
+            "registratienummer": f"PL1700-2026-X{len(bad):05d}",
+            "incidentcode": "E33",
+            "datum": city.as_of.isoformat(),
+            "bsn_betrokkene": rng.choice(sorted(city.persons)),
+            "postcode": None,
+            "huisnummer_volledig": None,
+            "herhaling": False,
+            "melder": None,
+            "omschrijving": "...",
+        }
         if problem == "bad_bsn":
             row["bsn_betrokkene"] = _bad_bsn(row["bsn_betrokkene"])
         elif problem == "bad_postcode":
             a = rng.choice(list(city.households.values())).address
-            row.update({"incidentcode": "HERH", "bsn_betrokkene": None,
-                        "postcode": a.postcode[:4] + "SS", "huisnummer_volledig": str(a.huisnummer)})  # fmt: skip
+            row.update(
+                {
+                    "incidentcode": "HERH",
+                    "bsn_betrokkene": None,
+                    "postcode": a.postcode[:4] + "SS",
+                    "huisnummer_volledig": str(a.huisnummer),
+                }
+            )
         elif problem == "unknown_type":
             row["incidentcode"] = "X99"
         else:
@@ -306,32 +383,54 @@ def _police(city: City, signals: list[Signal], n_bad: int, out: Path, r: _Render
     return found
 
 
-# --- mental health: an Excel workbook ---------------------------------------------------------------
+# --- mental health: an Excel workbook ------------------------------------------------------------
 
 _GGZ_HEADER = ["signaalnummer", "soort", "datum", "bsn", "geboortedatum", "behandelaar"]
 
 
-def _mental_health(city: City, signals: list[Signal], n_bad: int, out: Path, r: _Render) -> list[InvalidRow]:
+def _mental_health(
+    city: City, signals: list[Signal], n_bad: int, out: Path, r: _Render
+) -> list[InvalidRow]:
     rng = r.rng
-    practitioners = [f"{c}. {n}" for c, n in (("I", "de Wit"), ("M", "van 't Hof"), ("S", "Yilmaz"),
-                                              ("A", "Bakker"), ("R", "Jansen"))]  # fmt: skip
+    practitioners = [
+        f"{c}. {n}"
+        for c, n in (
+            ("I", "de Wit"),
+            ("M", "van 't Hof"),
+            ("S", "Yilmaz"),
+            ("A", "Bakker"),
+            ("R", "Jansen"),
+        )
+    ]
     rows: list[Row] = []
     for s in signals:
         person = _person(city, s)
         assert person is not None and s.bsn is not None
         shown = r.bsn(s.bsn)
-        rows.append({
-            "signaalnummer": s.signal_id, "soort": GGZ_CODES[s.signal_type],
-            "datum": s.observed_on if rng.random() < 0.7 else s.observed_on.isoformat(),
-            "bsn": int(shown) if shown.isdigit() and shown[0] != "0" and rng.random() < 0.5 else shown,
-            "geboortedatum": person.geboortedatum.strftime("%d-%m-%Y") if rng.random() < 0.8 else "",
-            "behandelaar": rng.choice(practitioners),
-        })  # fmt: skip
-    bad = []
+        rows.append(
+            {
+                "signaalnummer": s.signal_id,
+                "soort": GGZ_CODES[s.signal_type],
+                "datum": s.observed_on if rng.random() < 0.7 else s.observed_on.isoformat(),
+                "bsn": int(shown)
+                if shown.isdigit() and shown[0] != "0" and rng.random() < 0.5
+                else shown,
+                "geboortedatum": person.geboortedatum.strftime("%d-%m-%Y")
+                if rng.random() < 0.8
+                else "",
+                "behandelaar": rng.choice(practitioners),
+            }
+        )
+    bad: list[tuple[Row, str]] = []
     for problem in _problems(rng, n_bad, ("bad_bsn", "unknown_type", "date_format")):
-        row = {"signaalnummer": f"GD-2026-X{len(bad):04d}", "soort": "CRISIS",
-               "datum": city.as_of.isoformat(), "bsn": rng.choice(sorted(city.persons)),
-               "geboortedatum": "", "behandelaar": ""}  # fmt: skip
+        row = {
+            "signaalnummer": f"GD-2026-X{len(bad):04d}",
+            "soort": "CRISIS",
+            "datum": city.as_of.isoformat(),
+            "bsn": rng.choice(sorted(city.persons)),
+            "geboortedatum": "",
+            "behandelaar": "",
+        }
         if problem == "bad_bsn":
             row["bsn"] = _bad_bsn(row["bsn"])
         elif problem == "unknown_type":
@@ -369,25 +468,46 @@ def _stable_zip(data: bytes) -> bytes:
             content = src.read(info.filename)
             if info.filename == "docProps/core.xml":
                 content = _MODIFIED.sub(rb"\g<1>2026-01-01T00:00:00Z\g<2>", content)
-            dst.writestr(zipfile.ZipInfo(info.filename, _FIXED_ZIP_TIME), content,
-                         compress_type=zipfile.ZIP_DEFLATED)  # fmt: skip
+            dst.writestr(
+                zipfile.ZipInfo(info.filename, _FIXED_ZIP_TIME),
+                content,
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
     return target.getvalue()
 
 
-# --- municipality: case system export and BRP links ----------------------------------------------------
+# --- municipality: case system export and BRP links ----------------------------------------------
 
-_GM_HEADER = ["zaaknummer", "signal_type", "observed_on", "purpose", "bsn", "postcode",
-              "huisnummer", "huisletter", "huisnummertoevoeging", "herhaald"]  # fmt: skip
+_GM_HEADER = [
+    "zaaknummer",
+    "signal_type",
+    "observed_on",
+    "purpose",
+    "bsn",
+    "postcode",
+    "huisnummer",
+    "huisletter",
+    "huisnummertoevoeging",
+    "herhaald",
+]
 
 
-def _municipality(city: City, signals: list[Signal], n_bad: int, out: Path, r: _Render) -> list[InvalidRow]:
+def _municipality(
+    city: City, signals: list[Signal], n_bad: int, out: Path, r: _Render
+) -> list[InvalidRow]:
     rng = r.rng
     rows: list[Row] = []
     for s in signals:
         row: Row = dict.fromkeys(_GM_HEADER, "")
-        row.update({"zaaknummer": s.signal_id, "signal_type": s.signal_type,
-                    "observed_on": s.observed_on.isoformat(), "purpose": s.purpose,
-                    "herhaald": "N"})  # fmt: skip
+        row.update(
+            {
+                "zaaknummer": s.signal_id,
+                "signal_type": s.signal_type,
+                "observed_on": s.observed_on.isoformat(),
+                "purpose": s.purpose,
+                "herhaald": "N",
+            }
+        )
         if s.bsn:
             row["bsn"] = r.bsn(s.bsn)
         else:
@@ -396,22 +516,41 @@ def _municipality(city: City, signals: list[Signal], n_bad: int, out: Path, r: _
             pc = r.postcode(a.postcode)
             if not _reads_as(a, pc, nr, letter, toev, "reject"):
                 nr, letter, toev = str(a.huisnummer), a.huisletter, a.toevoeging
-            row.update({"postcode": pc, "huisnummer": nr, "huisletter": letter,
-                        "huisnummertoevoeging": toev})  # fmt: skip
+            row.update(
+                {
+                    "postcode": pc,
+                    "huisnummer": nr,
+                    "huisletter": letter,
+                    "huisnummertoevoeging": toev,
+                }
+            )
         rows.append(row)
-    bad = []
+    bad: list[tuple[Row, str]] = []
     problems = ("bad_bsn", "bad_postcode", "unknown_type", "bad_date", "date_format")
     for problem in _problems(rng, n_bad, problems):
         row = dict.fromkeys(_GM_HEADER, "")
-        row.update({"zaaknummer": f"Z-2026-X{len(bad):04d}", "signal_type": "zorgpremie_achterstand",
-                    "observed_on": city.as_of.isoformat(), "purpose": "wgs-vroegsignalering",
-                    "bsn": rng.choice(sorted(city.persons)), "herhaald": "N"})  # fmt: skip
+        row.update(
+            {
+                "zaaknummer": f"Z-2026-X{len(bad):04d}",
+                "signal_type": "zorgpremie_achterstand",
+                "observed_on": city.as_of.isoformat(),
+                "purpose": "wgs-vroegsignalering",
+                "bsn": rng.choice(sorted(city.persons)),
+                "herhaald": "N",
+            }
+        )
         if problem == "bad_bsn":
             row["bsn"] = _bad_bsn(row["bsn"])
         elif problem == "bad_postcode":
             a = rng.choice(list(city.households.values())).address
-            row.update({"signal_type": "energie_achterstand", "bsn": "",
-                        "postcode": a.postcode[:4] + " sd", "huisnummer": str(a.huisnummer)})  # fmt: skip
+            row.update(
+                {
+                    "signal_type": "energie_achterstand",
+                    "bsn": "",
+                    "postcode": a.postcode[:4] + " sd",
+                    "huisnummer": str(a.huisnummer),
+                }
+            )
         elif problem == "unknown_type":
             row["signal_type"] = "schuld_algemeen"
         elif problem == "bad_date":
@@ -426,14 +565,33 @@ def _municipality(city: City, signals: list[Signal], n_bad: int, out: Path, r: _
 
 def _links(city: City, path: Path) -> None:
     """The BRP extract: Dutch column names, YYYYMMDD dates (links-mapping.yaml)."""
-    header = ["Burgerservicenummer", "Postcode", "Huisnummer", "Huisletter",
-              "Huisnummertoevoeging", "Datum aanvang adreshouding"]  # fmt: skip
+    header = [
+        "Burgerservicenummer",
+        "Postcode",
+        "Huisnummer",
+        "Huisletter",
+        "Huisnummertoevoeging",
+        "Datum aanvang adreshouding",
+    ]
     rows = []
     for link in sorted(city.links, key=lambda k: (k.hid, k.valid_from, k.bsn)):
         a = city.households[link.hid].address
-        rows.append(dict(zip(header, (link.bsn, a.postcode, str(a.huisnummer), a.huisletter,
-                                      a.toevoeging, link.valid_from.strftime("%Y%m%d")),
-                             strict=True)))  # fmt: skip
+        rows.append(
+            dict(
+                zip(
+                    header,
+                    (
+                        link.bsn,
+                        a.postcode,
+                        str(a.huisnummer),
+                        a.huisletter,
+                        a.toevoeging,
+                        link.valid_from.strftime("%Y%m%d"),
+                    ),
+                    strict=True,
+                )
+            )
+        )
     _write_csv(path, header, rows, bom=False)
 
 

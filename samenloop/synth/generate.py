@@ -16,8 +16,8 @@ from faker import Faker
 
 from domain.catalogue import Catalogue, load_catalogue
 from domain.errors import InvalidValue
-from domain.identifiers.person import parse_geslachtsnaam, parse_voorvoegsel
 from domain.identifiers.address import EXCLUDED_POSTCODE_LETTERS, Address
+from domain.identifiers.person import parse_geslachtsnaam, parse_voorvoegsel
 from samenloop.synth.model import City, Household, Inquiry, Link, Person, Signal, Withdrawal
 from samenloop.synth.rules import PolicyRule, load_library
 from samenloop.synth.truth import Oracle
@@ -31,18 +31,42 @@ WITHDRAWN_SHARE = 0.08
 
 WGS = "wgs-vroegsignalering"
 WAMS = "wams-gecoordineerde-aanpak"
-WGS_ARREARS = ("energie_achterstand", "drinkwater_achterstand", "zorgpremie_achterstand",
-               "beslaglegging_inkomen", "uitkering_beeindigd")  # fmt: skip
+WGS_ARREARS = (
+    "energie_achterstand",
+    "drinkwater_achterstand",
+    "zorgpremie_achterstand",
+    "beslaglegging_inkomen",
+    "uitkering_beeindigd",
+)
 WITHDRAWAL_REASONS = ("resolved", "retracted", "error", "objection", "other")
-INQUIRY_REASONS = ("multiple_problems_suspected", "concern_for_children", "eviction_threatened",
-                   "repeated_incidents", "care_avoidance", "help_stalled")  # fmt: skip
+INQUIRY_REASONS = (
+    "multiple_problems_suspected",
+    "concern_for_children",
+    "eviction_threatened",
+    "repeated_incidents",
+    "care_avoidance",
+    "help_stalled",
+)
 SIGNAL_ID = {
     "housing": "DH-26-{:05d}",
     "police": "PL1700-2026-{:06d}",
     "mental_health": "GD-2026-{:05d}",
     "municipality": "Z-2026-{:05d}",
 }
-_PREFIXES = ("van der", "van den", "van de", "van 't", "van", "de", "den", "der", "ter", "te", "in 't", "op de")  # fmt: skip
+_PREFIXES = (
+    "van der",
+    "van den",
+    "van de",
+    "van 't",
+    "van",
+    "de",
+    "den",
+    "der",
+    "ter",
+    "te",
+    "in 't",
+    "op de",
+)
 _TOEVOEGINGEN = ("1", "2", "3", "HS", "BIS", "II")
 
 
@@ -77,12 +101,15 @@ class _Builder:
                 break
         voorvoegsel, geslachtsnaam = surname or self.surname()
         first = self.fake.first_name()
-        initials = first[0].upper() + "." + (
-            self.fake.first_name()[0].upper() + "." if self.rng.random() < 0.4 else ""
+        initials = (
+            first[0].upper()
+            + "."
+            + (self.fake.first_name()[0].upper() + "." if self.rng.random() < 0.4 else "")
         )
         age_days = self.rng.randint(age_from * 365 + 1, age_to * 365 + 300)
-        person = Person(bsn, initials, voorvoegsel, geslachtsnaam,
-                        self.city.as_of - timedelta(days=age_days))  # fmt: skip
+        person = Person(
+            bsn, initials, voorvoegsel, geslachtsnaam, self.city.as_of - timedelta(days=age_days)
+        )
         self.city.persons[bsn] = person
         return person
 
@@ -123,8 +150,15 @@ class _Builder:
         top = min(retention - 2, 119 if recent and self.rng.random() < 0.85 else retention - 2)
         return self.city.as_of - timedelta(days=self.rng.randint(0, top))
 
-    def signal(self, kind: str, signal_type: str, hid: str, purpose: str | None,
-               recent: bool, person: str | None = None) -> Signal | None:  # fmt: skip
+    def signal(
+        self,
+        kind: str,
+        signal_type: str,
+        hid: str,
+        purpose: str | None,
+        recent: bool,
+        person: str | None = None,
+    ) -> Signal | None:
         """Add one signal of `signal_type` for household `hid` (a member for person types).
 
         Returns None (and adds nothing) when no member lives there on the date, or when the
@@ -139,8 +173,11 @@ class _Builder:
         bsn = None
         if as_person:
             people = [person] if person else self.members(hid, observed)
-            if signal_type in ("leerplicht_verzuim", "zorgmelding_minderjarige",
-                               "voortijdig_schoolverlaten"):  # fmt: skip
+            if signal_type in (
+                "leerplicht_verzuim",
+                "zorgmelding_minderjarige",
+                "voortijdig_schoolverlaten",
+            ):
                 people = [b for b in people if _age(self.city.persons[b], observed) < 23]
             if not people or self.lives_at(people[0], observed) != hid:
                 return None
@@ -152,8 +189,15 @@ class _Builder:
         if purpose is None or purpose not in t.purposes:
             purpose = self.rng.choice(sorted(t.purposes))
         self.counters[kind] += 1
-        s = Signal(kind, SIGNAL_ID[kind].format(self.counters[kind]), signal_type, observed,
-                   purpose, bsn=bsn, hid=None if bsn else hid)  # fmt: skip
+        s = Signal(
+            kind,
+            SIGNAL_ID[kind].format(self.counters[kind]),
+            signal_type,
+            observed,
+            purpose,
+            bsn=bsn,
+            hid=None if bsn else hid,
+        )
         self.city.signals.append(s)
         return s
 
@@ -176,7 +220,7 @@ def generate_city(
     tests that want dense cities; the CLI keeps the realistic defaults.
     """
     catalogue = catalogue or load_catalogue()
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible by design
     fake = Faker("nl_NL")
     fake.seed_instance(seed)
     city = City(seed=seed, as_of=as_of, initial_households=households)
@@ -197,7 +241,7 @@ def generate_city(
     return city
 
 
-# --- addresses and people ----------------------------------------------------------------------
+# --- addresses and people ------------------------------------------------------------------------
 
 
 def _addresses(rng: random.Random, fake: Faker, n: int) -> list[tuple[Address, str]]:
@@ -264,8 +308,9 @@ def _moves(b: _Builder, it: Iterator[tuple[Address, str]]) -> None:
     for hid in list(b.city.households):
         if b.rng.random() >= MOVER_SHARE:
             continue
-        adults = [m for m in b.members(hid, b.city.as_of)
-                  if _age(b.city.persons[m], b.city.as_of) >= 18]  # fmt: skip
+        adults = [
+            m for m in b.members(hid, b.city.as_of) if _age(b.city.persons[m], b.city.as_of) >= 18
+        ]
         try:
             address, street = next(it)
         except StopIteration:
@@ -307,7 +352,9 @@ def _nuisance_money(b: _Builder, hid: str) -> None:
 
 def _multi(b: _Builder, hid: str) -> None:
     """Problems in three or more life domains known to different partners."""
-    kinds = b.rng.sample(("housing", "police", "mental_health", "municipality"), b.rng.randint(2, 4))
+    kinds = b.rng.sample(
+        ("housing", "police", "mental_health", "municipality"), b.rng.randint(2, 4)
+    )
     for kind in kinds:
         t = b.rng.choice([s.code for s in b.catalogue.for_partner(kind)])
         b.signal(kind, t, hid, WAMS, recent=True)
@@ -327,8 +374,12 @@ def _random(b: _Builder, hid: str) -> None:
 
 
 _SCENARIOS: tuple[Callable[[_Builder, str], None], ...] = (
-    _debt, _nuisance_money, _multi, _youth, _random,
-)  # fmt: skip
+    _debt,
+    _nuisance_money,
+    _multi,
+    _youth,
+    _random,
+)
 
 
 def _movers_signals(b: _Builder) -> None:
@@ -338,8 +389,12 @@ def _movers_signals(b: _Builder) -> None:
         if b.rng.random() < 0.5:
             continue
         homes = [link.hid for link in b.oracle_links[bsn]]
-        types = ("ggz_crisiscontact", "verward_gedrag_e33", "zorgpremie_achterstand",
-                 "beslaglegging_inkomen")  # fmt: skip
+        types = (
+            "ggz_crisiscontact",
+            "verward_gedrag_e33",
+            "zorgpremie_achterstand",
+            "beslaglegging_inkomen",
+        )
         for t in b.rng.sample(types, 2):
             for _ in range(4):
                 hid = b.rng.choice(homes)
@@ -347,7 +402,7 @@ def _movers_signals(b: _Builder) -> None:
                     break
 
 
-# --- withdrawals and inquiries -----------------------------------------------------------------
+# --- withdrawals and inquiries -------------------------------------------------------------------
 
 
 def _withdrawals(b: _Builder, rules: list[PolicyRule]) -> None:
@@ -364,11 +419,13 @@ def _withdrawals(b: _Builder, rules: list[PolicyRule]) -> None:
             continue
         hid = oracle.household_of_signal(s)
         before = oracle.facts_by_household().get(hid or "", [])
-        b.city.withdrawals.append(Withdrawal(s.partner_kind, s.signal_id,
-                                             b.rng.choice(WITHDRAWAL_REASONS)))  # fmt: skip
+        b.city.withdrawals.append(
+            Withdrawal(s.partner_kind, s.signal_id, b.rng.choice(WITHDRAWAL_REASONS))
+        )
         after = oracle.facts_by_household().get(hid or "", [])
-        if hid and any(oracle.met(r, hid, before) and not oracle.met(r, hid, after)
-                       for r in standing):  # fmt: skip
+        if hid and any(
+            oracle.met(r, hid, before) and not oracle.met(r, hid, after) for r in standing
+        ):
             b.city.withdrawals.pop()
 
 
@@ -384,8 +441,9 @@ def _inquiries(b: _Builder, rules: list[PolicyRule]) -> None:
     def ask(kind: str, hid: str, rule: PolicyRule) -> None:
         if (kind, hid, rule.policy_id) not in asked:
             asked.add((kind, hid, rule.policy_id))
-            b.city.inquiries.append(Inquiry(kind, hid, rule.policy_id,
-                                            b.rng.choice(INQUIRY_REASONS)))  # fmt: skip
+            b.city.inquiries.append(
+                Inquiry(kind, hid, rule.policy_id, b.rng.choice(INQUIRY_REASONS))
+            )
 
     kinds = ("housing", "police", "mental_health", "municipality")
     for hid in sorted(facts):

@@ -91,15 +91,6 @@ class City:
     initial_households: int = 0
     """How many households were asked for (movers add new addresses after these)."""
 
-    def household_of(self, bsn: str, on: date) -> str | None:
-        """The household `bsn` lives in on `on`: the latest link with `valid_from <= on`."""
-        best: Link | None = None
-        for link in self.links:
-            if link.bsn == bsn and link.valid_from <= on:
-                if best is None or link.valid_from > best.valid_from:
-                    best = link
-        return best.hid if best else None
-
     def withdrawn_ids(self) -> set[tuple[str, str]]:
         """(partner_kind, signal_id) of every withdrawn signal."""
         return {(w.partner_kind, w.signal_id) for w in self.withdrawals}

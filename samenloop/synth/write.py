@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +74,9 @@ def write_city(city: City, out: Path, *, invalid_share: float = 0.01) -> dict[st
     rejected = [
         {"file": r.file, "line": r.line, "code": r.code, "problem": r.problem} for r in invalid
     ]
-    truth = truth_document(city, load_library(), catalogue, rejected,
-                           {"read_accepted": _counts(city, invalid)})  # fmt: skip
+    truth = truth_document(
+        city, load_library(), catalogue, rejected, {"read_accepted": _counts(city, invalid)}
+    )
     _dump(out / "manifest.json", manifest)
     _dump(out / "truth.json", truth)
     return truth
@@ -96,22 +98,44 @@ def _counts(city: City, invalid: list[Any]) -> dict[str, dict[str, int]]:
 def _withdrawals(city: City, out: Path) -> None:
     for kind in ("housing", "police", "mental_health", "municipality"):
         rows = [(w.signal_id, w.reason) for w in city.withdrawals if w.partner_kind == kind]
-        _csv(out / kind / "withdrawals.csv", ["signal_id", "reason"], rows,
-             delimiter=";" if kind == "municipality" else ",")  # fmt: skip
+        _csv(
+            out / kind / "withdrawals.csv",
+            ["signal_id", "reason"],
+            rows,
+            delimiter=";" if kind == "municipality" else ",",
+        )
 
 
 def _inquiries(city: City, path: Path) -> None:
-    header = ["partner_kind", "bsn", "postcode", "huisnummer", "huisletter",
-              "huisnummertoevoeging", "policy_id", "reason"]  # fmt: skip
+    header = [
+        "partner_kind",
+        "bsn",
+        "postcode",
+        "huisnummer",
+        "huisletter",
+        "huisnummertoevoeging",
+        "policy_id",
+        "reason",
+    ]
     rows = []
     for q in city.inquiries:
         a = city.households[q.hid].address
-        rows.append((q.partner_kind, "", a.postcode, str(a.huisnummer), a.huisletter,
-                     a.toevoeging, q.policy_id, q.reason))  # fmt: skip
+        rows.append(
+            (
+                q.partner_kind,
+                "",
+                a.postcode,
+                str(a.huisnummer),
+                a.huisletter,
+                a.toevoeging,
+                q.policy_id,
+                q.reason,
+            )
+        )
     _csv(path, header, rows, delimiter=",")
 
 
-def _csv(path: Path, header: list[str], rows: list[tuple[str, ...]], *, delimiter: str) -> None:
+def _csv(path: Path, header: list[str], rows: Sequence[tuple[str, ...]], *, delimiter: str) -> None:
     text = io.StringIO()
     w = csv.writer(text, delimiter=delimiter, lineterminator="\n")
     w.writerow(header)

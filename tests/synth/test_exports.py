@@ -25,7 +25,9 @@ SIGNAL_FILES = {
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_same_seed_gives_byte_identical_output(tmp_path: Path) -> None:
@@ -49,9 +51,17 @@ def _check(file: Path, *args: str) -> tuple[int, dict[str, Any]]:
     report = file.with_name(file.name + ".report.json")
     result = CliRunner().invoke(
         app,
-        ["gateway", "check", str(file), "--as-of", AS_OF.isoformat(), "--report", str(report),
-         *args],
-    )  # fmt: skip
+        [
+            "gateway",
+            "check",
+            str(file),
+            "--as-of",
+            AS_OF.isoformat(),
+            "--report",
+            str(report),
+            *args,
+        ],
+    )
     assert result.exit_code in (0, 1), result.output
     return result.exit_code, json.loads(report.read_text("utf-8"))
 
@@ -75,8 +85,9 @@ def test_gateway_check_accepts_valid_rows_and_rejects_each_invalid_row_as_record
 def test_links_and_withdrawals_pass_the_check(city_dir: Path) -> None:
     code, report = _check(
         city_dir / "municipality/links.csv",
-        "--mapping", str(REPO / "examples/partners/gemeente/links-mapping.yaml"),
-    )  # fmt: skip
+        "--mapping",
+        str(REPO / "examples/partners/gemeente/links-mapping.yaml"),
+    )
     assert (code, report["counts"]["rejected"]) == (0, 0)
     assert report["counts"]["read"] > 600
     for kind in ("housing", "police", "mental_health", "municipality"):
@@ -111,8 +122,9 @@ def test_messy_formatting_is_present(city_dir: Path) -> None:
     links = (city_dir / "municipality/links.csv").read_text("utf-8")
     leading_zero = {line.split(";")[0][1:] for line in links.splitlines() if line.startswith("0")}
     signals = (city_dir / "municipality/signals.csv").read_text("utf-8-sig")
-    dropped = [r["bsn"] for r in csv.DictReader(signals.splitlines(), delimiter=";")
-               if len(r["bsn"]) == 8]  # fmt: skip
+    dropped = [
+        r["bsn"] for r in csv.DictReader(signals.splitlines(), delimiter=";") if len(r["bsn"]) == 8
+    ]
     assert dropped and set(dropped) <= leading_zero
     assert (city_dir / "mental_health/export.xlsx").read_bytes()[:2] == b"PK"
 
@@ -120,9 +132,11 @@ def test_messy_formatting_is_present(city_dir: Path) -> None:
 def test_truth_says_it_holds_synthetic_people_only(truth: dict[str, Any]) -> None:
     assert "synthetic people only" in truth["notice"]
     assert set(truth["policies"]) == {
-        "jeugd-verzuim-huiselijk-geweld", "wams-meervoudige-problematiek",
-        "wams-overlast-schulden", "wgs-vroegsignalering-wonen",
-    }  # fmt: skip
+        "jeugd-verzuim-huiselijk-geweld",
+        "wams-meervoudige-problematiek",
+        "wams-overlast-schulden",
+        "wgs-vroegsignalering-wonen",
+    }
 
 
 def test_bsns_pass_the_elfproef_and_are_unique() -> None:
@@ -136,13 +150,28 @@ def test_bsns_pass_the_elfproef_and_are_unique() -> None:
 
 def test_cli_writes_a_city_and_refuses_a_bad_date(tmp_path: Path) -> None:
     runner = CliRunner()
-    ok = runner.invoke(app, ["synth", "city", "--households", "40", "--seed", "3", "--out",
-                             str(tmp_path / "c"), "--as-of", "2026-12-01"])  # fmt: skip
+    ok = runner.invoke(
+        app,
+        [
+            "synth",
+            "city",
+            "--households",
+            "40",
+            "--seed",
+            "3",
+            "--out",
+            str(tmp_path / "c"),
+            "--as-of",
+            "2026-12-01",
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     assert "wgs-vroegsignalering-wonen (standing)" in ok.output
     assert (tmp_path / "c" / "truth.json").is_file()
-    bad = runner.invoke(app, ["synth", "city", "-n", "4", "-s", "3", "-o", str(tmp_path / "d"),
-                              "--as-of", "1-12-2026"])  # fmt: skip
+    bad = runner.invoke(
+        app,
+        ["synth", "city", "-n", "4", "-s", "3", "-o", str(tmp_path / "d"), "--as-of", "1-12-2026"],
+    )
     assert bad.exit_code == 2
     assert "YYYY-MM-DD" in bad.output
     assert "Traceback" not in bad.output
@@ -151,8 +180,11 @@ def test_cli_writes_a_city_and_refuses_a_bad_date(tmp_path: Path) -> None:
 def test_debt_help_applications_come_first_in_the_municipality_export(city_dir: Path) -> None:
     """A standing veto is stored before the signals it vetoes, whatever the ingest order."""
     text = (city_dir / "municipality/signals.csv").read_text("utf-8-sig")
-    types = [r["signal_type"] for r in csv.DictReader(text.splitlines(), delimiter=";")
-             if not r["zaaknummer"].startswith("Z-2026-X")]  # fmt: skip
+    types = [
+        r["signal_type"]
+        for r in csv.DictReader(text.splitlines(), delimiter=";")
+        if not r["zaaknummer"].startswith("Z-2026-X")
+    ]
     assert "schuldhulp_aanvraag" in types
     first_other = next(i for i, t in enumerate(types) if t != "schuldhulp_aanvraag")
     assert "schuldhulp_aanvraag" not in types[first_other:]

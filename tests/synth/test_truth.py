@@ -38,11 +38,14 @@ def _hand_city() -> City:
     pc4 = {"H11": "9905"}
     for i in range(1, 16):
         hid = f"H{i}"
-        city.households[hid] = Household(hid, Address(f"{pc4.get(hid, '9902')}AB", i), "Dorpsstraat")
+        city.households[hid] = Household(
+            hid, Address(f"{pc4.get(hid, '9902')}AB", i), "Dorpsstraat"
+        )
     n = iter(range(1000))
 
-    def sig(kind: str, t: str, days: int, purpose: str, hid: str | None = None,
-            bsn: str | None = None) -> str:  # fmt: skip
+    def sig(
+        kind: str, t: str, days: int, purpose: str, hid: str | None = None, bsn: str | None = None
+    ) -> str:
         sid = f"S-{next(n)}"
         city.signals.append(Signal(kind, sid, t, ago(days), purpose, bsn=bsn, hid=hid))
         return sid
@@ -74,8 +77,13 @@ def _hand_city() -> City:
     sig("housing", "huurachterstand", 12, WGS, hid="H6")
     # H7: flagged, but the energy arrears were withdrawn.
     sig("housing", "huurachterstand", 10, WGS, hid="H7")
-    city.withdrawals.append(Withdrawal("municipality", sig("municipality", "energie_achterstand",
-                                                           30, WGS, hid="H7"), "resolved"))  # fmt: skip
+    city.withdrawals.append(
+        Withdrawal(
+            "municipality",
+            sig("municipality", "energie_achterstand", 30, WGS, hid="H7"),
+            "resolved",
+        )
+    )
     # H8: three domains from three partners; housing (involved) asks -> flagged.
     person("100000010", ("H8", 900))
     sig("housing", "huurachterstand", 15, WAMS, hid="H8")
@@ -87,23 +95,30 @@ def _hand_city() -> City:
     sig("housing", "huurachterstand", 15, WAMS, hid="H9")
     sig("police", "huiselijk_geweld_incident", 40, WAMS, hid="H9")
     sig("mental_health", "ggz_crisiscontact", 60, WAMS, bsn="100000022")
-    city.inquiries.append(Inquiry("municipality", "H9", "wams-meervoudige-problematiek",
-                                  "multiple_problems_suspected"))  # fmt: skip
+    city.inquiries.append(
+        Inquiry(
+            "municipality", "H9", "wams-meervoudige-problematiek", "multiple_problems_suspected"
+        )
+    )
     # H10: nothing there; asked anyway.
-    city.inquiries.append(Inquiry("police", "H10", "wams-meervoudige-problematiek",
-                                  "repeated_incidents"))  # fmt: skip
+    city.inquiries.append(
+        Inquiry("police", "H10", "wams-meervoudige-problematiek", "repeated_incidents")
+    )
     # H11 (PC4 9905, outside the policy's areas) and H12 (9902): nuisance + money, asked.
     for hid in ("H11", "H12"):
         sig("housing", "woonoverlast_melding", 5, WAMS, hid=hid)
         sig("municipality", "energie_achterstand", 25, WAMS, hid=hid)
-        city.inquiries.append(Inquiry("housing", hid, "wams-overlast-schulden", "eviction_threatened"))
+        city.inquiries.append(
+            Inquiry("housing", hid, "wams-overlast-schulden", "eviction_threatened")
+        )
     # H13: truancy + domestic incident of a child, but the police asks as the involved partner
     # under a policy whose purposes it shares -> flagged; the person's signal counts via links.
     person("100000034", ("H13", 4000))
     sig("municipality", "leerplicht_verzuim", 20, WAMS, bsn="100000034")
     sig("police", "zorgmelding_minderjarige", 30, WAMS, bsn="100000034")
-    city.inquiries.append(Inquiry("police", "H13", "jeugd-verzuim-huiselijk-geweld",
-                                  "concern_for_children"))  # fmt: skip
+    city.inquiries.append(
+        Inquiry("police", "H13", "jeugd-verzuim-huiselijk-geweld", "concern_for_children")
+    )
     # H14: the energy arrears exactly 120 days ago: the window includes both ends -> flagged.
     sig("housing", "huurachterstand", 10, WGS, hid="H14")
     sig("municipality", "energie_achterstand", 120, WGS, hid="H14")
@@ -112,7 +127,9 @@ def _hand_city() -> City:
     sig("housing", "huurachterstand", 15, WAMS, hid="H15")
     sig("housing", "woonoverlast_melding", 20, WAMS, hid="H15")
     sig("police", "woonoverlast_melding", 25, WAMS, hid="H15")
-    city.inquiries.append(Inquiry("housing", "H15", "wams-meervoudige-problematiek", "help_stalled"))
+    city.inquiries.append(
+        Inquiry("housing", "H15", "wams-meervoudige-problematiek", "help_stalled")
+    )
     return city
 
 
@@ -127,8 +144,10 @@ def test_hand_built_city_has_the_expected_truth() -> None:
 
 def test_hand_built_inquiry_answers() -> None:
     doc = truth_document(_hand_city(), load_library(), CATALOGUE, [], {})
-    answers = {(q["household_id"], q["partner_kind"]): (q["involved"], q["answer"])
-               for q in doc["inquiries"]}  # fmt: skip
+    answers = {
+        (q["household_id"], q["partner_kind"]): (q["involved"], q["answer"])
+        for q in doc["inquiries"]
+    }
     assert answers == {
         ("H8", "housing"): (True, "indicated"),
         ("H9", "municipality"): (False, "not_indicated"),
@@ -152,10 +171,11 @@ def test_base_rates_for_5000_households() -> None:
     original = list(city.households)[:5000]
     one = sum(1 for h in original if len(per_household[h]) == 1)
     several = sum(
-        1 for h in original
+        1
+        for h in original
         if len(per_household[h]) >= 2
         and len(set().union(*(CATALOGUE.get(s.signal_type).domains for s in per_household[h]))) >= 2
-    )  # fmt: skip
+    )
     nothing = sum(1 for h in original if not per_household[h])
     assert nothing / 5000 >= 0.85
     assert 0.02 <= one / 5000 <= 0.09
@@ -174,7 +194,11 @@ def _brute_force(city: City) -> dict[str, list[str]]:
     for rule in load_library():
         flagged = []
         for hid, household in city.households.items():
-            mine = [s for s in live if s.hid == hid or (s.bsn and _home(city, s.bsn, s.observed_on) == hid)]
+            mine = [
+                s
+                for s in live
+                if s.hid == hid or (s.bsn and _home(city, s.bsn, s.observed_on) == hid)
+            ]
             visible = [s for s in mine if s.purpose in rule.purposes]
             counted = [s for s in visible if (city.as_of - s.observed_on).days <= rule.window_days]
             types = sorted({s.signal_type for s in counted})
@@ -193,8 +217,11 @@ def _brute_force(city: City) -> dict[str, list[str]]:
                 )
             )
             if rule.mode == "on_request":
-                askers = {q.partner_kind for q in city.inquiries
-                          if q.hid == hid and q.policy_id == rule.policy_id}  # fmt: skip
+                askers = {
+                    q.partner_kind
+                    for q in city.inquiries
+                    if q.hid == hid and q.policy_id == rule.policy_id
+                }
                 met = met and any(s.partner_kind in askers for s in visible)
             if met:
                 flagged.append(hid)
@@ -217,9 +244,12 @@ def _home(city: City, bsn: str, on: date) -> str | None:
     seed=st.integers(min_value=0, max_value=2**31),
     days=st.integers(min_value=-30, max_value=30),
 )
-def test_truth_equals_brute_force_on_random_small_cities(households: int, seed: int, days: int) -> None:
-    city = generate_city(households, seed, AS_OF + timedelta(days=days), share_one=0.2,
-                         share_several=0.6)  # fmt: skip
+def test_truth_equals_brute_force_on_random_small_cities(
+    households: int, seed: int, days: int
+) -> None:
+    city = generate_city(
+        households, seed, AS_OF + timedelta(days=days), share_one=0.2, share_several=0.6
+    )
     assert _flagged(city) == _brute_force(city)
 
 
