@@ -229,6 +229,7 @@ def _housing(
 ) -> list[InvalidRow]:
     rng = r.rng
     rows: list[Row] = []
+    tenant_of = _tenants(city)
     for s in signals:
         a = city.households[s.hid or ""].address
         row: Row = dict.fromkeys(_HOUSING_HEADER, "")
@@ -244,7 +245,7 @@ def _housing(
                 "Medewerker": rng.choice(("KvD", "PB", "MS")),
             }
         )
-        tenant = _tenant(city, s)
+        tenant = tenant_of(s)
         if tenant is not None:
             row.update(
                 {
@@ -300,21 +301,28 @@ def _housing_blank(city: City) -> Row:
     return row
 
 
-def _tenant(city: City, s: Signal) -> Person | None:
-    """The tenant named on a household row: a resident who never moved, if cp1252 can hold
-    the name; deterministic per signal so the file is reproducible."""
-    members = sorted(
-        link.bsn for link in city.links if link.hid == s.hid and link.valid_from <= s.observed_on
-    )
-    if not members or int(s.signal_id[-1]) % 2:
-        return None
-    p = city.persons[members[0]]
-    moved = sum(1 for link in city.links if link.bsn == p.bsn) > 1
-    try:
-        (p.geslachtsnaam + p.voorvoegsel).encode("cp1252")
-    except UnicodeEncodeError:
-        return None
-    return None if moved else p
+def _tenants(city: City) -> Callable[[Signal], Person | None]:
+    """The tenant named on a household row: the first-linked resident who lives there on the
+    signal's date and never moved, if cp1252 can hold the name; on every other row (by the
+    signal id's last digit, so the file is reproducible), none."""
+    residents: dict[str, list[tuple[str, date]]] = {}
+    moves: dict[str, int] = {}
+    for link in city.links:
+        residents.setdefault(link.hid, []).append((link.bsn, link.valid_from))
+        moves[link.bsn] = moves.get(link.bsn, 0) + 1
+
+    def tenant(s: Signal) -> Person | None:
+        members = sorted(b for b, since in residents.get(s.hid or "", []) if since <= s.observed_on)
+        if not members or int(s.signal_id[-1]) % 2 or moves[members[0]] > 1:
+            return None
+        p = city.persons[members[0]]
+        try:
+            (p.geslachtsnaam + p.voorvoegsel + p.voorletters).encode("cp1252")
+        except UnicodeEncodeError:
+            return None
+        return p
+
+    return tenant
 
 
 # --- police: JSON Lines --------------------------------------------------------------------------

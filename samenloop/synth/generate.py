@@ -245,7 +245,7 @@ def generate_city(
 
 
 def _addresses(rng: random.Random, fake: Faker, n: int) -> list[tuple[Address, str]]:
-    """`n` distinct addresses in PC4 areas 9901 upwards (Voorbeeldstad, GM9999).
+    """`n` distinct addresses in PC4 areas 9901 upwards, then down from 9900 (GM9999).
 
     A postcode covers one side of a street stretch, about 15 dwellings; some numbers carry a
     huisletter or a toevoeging (upstairs flats), as in the BAG.
@@ -270,7 +270,10 @@ def _addresses(rng: random.Random, fake: Faker, n: int) -> list[tuple[Address, s
             out.append((Address(postcode, number, letter, toev), street))
             number += rng.choice((1, 2, 2, 2))
         if len(seen) % 20 == 0:
-            pc4 += 1
+            # 9901 up to 9999, then down from 9900: room for about a million households.
+            pc4 = pc4 + 1 if 9901 <= pc4 < 9999 else (9900 if pc4 == 9999 else pc4 - 1)
+            if pc4 < 1000:
+                raise ValueError("too many households for the PC4 range 1000-9999")
     return out
 
 
