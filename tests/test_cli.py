@@ -23,7 +23,7 @@ def _is_missing(module: str) -> bool:
 
     return importlib.util.find_spec(module) is None
 
-ROLES = {"pki", "pseudonymiser", "matcher", "gateway", "policy", "audit", "inbox", "demo"}
+ROLES = {"pki", "pseudonymiser", "matcher", "gateway", "policy", "audit", "inbox", "synth", "demo"}
 REPO = Path(__file__).resolve().parents[1]
 NOT_BUILT = {name for name, (module, _) in _GROUPS.items() if _is_missing(module)}
 
