@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 
 from services.common.authz import RoleAuthorizationInterceptor, RoleTable
 from services.common.denylist import DenyList
+from services.common.health_http import Health
 from services.common.logging import get_logger
 from services.common.tls import TlsMaterial, server_credentials
 
@@ -136,16 +137,33 @@ def _tracing_interceptors() -> list[grpc.ServerInterceptor[Any, Any]]:
     return [server_interceptor()]  # type: ignore[no-untyped-call]
 
 
-def serve_until_signalled(running: RunningServer, grace: float = 10.0) -> None:
-    """Block until SIGTERM or SIGINT, then drain calls in flight for up to `grace` seconds."""
+def stop_on_signal(health: Health | None = None) -> threading.Event:
+    """An event set by SIGTERM or SIGINT (readiness fails at once when `health` is given).
+
+    Installed before a slow start-up (a matcher waiting for its database) so a signal then
+    ends the wait instead of being lost.
+    """
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: Any) -> None:
         get_logger().info("shutdown_requested", signal=signal.Signals(signum).name)
+        if health is not None:
+            health.mark_draining()
         stop.set()
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    stop.wait()
+    return stop
+
+
+def serve_until_signalled(running: RunningServer, grace: float = 10.0,
+                          health: Health | None = None,
+                          stop: threading.Event | None = None) -> None:
+    """Block until SIGTERM or SIGINT, then drain calls in flight for up to `grace` seconds.
+
+    With `health`, readiness fails at the signal, so the pod leaves the Service's endpoints
+    while calls in flight finish.
+    """
+    (stop or stop_on_signal(health)).wait()
     running.stop(grace)
     get_logger().info("server_stopped")

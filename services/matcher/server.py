@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from crypto.errors import PkiError
@@ -18,8 +19,9 @@ from policies.errors import TrustFileError
 from policies.trust_file import TrustFile
 from samenloop.v1 import audit_pb2_grpc, partner_pb2_grpc, policy_pb2_grpc, wijkteam_pb2_grpc
 from services.common.config import ConfigError
-from services.common.db import create_engine, ensure_migrated
+from services.common.db import DatabaseNotMigrated, create_engine, ensure_migrated
 from services.common.denylist import DenyList
+from services.common.health_http import Health, certificate_check, database_check
 from services.common.logging import get_logger
 from services.common.server import RunningServer, ServiceBinding, start_server
 from services.common.tls import TlsMaterial
@@ -55,6 +57,34 @@ def build_matcher(
         catalogue=catalogue or load_catalogue(config.catalogue),
         clock=clock or SystemClock(),
     )
+
+
+def build_matcher_when_migrated(
+    config: MatcherConfig, health: Health, stop: threading.Event, retry_seconds: float = 2.0,
+) -> Matcher | None:
+    """`build_matcher`, but wait (not ready) while the database is unreachable or unmigrated.
+
+    Under Kubernetes a pod may start before the `matcher migrate` Job has finished, or while
+    PostgreSQL restarts; waiting with readiness false is then better than a crash loop. Returns
+    None when `stop` is set first. Without a health port the matcher exits instead (one line).
+    """
+    log = get_logger()
+    shown = None
+    while True:
+        engine = create_engine(config.database_url)
+        try:
+            return build_matcher(config, engine=engine)
+        except DatabaseNotMigrated as exc:
+            phrase, detail = "database not migrated", str(exc)
+        except sa.exc.OperationalError as exc:
+            phrase, detail = "database unreachable", type(exc.orig).__name__
+        engine.dispose()
+        health.waiting_for(phrase)
+        if phrase != shown:
+            log.warning("waiting_for_database", reason=phrase, detail=detail)
+            shown = phrase
+        if stop.wait(retry_seconds):
+            return None
 
 
 class OperatorIsPartner(ConfigError):
@@ -129,11 +159,12 @@ class MatcherServer:
 
 def serve(
     matcher: Matcher, *, bind: str, tls: TlsMaterial, purge_interval: float = 0.0,
-    max_workers: int = 16, deny_list: Path | None = None,
+    max_workers: int = 16, deny_list: Path | None = None, health: Health | None = None,
 ) -> MatcherServer:
     """Start the four services on `bind`; purge every `purge_interval` seconds (0: never).
 
-    Refuses to start when the matcher's own organisation is one of its partners.
+    Refuses to start when the matcher's own organisation is one of its partners. With
+    `health`, readiness then checks the database (reachable, migrated) and the certificate.
     """
     check_operator_separation(tls, matcher.settings)
     running = start_server(
@@ -166,6 +197,12 @@ def serve(
 
         purger = threading.Thread(target=loop, name="matcher-purge", daemon=True)
         purger.start()
+    if health is not None:
+        health.add_readiness("database", database_check(
+            matcher.engine, MIGRATIONS, "samenloop matcher migrate"))
+        health.add_readiness("keys", lambda: None)  # build_matcher loaded them, or failed
+        health.add_readiness("certificate", certificate_check(tls.cert))
+        health.mark_started()
     return MatcherServer(matcher, running, stop, purger)
 
 
