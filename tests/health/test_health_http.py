@@ -125,3 +125,26 @@ def test_certificate_check_follows_the_validity_window(pki: DevPki) -> None:
         (datetime(2100, 1, 1, tzinfo=UTC), "certificate expired"),
     ]:
         assert certificate_check(cert_path, now=lambda m=moment: m)() == expected, moment
+
+
+def test_the_container_healthcheck_command(served: tuple[Health, int]) -> None:
+    """`python -m services.common.health_probe` is the Dockerfile's HEALTHCHECK."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    _health, port = served
+
+    def run(port: int) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "SAMENLOOP_HEALTH_PORT": str(port)}
+        return subprocess.run([sys.executable, "-m", "services.common.health_probe"], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    assert run(port).returncode == 0
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        closed = spare.getsockname()[1]
+    failed = run(closed)
+    assert failed.returncode == 1
+    assert failed.stderr.count("\n") == 1 and "health.bind" in failed.stderr
