@@ -159,7 +159,8 @@ def test_nothing_secret_or_local_is_in_the_context() -> None:
     # Files a developer may have lying around untracked never reach the builder either.
     for local in ("pki/matcher/tls.key", "dev/gateway/vault.key", "matcher-data/matcher.sqlite",
                   "services/x/__pycache__/y.cpython-311.pyc", ".venv/bin/python", ".git/config",
-                  "tests/matcher/test_x.py", "officers.yaml", "services/matcher/hmac.key", "crypto/leftover.pem",
+                  "tests/matcher/test_x.py", "officers.yaml", "services/matcher/hmac.key",
+                  "crypto/leftover.pem",
                   "services/matcher-data/matcher.sqlite-wal"):
         assert IGNORE.excluded(local), local
     for f in CONTEXT:
