@@ -166,6 +166,7 @@ class Alert(google.protobuf.message.Message):
     UPDATE_TIME_FIELD_NUMBER: builtins.int
     MODE_FIELD_NUMBER: builtins.int
     DECISION_REASON_FIELD_NUMBER: builtins.int
+    TRACEPARENT_FIELD_NUMBER: builtins.int
     name: builtins.str
     """`alerts/{alert}`."""
     policy_id: builtins.str
@@ -182,6 +183,10 @@ class Alert(google.protobuf.message.Message):
     """`standing` or `on_request`."""
     decision_reason: builtins.str
     """The code from the list `review_decision_reason` recorded with the decision."""
+    traceparent: builtins.str
+    """W3C traceparent of the request that created the alert: the inbox continues that trace
+    when it handles the alert (random ids only).
+    """
     @property
     def domains(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
         """Life domains involved (e.g. `financien`, `huisvesting`)."""
@@ -215,9 +220,10 @@ class Alert(google.protobuf.message.Message):
         update_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         mode: builtins.str = ...,
         decision_reason: builtins.str = ...,
+        traceparent: builtins.str = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["create_time", b"create_time", "update_time", b"update_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["create_time", b"create_time", "decision", b"decision", "decision_reason", b"decision_reason", "disclosures", b"disclosures", "domains", b"domains", "mode", b"mode", "name", b"name", "outcome", b"outcome", "policy_digest", b"policy_digest", "policy_id", b"policy_id", "policy_version", b"policy_version", "regisseur", b"regisseur", "signals", b"signals", "state", b"state", "team", b"team", "update_time", b"update_time"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["create_time", b"create_time", "decision", b"decision", "decision_reason", b"decision_reason", "disclosures", b"disclosures", "domains", b"domains", "mode", b"mode", "name", b"name", "outcome", b"outcome", "policy_digest", b"policy_digest", "policy_id", b"policy_id", "policy_version", b"policy_version", "regisseur", b"regisseur", "signals", b"signals", "state", b"state", "team", b"team", "traceparent", b"traceparent", "update_time", b"update_time"]) -> None: ...
 
 Global___Alert: typing_extensions.TypeAlias = Alert
 

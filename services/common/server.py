@@ -25,6 +25,7 @@ from services.common.authz import RoleAuthorizationInterceptor, RoleTable
 from services.common.denylist import DenyList
 from services.common.health_http import Health
 from services.common.logging import get_logger
+from services.common.metrics import RpcMetricsInterceptor
 from services.common.tls import TlsMaterial, server_credentials
 
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -72,6 +73,7 @@ def start_server(
         RoleAuthorizationInterceptor(roles, deny_list)
     ]
     interceptors.extend(_tracing_interceptors())
+    interceptors.append(RpcMetricsInterceptor())
     interceptors.extend(extra_interceptors)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),

@@ -3,23 +3,75 @@
 Spans carry ids, counts and codes only. The exporter is enabled by the standard
 OTEL_EXPORTER_OTLP_ENDPOINT environment variable; without it spans stay in process (they still
 give every audit entry its trace and span ids).
+
+Every RPC is traced on both ends: the server interceptor in `services.common.server` and, once
+`configure_tracing` (or `instrument_grpc_clients`) has run, every channel the process opens.
+The trace context travels in the W3C `traceparent` header (gRPC metadata). Where work crosses
+a queue instead of a call (an alert created by a gateway's batch and read later by the inbox),
+the producer stores the `traceparent` and the consumer continues it with `continue_trace`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import MutableMapping
+import re
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+_clients_instrumented = False
+
+
+def instrument_grpc_clients() -> None:
+    """Give every gRPC channel this process opens a client span and the `traceparent` header.
+
+    Patches `grpc.secure_channel` once (OpenTelemetry's client instrumentor); health checks are
+    traced too, so a probe's path can be followed.
+    """
+    global _clients_instrumented
+    if _clients_instrumented:
+        return
+    from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient
+
+    GrpcInstrumentorClient().instrument()  # type: ignore[no-untyped-call]
+    _clients_instrumented = True
+
+
+def current_traceparent() -> str | None:
+    """The W3C `traceparent` of the active span, to store with work another process continues."""
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier)
+    return carrier.get("traceparent")
+
+
+@contextlib.contextmanager
+def continue_trace(name: str, traceparent: str | None,
+                   kind: trace.SpanKind = trace.SpanKind.CONSUMER) -> Iterator[trace.Span]:
+    """A span that continues the trace `traceparent` names (e.g. an alert's, in the inbox).
+
+    A missing or malformed value starts a new trace instead: observability never refuses work.
+    """
+    parent = otel_context.Context()
+    if traceparent and _TRACEPARENT.match(traceparent):
+        parent = TraceContextTextMapPropagator().extract({"traceparent": traceparent})
+    with trace.get_tracer("samenloop").start_as_current_span(name, context=parent,
+                                                               kind=kind) as span:
+        yield span
+
 
 _configured = False
 
 
 def configure_tracing(service: str) -> None:
+    """The process's tracer provider: OTLP export only when OTEL_EXPORTER_OTLP_ENDPOINT is set."""
     global _configured
     if _configured:
         return
@@ -29,6 +81,7 @@ def configure_tracing(service: str) -> None:
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
+    instrument_grpc_clients()
     _configured = True
 
 

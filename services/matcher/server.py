@@ -18,6 +18,7 @@ from domain.catalogue import Catalogue, load_catalogue
 from policies.errors import TrustFileError
 from policies.trust_file import TrustFile
 from samenloop.v1 import audit_pb2_grpc, partner_pb2_grpc, policy_pb2_grpc, wijkteam_pb2_grpc
+from services.common import metrics
 from services.common.config import ConfigError
 from services.common.db import DatabaseNotMigrated, create_engine, ensure_migrated
 from services.common.denylist import DenyList
@@ -197,6 +198,7 @@ def serve(
 
         purger = threading.Thread(target=loop, name="matcher-purge", daemon=True)
         purger.start()
+    metrics.observe_reveal_requests_pending(lambda: pending_reveal_requests(matcher.engine))
     if health is not None:
         health.add_readiness("database", database_check(
             matcher.engine, MIGRATIONS, "samenloop matcher migrate"))
@@ -204,6 +206,15 @@ def serve(
         health.add_readiness("certificate", certificate_check(tls.cert))
         health.mark_started()
     return MatcherServer(matcher, running, stop, purger)
+
+
+def pending_reveal_requests(engine: Engine) -> int:
+    """How many reveal requests wait for a partner's answer (the metric's source)."""
+    from services.matcher.schema import PENDING, reveal_requests
+
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(reveal_requests)
+                                .where(reveal_requests.c.state == PENDING)).scalar_one())
 
 
 def migrations_dir() -> Path:

@@ -30,6 +30,7 @@ from policies.model import Policy, PolicyMode, parse_policy
 from policies.revocation import Revocation, verify_revocation
 from policies.simulate import SimulationReport, summarise_simulation
 from policies.source import parse_yaml
+from services.common import metrics
 from services.common.logging import get_logger
 from services.matcher import alerts, audit, matching, store
 from services.matcher import inquiries as inquiry_rules
@@ -185,6 +186,7 @@ class AlertView:
     household_pseudonym: bytes
     processing_activity_id: str = ""
     decision_reason: str | None = None
+    traceparent: str = ""
     signals: list[ContributingView] = field(default_factory=list)
     disclosures: list[DisclosureView] = field(default_factory=list)
 
@@ -507,6 +509,7 @@ class Matcher:
             results[i] = r
         created = sum(1 for a in attempts if a.result is alerts.AttemptResult.CREATED)
         if created:
+            metrics.alerts_created(created)
             self.notifier.notify()
         final = [r for r in results if r is not None]
         batch = BatchResult(final, created)
@@ -583,6 +586,7 @@ class Matcher:
         results, attempts = store.run_transaction(self.engine, work)
         created = sum(1 for a in attempts if a.result is alerts.AttemptResult.CREATED)
         if created:
+            metrics.alerts_created(created)
             self.notifier.notify()
         batch = BatchResult(results, created)
         self.log.info("signals_withdrawn", partner=partner.organisation, rows=len(withdrawals),
@@ -694,6 +698,7 @@ class Matcher:
             results[i] = r
         created = sum(1 for a in attempts if a.result is alerts.AttemptResult.CREATED)
         if created:
+            metrics.alerts_created(created)
             self.notifier.notify()
         batch = BatchResult([r for r in results if r is not None], created)
         self.log.info("household_links_received", partner=partner.organisation,
@@ -800,6 +805,7 @@ class Matcher:
                           refusal=type(outcome).__name__)
             raise outcome
         if created:
+            metrics.alerts_created(1)
             self.notifier.notify()
         self.log.info("inquiry_answered", partner=org, policy=policy_id)
         return outcome
@@ -982,7 +988,7 @@ class Matcher:
                 policy_version=int(r.policy_version), policy_digest=r.policy_digest,
                 team=r.team, state=r.state, domains=tuple(r.domains), mode=r.mode,
                 regisseur=r.regisseur, decision=r.decision, outcome=r.outcome,
-                decision_reason=r.decision_reason,
+                decision_reason=r.decision_reason, traceparent=r.traceparent,
                 created_at=r.created_at, updated_at=r.updated_at,
                 household_id=int(r.household_id), household_pseudonym=bytes(r.pseudonym),
                 processing_activity_id=self._activity(conn, r.policy_id)))

@@ -11,6 +11,7 @@ import grpc
 from crypto import oprf
 from crypto.errors import CryptoError, InvalidElement
 from samenloop.v1 import pseudonymiser_pb2, pseudonymiser_pb2_grpc
+from services.common import metrics
 from services.common.identity import peer_identity
 from services.common.logging import get_logger
 from services.pseudonymiser.quota import QuotaLedger
@@ -62,6 +63,8 @@ class PseudonymiserServicer(pseudonymiser_pb2_grpc.PseudonymiserServicer):
             )
         if self._quota.limits_for(caller.organisation) is None:
             log.warning("evaluation_refused", reason="organisation_not_served")
+            metrics.pseudonymiser_elements(count, organisation=caller.organisation,
+                                           result="organisation_not_served")
             context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"organisation {caller.organisation} is not served by this pseudonymiser; "
@@ -71,6 +74,8 @@ class PseudonymiserServicer(pseudonymiser_pb2_grpc.PseudonymiserServicer):
         if not decision.allowed:
             log.warning("evaluation_refused", reason=decision.code,
                         used_today=decision.used_today, daily_limit=decision.daily_limit)
+            metrics.pseudonymiser_elements(count, organisation=caller.organisation,
+                                           result=decision.code)
             if decision.code == "daily_quota":
                 message = (
                     f"daily quota of {decision.daily_limit} evaluations for "
@@ -93,6 +98,8 @@ class PseudonymiserServicer(pseudonymiser_pb2_grpc.PseudonymiserServicer):
             log.warning("evaluation_refused", reason="evaluation_failed")
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"cannot evaluate the batch: {exc}")
         log.info("batch_evaluated", used_today=decision.used_today)
+        metrics.pseudonymiser_elements(count, organisation=caller.organisation,
+                                       result="evaluated")
         return pseudonymiser_pb2.BlindEvaluateResponse(
             key_id=self._key.key_id, evaluated_elements=evaluated, proof=proof
         )

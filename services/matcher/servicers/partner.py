@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import grpc
 
 from samenloop.v1 import common_pb2, partner_pb2, partner_pb2_grpc
+from services.common import metrics
 from services.matcher.inquiries import INDICATED, NOT_INDICATED
 from services.matcher.service import ACCEPTED, DUPLICATE, BatchResult, InquiryView, Matcher
 from services.matcher.servicers._common import (
@@ -64,6 +66,16 @@ def inquiry_message(view: InquiryView) -> partner_pb2.Inquiry:
     return msg
 
 
+def _record_signals(matcher: Matcher, organisation: str, result: BatchResult) -> None:
+    """Accepted and rejected rows by reason code (duplicates are neither)."""
+    entry = matcher.settings.partners.get(organisation)
+    kind = entry.kind if entry is not None else "unknown"
+    metrics.signals_ingested(result.count(ACCEPTED), partner_kind=kind)
+    reasons = Counter(r.reason_code or "unknown" for r in result.results
+                      if r.outcome not in (ACCEPTED, DUPLICATE))
+    metrics.signals_rejected(reasons, partner_kind=kind)
+
+
 class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
     def __init__(self, matcher: Matcher) -> None:
         self.matcher = matcher
@@ -86,8 +98,10 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
             )
             for s in request.signals
         ]
-        result = self.matcher.submit_signals(caller(context), request.batch_id, rows)
+        who = caller(context)
+        result = self.matcher.submit_signals(who, request.batch_id, rows)
         results, counts = _batch(result)
+        _record_signals(self.matcher, who.organisation, result)
         return partner_pb2.SubmitSignalsResponse(results=results, counts=counts)
 
     @handle
@@ -125,14 +139,19 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
         self, request: partner_pb2.CreateInquiryRequest, context: grpc.ServicerContext
     ) -> partner_pb2.Inquiry:
         q = request.inquiry
-        view = self.matcher.create_inquiry(
-            caller(context),
-            policy_name=q.policy,
-            household=pseudonym_in(q, "household"),
-            requester_role=q.requester_role,
-            reason=q.reason,
-            request_id=q.request_id,
-        )
+        try:
+            view = self.matcher.create_inquiry(
+                caller(context),
+                policy_name=q.policy,
+                household=pseudonym_in(q, "household"),
+                requester_role=q.requester_role,
+                reason=q.reason,
+                request_id=q.request_id,
+            )
+        except Exception:
+            metrics.inquiry("refused")
+            raise
+        metrics.inquiry("answered")  # never the answer: that bit is for the asking partner only
         return inquiry_message(view)
 
     @handle
@@ -188,6 +207,7 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
         view = self.matcher.submit_disclosure(
             caller(context), request.reveal_request, sealed=sealed, refusal=refusal
         )
+        metrics.disclosure("sealed" if refusal is None else refusal[0])
         return partner_pb2.SubmitDisclosureResponse(
             disclosure=f"alerts/{view.alert_name_id}/disclosures/{view.name_id}",
             audit_index=view.audit_index,

@@ -58,6 +58,7 @@ def alert_message(view: AlertView) -> wijkteam_pb2.Alert:
             for s in view.signals
         ],
         regisseur=view.regisseur or "",
+        traceparent=view.traceparent,
         decision=_DECISION_CODES.get(view.decision or "", wijkteam_pb2.REVIEW_DECISION_UNSPECIFIED),
         outcome=_OUTCOME_CODES.get(view.outcome or "", wijkteam_pb2.ALERT_OUTCOME_UNSPECIFIED),
         create_time=timestamp(view.created_at),
