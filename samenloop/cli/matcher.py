@@ -25,29 +25,45 @@ def serve(
     """Serve the matcher over mTLS until SIGTERM/SIGINT (periodic purge included); SIGHUP
     re-reads the officer trust file (it is also re-read when it changes)."""
     quiet_grpc_core()
-    from services.common.server import serve_until_signalled
+    from services.common.health_http import start_health
+    from services.common.server import serve_until_signalled, stop_on_signal
     from services.matcher.config import load_config
-    from services.matcher.server import build_matcher, reload_trust_on_sighup
+    from services.matcher.server import (
+        build_matcher,
+        build_matcher_when_migrated,
+        reload_trust_on_sighup,
+    )
     from services.matcher.server import serve as start
 
     with exit_with():
         cfg = load_config(config)
         configure_logging("matcher", level=cfg.log_level)
         configure_tracing("matcher")
-        matcher = build_matcher(cfg)
+        probes = start_health(cfg.health, "matcher")
+        health = probes[0] if probes else None
+        stop = stop_on_signal(health)
+        # With a probe port, wait (not ready) for the database instead of exiting (ADR 0018).
+        found = build_matcher_when_migrated(cfg, health, stop) if health else build_matcher(cfg)
+        if found is None:  # signalled while waiting for the database
+            if probes:
+                probes[1].stop()
+            return
+        matcher = found
         reload_trust_on_sighup(matcher)  # before the server announces its port
         try:
             server = start(matcher, bind=bind or cfg.bind, tls=cfg.tls_material,
                            purge_interval=cfg.purge_interval_seconds,
-                           max_workers=cfg.max_workers, deny_list=cfg.deny_list)
+                           max_workers=cfg.max_workers, deny_list=cfg.deny_list, health=health)
         except BaseException:
             matcher.engine.dispose()
             raise
     try:
-        serve_until_signalled(server.running)
+        serve_until_signalled(server.running, health=health, stop=stop)
     finally:
         server.stop(0)
         matcher.engine.dispose()
+        if probes:
+            probes[1].stop()
 
 
 @app.command()

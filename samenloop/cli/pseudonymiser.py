@@ -21,15 +21,24 @@ def serve(
 ) -> None:
     """Serve BlindEvaluate over mTLS until SIGTERM/SIGINT (JSON log lines on stderr)."""
     quiet_grpc_core()
-    from services.common.server import serve_until_signalled
+    from services.common.health_http import start_health
+    from services.common.server import serve_until_signalled, stop_on_signal
     from services.pseudonymiser.config import load_config
     from services.pseudonymiser.server import start
 
     configure_logging("pseudonymiser")
     configure_tracing("pseudonymiser")
     with exit_with():
-        running = start(load_config(config), bind=bind)
-    serve_until_signalled(running)
+        cfg = load_config(config)
+        probes = start_health(cfg.health, "pseudonymiser")
+        health = probes[0] if probes else None
+        stop = stop_on_signal(health)
+        running = start(cfg, bind=bind, health=health)
+    try:
+        serve_until_signalled(running, health=health, stop=stop)
+    finally:
+        if probes:
+            probes[1].stop()
 
 
 @app.command("public-key")

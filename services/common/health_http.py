@@ -278,6 +278,20 @@ class _HealthHttpServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
+def start_health(settings: Any, service: str) -> tuple[Health, HealthServer] | None:
+    """Metrics for `service`, and with `settings` (`health: {bind, metrics}`) the probe port.
+
+    Returns None when the service's configuration has no `health` section.
+    """
+    from services.common.metrics import configure_metrics
+
+    metrics = configure_metrics(service, prometheus=bool(settings and settings.metrics))
+    if settings is None:
+        return None
+    health = Health()
+    return health, HealthServer(settings.bind, health, metrics)
+
+
 class HealthServer:
     """The plaintext health port, served from a daemon thread."""
 

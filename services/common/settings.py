@@ -135,6 +135,19 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class HealthSettings(Section):
+    """`health: {bind, metrics}`: the plaintext probe port (services/common/health_http.py).
+
+    Off unless set. It serves /healthz and /readyz only, and /metrics when `metrics` is true;
+    keep it inside the pod or host (ADR 0018).
+    """
+
+    bind: BindAddress = Field(description="host:port of the plaintext health port, e.g. "
+                                          "0.0.0.0:8081 in a pod, 127.0.0.1:8081 on a host")
+    metrics: bool = Field(default=False,
+                          description="also serve /metrics (Prometheus text) on that port")
+
+
 class TlsFiles(Section):
     """`tls: {ca, cert, key}`, the one spelling of mTLS files in every service."""
 
@@ -172,6 +185,8 @@ class ServiceSettings(BaseSettings):
     deny_list: ReadableFile | None = Field(
         default=None,
         description="revoked certificate serials or SHA-256 fingerprints, one per line")
+    health: HealthSettings | None = Field(
+        default=None, description="`{bind, metrics}`: the plaintext probe port; off when unset")
 
     @classmethod
     def env_prefix(cls) -> str:

@@ -20,7 +20,12 @@ from policies.trust_file import TrustFile
 from samenloop.v1 import audit_pb2_grpc, partner_pb2_grpc, policy_pb2_grpc, wijkteam_pb2_grpc
 from services.common import metrics
 from services.common.config import ConfigError
-from services.common.db import DatabaseNotMigrated, create_engine, ensure_migrated
+from services.common.db import (
+    DatabaseNotMigrated,
+    DatabaseUnavailable,
+    create_engine,
+    ensure_migrated,
+)
 from services.common.denylist import DenyList
 from services.common.health_http import Health, certificate_check, database_check
 from services.common.logging import get_logger
@@ -72,13 +77,13 @@ def build_matcher_when_migrated(
     log = get_logger()
     shown = None
     while True:
-        engine = create_engine(config.database_url)
+        engine = create_engine(config.url)
         try:
             return build_matcher(config, engine=engine)
         except DatabaseNotMigrated as exc:
             phrase, detail = "database not migrated", str(exc)
-        except sa.exc.OperationalError as exc:
-            phrase, detail = "database unreachable", type(exc.orig).__name__
+        except DatabaseUnavailable as exc:
+            phrase, detail = "database unreachable", str(exc)
         engine.dispose()
         health.waiting_for(phrase)
         if phrase != shown:

@@ -349,3 +349,46 @@ def test_matcher_has_a_disruption_budget_and_an_autoscaler() -> None:
     assert VALUES["matcher"]["autoscaling"]["minReplicas"] > \
         VALUES["matcher"]["podDisruptionBudget"]["minAvailable"], \
         "with minReplicas == minAvailable a node drain could never evict a matcher pod"
+
+
+# ---- what the chart writes is what the services read ------------------------------------
+
+
+def _managed_keys(helper: str) -> set[str]:
+    """Top-level keys a template sets in a service configuration (`set $managed "KEY"`)."""
+    text = "\n".join(_text(p) for p in TEMPLATES)
+    base = _text(CHART / "templates" / "_helpers.tpl").split(
+        'define "samenloop.managedConfig"')[1].split("{{- end -}}")[0]
+    keys = set(re.findall(r"^([a-z_]+):", base, re.MULTILINE))
+    if helper == "matcher":
+        block = text.split('define "samenloop.matcherConfig"')[1].split("{{- end -}}")[0]
+    else:
+        block = _text(CHART / "templates" / f"{helper}.yaml")
+    return keys | set(re.findall(r'set \$managed "([a-z_]+)"', block))
+
+
+def test_the_keys_the_chart_sets_are_settings_of_the_service() -> None:
+    from services.common.settings import HealthSettings, TlsFiles
+    from services.matcher.config import MatcherConfig
+    from services.pseudonymiser.config import PseudonymiserConfig
+
+    for component, model in (("matcher", MatcherConfig), ("pseudonymiser", PseudonymiserConfig)):
+        keys = _managed_keys(component)
+        assert {"bind", "health", "tls"} <= keys
+        assert keys <= set(model.model_fields), f"{component}: {keys - set(model.model_fields)}"
+    helpers = _text(CHART / "templates" / "_helpers.tpl")
+    managed = helpers.split('define "samenloop.managedConfig"')[1].split("{{- end -}}")[0]
+    assert set(re.findall(r"^  ([a-z_]+):", managed, re.MULTILINE)) == \
+        set(HealthSettings.model_fields) | set(TlsFiles.model_fields)
+
+
+@pytest.mark.parametrize("component", ["matcher", "pseudonymiser"])
+def test_the_example_settings_are_settings_of_the_service(component: str) -> None:
+    from services.matcher.config import MatcherConfig
+    from services.pseudonymiser.config import PseudonymiserConfig
+
+    model = {"matcher": MatcherConfig, "pseudonymiser": PseudonymiserConfig}[component]
+    example = yaml.safe_load(_text(CHART / "examples" / "municipality-central.yaml"))
+    keys = set(example[component]["config"])
+    assert keys <= set(model.model_fields), keys - set(model.model_fields)
+    assert not keys & _managed_keys(component), "the chart sets these itself"

@@ -148,3 +148,24 @@ def test_the_container_healthcheck_command(served: tuple[Health, int]) -> None:
     failed = run(closed)
     assert failed.returncode == 1
     assert failed.stderr.count("\n") == 1 and "health.bind" in failed.stderr
+
+
+def test_sigterm_fails_readiness_before_the_server_stops(served: tuple[Health, int]) -> None:
+    """What a rolling update relies on: the pod leaves the endpoints as soon as it is told."""
+    import os
+    import signal
+
+    from services.common.server import stop_on_signal
+
+    health, port = served
+    health.mark_started()
+    assert probe(port, "/readyz")[0] == 200
+    saved = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        stop = stop_on_signal(health)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.wait(10)
+    finally:
+        signal.signal(signal.SIGTERM, saved[0])
+        signal.signal(signal.SIGINT, saved[1])
+    assert checks(port, "/readyz") == (503, {"service": "draining"})
