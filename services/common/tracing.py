@@ -41,8 +41,17 @@ def instrument_grpc_clients() -> None:
         return
     from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient
 
-    GrpcInstrumentorClient().instrument()  # type: ignore[no-untyped-call]
+    GrpcInstrumentorClient(filter_=_not_server_streaming).instrument()  # type: ignore[no-untyped-call]
     _clients_instrumented = True
+
+
+def _not_server_streaming(client_info: Any) -> bool:
+    """Server-streaming calls (StreamAlerts) stay uninstrumented on the client: the
+    instrumentor would hand back a bare generator instead of the call object, and callers rely
+    on `initial_metadata()` and `cancel()`. Their server side is still traced, and what they
+    carry (alerts) brings its own `traceparent`."""
+    return not getattr(client_info, "is_server_stream", False) or bool(
+        getattr(client_info, "is_client_stream", False))
 
 
 def current_traceparent() -> str | None:

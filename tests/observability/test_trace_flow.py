@@ -254,3 +254,15 @@ def test_the_flow_is_counted(matcher: Harness, metric_reader: InMemoryMetricRead
     assert "samenloop_alerts_created_total 1\n" in text
     assert 'rpc_server_duration_milliseconds_count{rpc_grpc_status_code="OK",' \
            'rpc_method="SubmitSignals",rpc_service="samenloop.v1.PartnerService"} 3\n' in text
+
+
+def test_a_server_stream_keeps_its_call_object_when_clients_are_traced(
+    matcher: Harness,
+) -> None:
+    """StreamAlerts callers wait for the initial metadata and cancel the call; the client
+    instrumentation must not turn the call into a bare generator."""
+    stream = matcher.team().StreamAlerts(wijkteam_pb2.StreamAlertsRequest(), timeout=30)
+    try:
+        assert stream.initial_metadata() is not None
+    finally:
+        stream.cancel()
