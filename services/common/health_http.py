@@ -71,6 +71,7 @@ class Health:
         self._timeout = check_timeout
         self._cache_seconds = cache_seconds
         self._cached: tuple[float, Report] | None = None
+        self._generation = 0  # bumped by every change, so a stale evaluation is not cached
         self._last_failing: frozenset[str] = frozenset()
         # Checks run here, so one that hangs (a database behind a dropped route) cannot hold
         # the HTTP thread past the probe's own timeout.
@@ -80,6 +81,7 @@ class Health:
         with self._lock:
             self._readiness[name] = check
             self._cached = None
+            self._generation += 1
 
     def add_liveness(self, name: str, check: Check) -> None:
         with self._lock:
@@ -90,17 +92,20 @@ class Health:
         with self._lock:
             self._waiting = reason
             self._cached = None
+            self._generation += 1
 
     def mark_started(self) -> None:
         with self._lock:
             self._waiting = None
             self._cached = None
+            self._generation += 1
 
     def mark_draining(self) -> None:
         """Shutting down: readiness fails at once so traffic moves elsewhere."""
         with self._lock:
             self._draining = True
             self._cached = None
+            self._generation += 1
 
     def liveness(self) -> Report:
         with self._lock:
@@ -114,9 +119,11 @@ class Health:
                 return self._cached[1]
             checks = dict(self._readiness)
             gate = "draining" if self._draining else self._waiting
+            generation = self._generation
         report = self._evaluate(checks, gate=gate, log_as="readiness")
         with self._lock:
-            self._cached = (time.monotonic(), report)
+            if generation == self._generation:
+                self._cached = (time.monotonic(), report)
         return report
 
     def close(self) -> None:

@@ -229,8 +229,9 @@ def configure_metrics(service: str, *, prometheus: bool) -> Callable[[], tuple[b
     provider = SdkMeterProvider(
         metric_readers=readers,
         resource=Resource.create({"service.name": f"samenloop-{service}"}))
-    otel_metrics.set_meter_provider(provider)
-    use_provider(provider)
+    if not isinstance(otel_metrics.get_meter_provider(), SdkMeterProvider):
+        otel_metrics.set_meter_provider(provider)  # once per process; samenloop's own
+    use_provider(provider)  # instruments always record into this one
     if reader is None:
         return None
     return lambda: (render_prometheus(reader.get_metrics_data()), PROMETHEUS_CONTENT_TYPE)

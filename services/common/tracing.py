@@ -84,12 +84,17 @@ def configure_tracing(service: str) -> None:
     global _configured
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": f"samenloop-{service}"}))
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):  # set once per process; OpenTelemetry refuses twice
+        provider = current
+    else:
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": f"samenloop-{service}"}))
+        trace.set_tracer_provider(provider)
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
     instrument_grpc_clients()
     _configured = True
 

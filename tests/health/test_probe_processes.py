@@ -87,12 +87,14 @@ def started(tmp_path: Path) -> Iterator[list[Service]]:
             service.process.wait(10)
 
 
-def _until(port: int, path: str, status: int, attempts: int = 300) -> dict[str, Any]:
-    """Probe like a kubelet (every 0.1 s here) until `status`; the checks seen last."""
+def _until(port: int, path: str, status: int, attempts: int = 300,
+           showing: str | None = None) -> dict[str, Any]:
+    """Probe like a kubelet (every 0.1 s here) until `status` (and a check reading `showing`);
+    the checks seen last."""
     seen: tuple[int, dict[str, Any]] = (0, {})
     for _ in range(attempts):
         seen = checks(port, path)
-        if seen[0] == status:
+        if seen[0] == status and (showing is None or showing in seen[1].values()):
             return seen[1]
         time.sleep(0.1)
     raise AssertionError(f"{path} stayed {seen}")
@@ -124,7 +126,8 @@ def test_matcher_is_not_ready_until_its_database_is_migrated(
     assert checks(port, "/healthz") == (200, {})
     assert checks(port, "/readyz")[0] == 503  # "starting", then:
     assert service.wait_for("waiting_for_database")["reason"] == "database not migrated"
-    assert _until(port, "/readyz", 503) == {"service": "database not migrated"}
+    assert _until(port, "/readyz", 503, showing="database not migrated") == {
+        "service": "database not migrated"}
     assert not [e for e in service.events() if e.get("event") == "server_started"]
 
     migrate = subprocess.run([sys.executable, "-m", "samenloop.cli.main", "matcher", "migrate",
@@ -142,7 +145,7 @@ def test_matcher_is_not_ready_until_its_database_is_migrated(
     database = tmp_path / "matcher-data" / "matcher.sqlite"
     with sqlite3.connect(database) as conn:
         conn.execute("DELETE FROM alembic_version")
-    assert _until(port, "/readyz", 503)["database"] == "not migrated"
+    assert _until(port, "/readyz", 503, showing="not migrated")["database"] == "not migrated"
     assert checks(port, "/healthz")[0] == 200
     assert service.stop() == 0
 
