@@ -42,7 +42,7 @@ def serve(
         probes = start_health(cfg.health, "matcher")
         health = probes[0] if probes else None
         stop = stop_on_signal(health)
-        # With a probe port, wait (not ready) for the database instead of exiting (ADR 0018).
+        # With a probe port, wait (not ready) for the database instead of exiting (ADR 0020).
         found = build_matcher_when_migrated(cfg, health, stop) if health else build_matcher(cfg)
         if found is None:  # signalled while waiting for the database
             if probes:

@@ -139,7 +139,7 @@ class HealthSettings(Section):
     """`health: {bind, metrics}`: the plaintext probe port (services/common/health_http.py).
 
     Off unless set. It serves /healthz and /readyz only, and /metrics when `metrics` is true;
-    keep it inside the pod or host (ADR 0018).
+    keep it inside the pod or host (ADR 0020).
     """
 
     bind: BindAddress = Field(description="host:port of the plaintext health port, e.g. "

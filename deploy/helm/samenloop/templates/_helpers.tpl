@@ -42,7 +42,7 @@ app.kubernetes.io/component: {{ .component }}
 {{/*
 Secret files reach the service through an init container: Kubernetes mounts Secrets
 root-owned, or group-readable under fsGroup, and samenloop refuses a key file that group or
-others can read (ADR 0018). The init container (same image, same non-root user) copies them
+others can read (ADR 0020). The init container (same image, same non-root user) copies them
 into a memory-backed emptyDir as 0600 files the service user owns.
 Call with (dict "root" $ "secrets" (list "tls" "keys")).
 */}}
