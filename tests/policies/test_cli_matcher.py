@@ -21,16 +21,24 @@ from samenloop.cli.main import app
 from tests.support.services import matcher_files
 
 LIBRARY = Path(__file__).resolve().parents[2] / "policies" / "library"
-# The matcher's clock starts at the real time: officers sign with the real clock, and an
-# approval dated after the matcher's clock does not count. Nothing here pins a date.
-START = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-ON = START.date().isoformat()
+# The matcher's clock starts at the real time when the deployment starts (not at collection:
+# a long suite would leave it minutes behind the officers' real clock, and an approval dated
+# after the matcher's clock does not count). Nothing here pins a date.
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _on() -> str:
+    return _now().date().isoformat()
 
 
 def adopt(name: str, dest: Path) -> None:
     """Copy a library policy, valid from a month ago until a year from now (as adopted today)."""
     text = (LIBRARY / name).read_text(encoding="utf-8")
-    valid_from, valid_until = START.date() - timedelta(days=30), START.date() + timedelta(days=365)
+    today = _now().date()
+    valid_from, valid_until = today - timedelta(days=30), today + timedelta(days=365)
     text = re.sub(r"(?m)^valid_from: .*$", f"valid_from: {valid_from}", text)
     text = re.sub(r"(?m)^valid_until: .*$", f"valid_until: {valid_until}", text)
     dest.write_text(text, encoding="utf-8")
@@ -120,7 +128,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     (base / "data").mkdir()
     config = load_config(config_file)
     migrate(MIGRATIONS, config.url)
-    matcher = build_matcher(config, clock=SettableClock(START))
+    matcher = build_matcher(config, clock=SettableClock(_now()))
     server = serve(matcher, bind="127.0.0.1:0", tls=config.tls_material)
     try:
         yield Deployment(pki, trust, f"localhost:{server.port}", matcher)
@@ -141,7 +149,7 @@ def submit(matcher: object, households: dict[str, list[str]], area: str) -> None
                 SignalIn(
                     signal_id=f"{hh}-{t}",
                     signal_type=t,
-                    observed_on=(START.date() - timedelta(days=20)).isoformat(),
+                    observed_on=(_now().date() - timedelta(days=20)).isoformat(),
                     purpose="wams-gecoordineerde-aanpak",
                     household=pseudo,
                     person=None,
@@ -173,7 +181,7 @@ def test_simulate_publish_list_fairness_revoke(deployment: Deployment, tmp_path:
     adopt(policy.name, policy)
 
     # simulate: an unsigned policy, no alerts created, small cells hidden
-    code, out = d.cli("simulate", str(policy), "--as-of", ON)
+    code, out = d.cli("simulate", str(policy), "--as-of", _on())
     assert code == 0, out
     assert "households evaluated: 26" in out
     assert "households flagged:   16" in out
@@ -186,7 +194,7 @@ def test_simulate_publish_list_fairness_revoke(deployment: Deployment, tmp_path:
     assert lines == {"9901": "8", "9902": "<5", "9903": "<5"}
 
     # publish refuses an unsigned policy, locally and at the matcher
-    code, out = d.cli("publish", str(policy), "--as-of", ON)
+    code, out = d.cli("publish", str(policy), "--as-of", _on())
     assert code == 1 and "FAILED_PRECONDITION" in out and "2 distinct privacy officers" in out
 
     for officer in ("fg-gemeente-rotterdam", "po-woonstad-rotterdam"):
@@ -200,11 +208,11 @@ def test_simulate_publish_list_fairness_revoke(deployment: Deployment, tmp_path:
             "--officer-trust",
             str(d.trust),
             "--as-of",
-            ON,
+            _on(),
             remote=False,
         )
         assert code == 0, out
-    code, out = d.cli("publish", str(policy), "--officer-trust", str(d.trust), "--as-of", ON)
+    code, out = d.cli("publish", str(policy), "--officer-trust", str(d.trust), "--as-of", _on())
     assert code == 0, out
     assert "state    active" in out and "wams-overlast-schulden@1" in out
 
@@ -220,7 +228,7 @@ def test_simulate_publish_list_fairness_revoke(deployment: Deployment, tmp_path:
     # a changed character after signing: the matcher refuses it too
     tampered = tmp_path / "tampered.yaml"
     tampered.write_text(policy.read_text().replace("version: 1", "version: 2"))
-    code, out = d.cli("publish", str(tampered), "--as-of", ON)
+    code, out = d.cli("publish", str(tampered), "--as-of", _on())
     assert code == 1 and "FAILED_PRECONDITION" in out
     assert "wams-overlast-schulden@2 is not in force" in out and "has 0 (none)" in out
 
@@ -245,7 +253,7 @@ def test_simulate_publish_list_fairness_revoke(deployment: Deployment, tmp_path:
     assert code == 0 and "no published policies in force" in out
     code, out = d.cli("list", "--all")
     assert code == 0 and "revoked" in out
-    code, out = d.cli("publish", str(policy), "--as-of", ON)
+    code, out = d.cli("publish", str(policy), "--as-of", _on())
     assert code == 1 and "revoked" in out
 
 
