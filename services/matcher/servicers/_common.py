@@ -23,8 +23,8 @@ from services.matcher.errors import (
     PermissionDenied,
     ResourceExhausted,
 )
-from services.matcher.service import Caller
 from services.matcher.validation import PseudonymIn
+from services.matcher.views import Caller
 
 F = TypeVar("F", bound=Callable[..., Any])
 

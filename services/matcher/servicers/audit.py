@@ -5,8 +5,9 @@ from __future__ import annotations
 import grpc
 
 from samenloop.v1 import audit_pb2, audit_pb2_grpc
-from services.matcher.service import AuditEntryView, Matcher
+from services.matcher.service import Matcher
 from services.matcher.servicers._common import caller, handle, pseudonym_in, timestamp
+from services.matcher.views import AuditEntryView
 
 NOT_YET = (
     "the Merkle tree over the audit log (checkpoints, inclusion and consistency proofs) is "

@@ -10,7 +10,7 @@ import grpc
 from samenloop.v1 import common_pb2, partner_pb2, partner_pb2_grpc
 from services.common import metrics
 from services.matcher.inquiries import INDICATED, NOT_INDICATED
-from services.matcher.service import ACCEPTED, DUPLICATE, BatchResult, InquiryView, Matcher
+from services.matcher.service import Matcher
 from services.matcher.servicers._common import (
     caller,
     deadline_seconds,
@@ -19,6 +19,7 @@ from services.matcher.servicers._common import (
     timestamp,
 )
 from services.matcher.validation import LinkIn, SignalIn
+from services.matcher.views import ACCEPTED, DUPLICATE, BatchResult, InquiryView
 
 _OUTCOMES = {
     ACCEPTED: common_pb2.ROW_OUTCOME_ACCEPTED,

@@ -11,8 +11,9 @@ from policies.revocation import Revocation, RevocationError
 from policies.suppression import Count
 from samenloop.v1 import policy_pb2, policy_pb2_grpc
 from services.matcher.errors import InvalidArgument
-from services.matcher.service import Matcher, PolicyView
+from services.matcher.service import Matcher
 from services.matcher.servicers._common import caller, handle, timestamp
+from services.matcher.views import PolicyView
 
 _STATES = {
     "active": policy_pb2.POLICY_STATE_ACTIVE,

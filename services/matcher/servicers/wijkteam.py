@@ -8,7 +8,7 @@ import grpc
 
 from samenloop.v1 import common_pb2, wijkteam_pb2, wijkteam_pb2_grpc
 from services.matcher.errors import InvalidArgument
-from services.matcher.service import AlertView, Matcher
+from services.matcher.service import Matcher
 from services.matcher.servicers._common import (
     PARTNER_KINDS,
     caller,
@@ -16,6 +16,7 @@ from services.matcher.servicers._common import (
     handle_stream,
     timestamp,
 )
+from services.matcher.views import AlertView
 
 STATES = {
     "open": wijkteam_pb2.ALERT_STATE_OPEN,

@@ -1,0 +1,263 @@
+"""Case flow: the wijkteam's alerts (list, get, stream, assign, review, close).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from domain.codes import check_regisseur, load_codes
+from domain.errors import InvalidValue
+from services.matcher import alerts, audit, store
+from services.matcher.core import MatcherCore, check_code, parse_page_token, resource_id
+from services.matcher.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+)
+from services.matcher.notify import POLL_INTERVAL
+from services.matcher.schema import (
+    ASSIGNED,
+    CLOSED,
+    OPEN,
+    REVIEWED,
+    alert_signals,
+    disclosures,
+    households,
+    policies,
+)
+from services.matcher.schema import (
+    alerts as alerts_t,
+)
+from services.matcher.views import (
+    AlertView,
+    Caller,
+    ContributingView,
+    disclosure_view,
+)
+
+
+class CaseFlowUseCases(MatcherCore):
+    """WijkteamService."""
+
+
+    def _alert_views(
+        self, conn: sa.Connection, rows: Sequence[Any], *, detail: bool
+    ) -> list[AlertView]:
+        views = []
+        for r in rows:
+            views.append(AlertView(
+                id=int(r.id), name_id=r.name_id, policy_id=r.policy_id,
+                policy_version=int(r.policy_version), policy_digest=r.policy_digest,
+                team=r.team, state=r.state, domains=tuple(r.domains), mode=r.mode,
+                regisseur=r.regisseur, decision=r.decision, outcome=r.outcome,
+                decision_reason=r.decision_reason, traceparent=r.traceparent,
+                created_at=r.created_at, updated_at=r.updated_at,
+                household_id=int(r.household_id), household_pseudonym=bytes(r.pseudonym),
+                processing_activity_id=self._activity(conn, r.policy_id)))
+        if not views:
+            return views
+        by_id = {v.id: v for v in views}
+        for s in conn.execute(
+            sa.select(alert_signals).where(alert_signals.c.alert_id.in_(list(by_id)))
+            .order_by(alert_signals.c.observed_on, alert_signals.c.id)
+        ):
+            by_id[int(s.alert_id)].signals.append(
+                ContributingView(s.signal_type, s.partner_kind, s.observed_on))
+        if detail:
+            for d in conn.execute(
+                sa.select(disclosures).where(disclosures.c.alert_id.in_(list(by_id)))
+                .order_by(disclosures.c.id)
+            ):
+                v = by_id[int(d.alert_id)]
+                v.disclosures.append(disclosure_view(d, v.name_id))
+        return views
+
+    def _alert_query(self) -> sa.Select[Any]:
+        return sa.select(alerts_t, households.c.pseudonym).join(
+            households, households.c.id == alerts_t.c.household_id)
+
+    def _log_alert_reads(
+        self, conn: sa.Connection, actor: audit.Actor, name: str, views: Sequence[AlertView],
+        now: datetime, extra: dict[str, str] | None = None,
+    ) -> None:
+        audit.write(conn, actor, [
+            audit.AuditEvent(name, v.processing_activity_id, v.household_pseudonym.hex(),
+                             audit.HOUSEHOLD, {"alert": f"alerts/{v.name_id}", "team": v.team,
+                                               **(extra or {})})
+            for v in views], now)
+
+    def list_alerts(
+        self, caller: Caller, page_size: int, page_token: str, state: str | None
+    ) -> tuple[list[AlertView], str]:
+        size = max(1, min(page_size or 50, 500))
+        before = parse_page_token(page_token)
+        actor = self._actor(caller)
+
+        def work(conn: sa.Connection) -> tuple[list[AlertView], str]:
+            query = self._alert_query().where(alerts_t.c.team == caller.organisation)
+            if before is not None:
+                query = query.where(alerts_t.c.id < before)
+            if state:
+                query = query.where(alerts_t.c.state == state)
+            rows = conn.execute(query.order_by(alerts_t.c.id.desc()).limit(size + 1)).all()
+            more = len(rows) > size
+            views = self._alert_views(conn, rows[:size], detail=False)
+            self._log_alert_reads(conn, actor, "alert_listed", views, self.clock.now())
+            return views, (str(views[-1].id) if more and views else "")
+
+        return store.run_transaction(self.engine, work)
+
+    def get_alert(self, caller: Caller, name: str) -> AlertView:
+        alert_id = resource_id(name, "alerts")
+        actor = self._actor(caller)
+
+        def work(conn: sa.Connection) -> AlertView:
+            view = self._team_alert(conn, caller, alert_id)
+            self._log_alert_reads(conn, actor, "alert_viewed", [view], self.clock.now())
+            return view
+
+        return store.run_transaction(self.engine, work)
+
+    def _team_alert(self, conn: sa.Connection, caller: Caller, alert_id: str) -> AlertView:
+        row = conn.execute(self._alert_query().where(alerts_t.c.name_id == alert_id)).first()
+        # Another team's alert is indistinguishable from one that does not exist.
+        if row is None or row.team != caller.organisation:
+            raise NotFound(f"alerts/{alert_id} not found")
+        return self._alert_views(conn, [row], detail=True)[0]
+
+    def stream_alerts(
+        self, caller: Caller, after: str, is_active: Callable[[], bool]
+    ) -> Iterator[AlertView]:
+        """New alerts for the caller's team as they appear (polls, woken by this process).
+
+        The starting point (`after`, or the newest alert now) is fixed when this is called,
+        not when the first alert is read: the servicer calls it on entry and only then tells
+        the client the stream is open, so an alert committed after that is never skipped.
+        """
+        actor = self._actor(caller)
+
+        def start(conn: sa.Connection) -> int:
+            if after:
+                row = conn.execute(sa.select(alerts_t.c.id, alerts_t.c.team).where(
+                    alerts_t.c.name_id == resource_id(after, "alerts"))).first()
+                if row is None or row.team != caller.organisation:
+                    raise NotFound(f"{after} not found")
+                return int(row.id)
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(alerts_t.c.id), 0))
+                                    ).scalar_one())
+
+        return self._alerts_after(caller, actor, store.run_transaction(self.engine, start),
+                                  is_active)
+
+    def _alerts_after(
+        self, caller: Caller, actor: audit.Actor, floor: int, is_active: Callable[[], bool]
+    ) -> Iterator[AlertView]:
+        """The caller's team's alerts with ids above `floor`, as they commit."""
+        last = floor  # never send anything at or before the starting point
+        sent: dict[int, datetime] = {}
+        while is_active():
+            seen = self.notifier.generation
+
+            def poll(conn: sa.Connection, last: int = last) -> list[AlertView]:
+                now = self.clock.now()
+                # Ids come from a sequence; a transaction may commit a lower id after a higher
+                # one is visible, so look back over the last minute too and skip what was sent.
+                recent = now - timedelta(seconds=60)
+                rows = conn.execute(self._alert_query().where(
+                    alerts_t.c.team == caller.organisation,
+                    sa.or_(alerts_t.c.id > last, alerts_t.c.created_at >= recent))
+                    .order_by(alerts_t.c.id)).all()
+                rows = [r for r in rows if int(r.id) not in sent and int(r.id) > floor]
+                views = self._alert_views(conn, rows, detail=False)
+                self._log_alert_reads(conn, actor, "alert_streamed", views, now)
+                return views
+
+            for view in store.run_transaction(self.engine, poll):
+                sent[view.id] = view.created_at
+                last = max(last, view.id)
+                yield view
+            horizon = self.clock.now() - timedelta(seconds=120)
+            for k in [k for k, t in sent.items() if t < horizon]:
+                del sent[k]
+            self.notifier.wait(seen, POLL_INTERVAL)
+
+    def _transition(
+        self, caller: Caller, name: str, event: str,
+        change: Callable[[AlertView], dict[str, Any]], extra: Callable[[AlertView], dict[str, str]],
+    ) -> AlertView:
+        alert_id = resource_id(name, "alerts")
+        actor = self._actor(caller)
+
+        def work(conn: sa.Connection) -> AlertView:
+            now = self.clock.now()
+            conn.execute(sa.select(alerts_t.c.id).where(alerts_t.c.name_id == alert_id)
+                         .with_for_update()).first()
+            view = self._team_alert(conn, caller, alert_id)
+            values = change(view)
+            values["updated_at"] = now
+            if values.get("state") == CLOSED:
+                values["closed_at"] = now
+                values["closed_on"] = now.date()
+                values["retain_until"] = now.date() + timedelta(
+                    days=self._retention_days(conn, view))
+                alerts.cancel_pending_requests(conn, alert_ids=[view.id])
+            conn.execute(alerts_t.update().where(alerts_t.c.id == view.id).values(**values))
+            self._log_alert_reads(conn, actor, event, [view], now, extra(view))
+            return self._team_alert(conn, caller, alert_id)
+
+        return store.run_transaction(self.engine, work)
+
+    def _retention_days(self, conn: sa.Connection, view: AlertView) -> int:
+        row = conn.execute(sa.select(policies.c.digest, policies.c.document_json).where(
+            policies.c.digest == view.policy_digest)).first()
+        if row is None:
+            return 365
+        return self.registry.parsed(row.digest, row.document_json).retention.alert_days
+
+    def assign_alert(self, caller: Caller, name: str, regisseur: str) -> AlertView:
+        try:
+            check_regisseur(regisseur)
+        except InvalidValue as exc:
+            raise InvalidArgument(str(exc)) from None
+
+        def change(v: AlertView) -> dict[str, Any]:
+            if v.state not in (OPEN, ASSIGNED):
+                raise FailedPrecondition(f"alerts/{v.name_id} is {v.state}; it cannot be assigned")
+            return {"state": ASSIGNED, "regisseur": regisseur}
+
+        return self._transition(caller, name, "alert_assigned", change,
+                                lambda v: {"regisseur": regisseur})
+
+    def review_alert(self, caller: Caller, name: str, decision: str, reason: str) -> AlertView:
+        if not decision:
+            raise InvalidArgument("decision is required")
+        check_code(load_codes().review_decision_reason, reason, "reason")
+
+        def change(v: AlertView) -> dict[str, Any]:
+            if v.state not in (ASSIGNED, REVIEWED):
+                raise FailedPrecondition(
+                    f"alerts/{v.name_id} is {v.state}; a regisseur must be assigned before the "
+                    "review (human in the loop)")
+            return {"state": REVIEWED, "decision": decision, "decision_reason": reason}
+
+        return self._transition(caller, name, "alert_reviewed", change,
+                                lambda v: {"decision": decision, "reason": reason})
+
+    def close_alert(self, caller: Caller, name: str, outcome: str) -> AlertView:
+        if not outcome:
+            raise InvalidArgument("outcome is required")
+        check_code(load_codes().closure_outcome, outcome, "outcome")
+
+        def change(v: AlertView) -> dict[str, Any]:
+            if v.state != REVIEWED:
+                raise FailedPrecondition(
+                    f"alerts/{v.name_id} is {v.state}; the assigned regisseur must record a "
+                    "review decision before it is closed")
+            return {"state": CLOSED, "outcome": outcome}
+
+        return self._transition(caller, name, "alert_closed", change,
+                                lambda v: {"outcome": outcome})

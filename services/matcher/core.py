@@ -1,0 +1,134 @@
+"""What every use case shares: the configured matcher, the caller's partner entry, the keyed
+pseudonym step, the audit actor, and resource-name / code / page-token parsing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from crypto.pseudonyms import matcher_pseudonym
+from crypto.signing import SigningKey
+from domain.catalogue import Catalogue
+from domain.codes import CodeList, UnknownCode
+from services.common.logging import get_logger
+from services.matcher import audit, matching
+from services.matcher.clock import Clock
+from services.matcher.errors import (
+    InvalidArgument,
+    PermissionDenied,
+)
+from services.matcher.notify import Notifier
+from services.matcher.policy_registry import (
+    PolicyRegistry,
+)
+from services.matcher.schema import (
+    policies,
+)
+from services.matcher.settings import MatcherSettings, PartnerEntry
+from services.matcher.validation import (
+    PseudonymIn,
+)
+from services.matcher.views import Caller
+
+
+class MatcherCore:
+    """The matcher's state and the helpers every use case needs (`service.Matcher` mixes
+    the use cases in)."""
+
+    """The matcher's use cases over one database (any number of these may share it)."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        settings: MatcherSettings,
+        signing_key: SigningKey,
+        hmac_key: bytes,
+        registry: PolicyRegistry,
+        catalogue: Catalogue,
+        clock: Clock,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.signing_key = signing_key
+        self._hmac_key = hmac_key
+        self.registry = registry
+        self.catalogue = catalogue
+        self.clock = clock
+        self.notifier = Notifier()
+        self.env = matching.MatchEnv(
+            registry=registry,
+            catalogue=catalogue,
+            signing_key=signing_key,
+            reveal_ttl=settings.reveal_request_ttl,
+            alert_signal_retention_days=settings.alert_signal_retention_days,
+        )
+
+
+    @property
+    def log(self) -> Any:
+        """Resolved per use, so a logging configuration made later applies."""
+        return get_logger(component="matcher")
+
+    def pseudonym(self, p: PseudonymIn) -> bytes:
+        """The matcher's keyed step: HMAC-SHA256(matcher key, VOPRF output)."""
+        return matcher_pseudonym(self._hmac_key, p.voprf_output)
+
+    def partner(self, caller: Caller) -> PartnerEntry:
+        entry = self.settings.partners.get(caller.organisation)
+        if entry is None:
+            raise PermissionDenied(
+                f"organisation {caller.organisation!r} is not a registered partner of this matcher"
+            )
+        return entry
+
+    def _actor(self, caller: Caller) -> audit.Actor:
+        return audit.Actor.from_current_span(caller.organisation, caller.role, self.clock.now())
+
+    def _check_batch(self, n: int) -> None:
+        if n > self.settings.max_batch_rows:
+            raise InvalidArgument(
+                f"a batch holds at most {self.settings.max_batch_rows} rows, got {n}"
+            )
+
+    @staticmethod
+    def _latest_version(conn: sa.Connection, policy_id: str) -> sa.Row[Any] | None:
+        """The latest published version of a policy, or None if it was never published."""
+        return conn.execute(
+            sa.select(policies).where(policies.c.policy_id == policy_id)
+            .order_by(policies.c.version.desc()).limit(1)
+        ).first()
+
+    def _activity(self, conn: sa.Connection, policy_id: str) -> str:
+        """The processing activity id of a policy (latest published version)."""
+        row = self._latest_version(conn, policy_id)
+        if row is None:
+            return policy_id
+        return self.registry.parsed(row.digest, row.document_json).processing_activity_id
+
+
+def resource_id(name: str, collection: str) -> str:
+    prefix = f"{collection}/"
+    if not name.startswith(prefix) or not name[len(prefix):] or "/" in name[len(prefix):]:
+        raise InvalidArgument(f"expected a resource name `{collection}/{{id}}`, got {name[:80]!r}")
+    return name[len(prefix):]
+
+
+def check_code(codes: CodeList, value: str, field: str) -> str:
+    """`value` if it is in `codes`; INVALID_ARGUMENT naming the field and the valid codes."""
+    try:
+        return codes.check(value, field)
+    except UnknownCode as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+def parse_page_token(token: str) -> int | None:
+    if not token:
+        return None
+    try:
+        return int(token)
+    except ValueError:
+        raise InvalidArgument("page_token is not valid") from None

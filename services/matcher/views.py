@@ -1,0 +1,140 @@
+"""The plain values the matcher's use cases return and the servicers translate to protobuf.
+
+Shared by every use-case module (`ingest`, `inquiry_service`, `disclosures`, `caseflow`,
+`policy_service`, `audit_queries`) and the servicers; no database access here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from services.matcher.validation import (
+    PseudonymIn,
+)
+
+ACCEPTED = "accepted"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+
+MAX_PULL = 1000
+MAX_WAIT = 60.0
+MAX_SEALED_BYTES = 64 * 1024
+
+@dataclass(frozen=True)
+class Caller:
+    organisation: str
+    role: str
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    id: str
+    outcome: str
+    reason_code: str = ""
+    reason: str = ""
+
+
+@dataclass
+class BatchResult:
+    results: list[RowOutcome]
+    alerts_created: int = 0
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for r in self.results if r.outcome == outcome)
+
+
+@dataclass(frozen=True)
+class InquiryView:
+    name_id: str
+    policy_id: str
+    household: PseudonymIn | None
+    requester_role: str
+    reason: str
+    request_id: str
+    answer: str  # indicated | not_indicated (inquiries.INDICATED / NOT_INDICATED)
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RevealRequestView:
+    name_id: str
+    alert_name_id: str
+    payload: bytes
+    signature: bytes
+    key_id: str
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DisclosureView:
+    name_id: str
+    alert_name_id: str
+    partner: str
+    partner_kind: str
+    fields: tuple[str, ...]
+    ciphertext: bytes | None
+    recipient_public_key: str | None
+    refusal_reason: str | None
+    created_at: datetime
+    audit_index: int
+
+
+@dataclass(frozen=True)
+class ContributingView:
+    signal_type: str
+    partner_kind: str
+    observed_on: date
+
+
+@dataclass
+class AlertView:
+    id: int
+    name_id: str
+    policy_id: str
+    policy_version: int
+    policy_digest: str
+    team: str
+    state: str
+    domains: tuple[str, ...]
+    mode: str
+    regisseur: str | None
+    decision: str | None
+    outcome: str | None
+    created_at: datetime
+    updated_at: datetime
+    household_id: int
+    household_pseudonym: bytes
+    processing_activity_id: str = ""
+    decision_reason: str | None = None
+    traceparent: str = ""
+    signals: list[ContributingView] = field(default_factory=list)
+    disclosures: list[DisclosureView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    policy_id: str
+    version: int
+    digest: str
+    document_json: str
+    state: str  # active | revoked | out_of_validity
+    revoke_reason: str | None
+    published_at: datetime
+    revoked_at: datetime | None
+    revocation: dict[str, Any] | None = None
+    """The signed revocation statement (policies.revocation), when revoked with one."""
+
+
+@dataclass(frozen=True)
+class AuditEntryView:
+    index: int
+    row: dict[str, Any]
+
+def disclosure_view(row: Any, alert_name_id: str) -> DisclosureView:
+    return DisclosureView(row.name_id, alert_name_id, row.partner, row.partner_kind,
+                          tuple(row.fields),
+                          None if row.ciphertext is None else bytes(row.ciphertext),
+                          row.recipient_public_key, row.refusal_reason, row.created_at,
+                          int(row.audit_index))
