@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
-from typing import Any, cast
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -13,6 +13,7 @@ from domain.catalogue import PartnerKind
 from domain.codes import load_codes
 from services.common import metrics
 from services.matcher import alerts, audit, matching, store
+from services.matcher import signal_steps as steps
 from services.matcher.core import MatcherCore, check_code
 from services.matcher.errors import (
     InvalidArgument,
@@ -32,7 +33,6 @@ from services.matcher.validation import (
     Rejection,
     SignalIn,
     ValidLink,
-    ValidSignal,
     validate_link,
     validate_signal,
 )
@@ -74,212 +74,27 @@ class IngestUseCases(MatcherCore):
     def submit_signals(
         self, caller: Caller, batch_id: str, rows: Sequence[SignalIn]
     ) -> BatchResult:
+        """Store a partner's signals, one transaction per batch (steps: `signal_steps`)."""
         partner = self.partner(caller)
         self._check_batch(len(rows))
         if not batch_id:
             raise InvalidArgument("batch_id is required")
         today = self.clock.today()
-        results: list[RowOutcome | None] = [None] * len(rows)
-        valid: list[tuple[int, ValidSignal]] = []
-        seen: set[str] = set()
-        for i, row in enumerate(rows):
-            checked = validate_signal(
-                row, partner, self.catalogue, self.settings.accepted_key_ids, today
-            )
-            if isinstance(checked, Rejection):
-                results[i] = RowOutcome(row.signal_id, REJECTED, checked.code, checked.reason)
-            elif checked.signal_id in seen:
-                results[i] = RowOutcome(
-                    row.signal_id, DUPLICATE, "duplicate_in_batch",
-                    "the same signal_id appears earlier in this batch",
-                )
-            else:
-                seen.add(checked.signal_id)
-                valid.append((i, checked))
-        hh = {i: self.pseudonym(v.household) for i, v in valid if v.household is not None}
-        pp = {i: self.pseudonym(v.person) for i, v in valid if v.person is not None}
+        results, valid = steps.validate(rows, lambda row: validate_signal(
+            row, partner, self.catalogue, self.settings.accepted_key_ids, today))
+        batch = steps.Batch(partner, batch_id, valid)
+        steps.pseudonymise(batch, self.pseudonym)
         actor = self._actor(caller)
 
         def work(conn: sa.Connection) -> tuple[dict[int, RowOutcome], list[alerts.Attempt]]:
             now = self.clock.now()
             out: dict[int, RowOutcome] = {}
-            person_ids = store.lock_persons(conn, pp.values(), now)
-            links = store.links_of_persons(conn, person_ids.values())
-            resolved: dict[int, int] = {}
-            for i, v in valid:
-                if i not in hh and i in pp:
-                    home = store.household_on(links.get(person_ids[pp[i]]), v.observed_on)
-                    if home is not None:
-                        resolved[i] = home
-            resolved_keys = {
-                int(h): bytes(p)
-                for part in store.chunks(sorted(set(resolved.values())))
-                for h, p in conn.execute(
-                    sa.select(households.c.id, households.c.pseudonym).where(
-                        households.c.id.in_(part)
-                    )
-                )
-            }
-            household_ids = store.lock_households(
-                conn, [*hh.values(), *resolved_keys.values()], now
-            )
-            existing: set[str] = set()
-            ids = [v.signal_id for _, v in valid]
-            for part in store.chunks(ids):
-                existing.update(
-                    str(s)
-                    for (s,) in conn.execute(
-                        sa.select(signals.c.signal_id).where(
-                            signals.c.partner == partner.organisation,
-                            signals.c.signal_id.in_(part),
-                        )
-                    )
-                )
-            fresh = []
-            for i, v in valid:
-                if v.signal_id in existing:
-                    out[i] = RowOutcome(
-                        v.signal_id, DUPLICATE, "already_stored",
-                        "stored earlier under this signal_id; nothing changed",
-                    )
-                else:
-                    fresh.append((i, v))
-            # Repeats: same partner, type and household (or person, for person-only signals).
-            hids = {household_ids[hh[i]] for i, _ in fresh if i in hh}
-            pids = {person_ids[pp[i]] for i, _ in fresh if i not in hh and i in pp}
-            types = {v.signal_type for _, v in fresh}
-            originals: dict[tuple[str, str, int], Any] = {}
-            if fresh and (hids or pids):
-                # Index columns only in SQL ((household_id, state), (person_id, state)).
-                found: list[Any] = []
-                for column, ids_ in ((signals.c.household_id, hids), (signals.c.person_id, pids)):
-                    for id_part in store.chunks(sorted(ids_)):
-                        found.extend(conn.execute(
-                            sa.select(signals.c.id, signals.c.signal_id, signals.c.signal_type,
-                                      signals.c.partner, signals.c.household_id,
-                                      signals.c.person_id, signals.c.observed_on,
-                                      signals.c.expires_on)
-                            .where(column.in_(id_part), signals.c.state == LIVE)))
-                found.sort(key=lambda r: (r.observed_on, r.id))
-                for r in found:
-                    if (r.partner != partner.organisation or r.signal_type not in types
-                            or r.expires_on < today):
-                        continue
-                    if r.household_id is not None:
-                        okey = (r.signal_type, "h", int(r.household_id))
-                    elif int(r.person_id) in pids:
-                        okey = (r.signal_type, "p", int(r.person_id))
-                    else:
-                        continue
-                    originals[okey] = r
-            new_rows: list[tuple[int, ValidSignal, dict[str, Any]]] = []
-            merges: list[tuple[int, ValidSignal, dict[str, Any], Any]] = []
-            batch_first: dict[tuple[str, str, int], int] = {}
-            for i, v in fresh:
-                hid = household_ids[hh[i]] if i in hh else None
-                pid = person_ids[pp[i]] if i in pp else None
-                key: tuple[str, str, int] = (
-                    (v.signal_type, "h", hid) if hid is not None
-                    else (v.signal_type, "p", pid if pid is not None else 0)
-                )
-                row: dict[str, Any] = {
-                    "partner": partner.organisation,
-                    "signal_id": v.signal_id,
-                    "partner_kind": partner.kind,
-                    "signal_type": v.signal_type,
-                    "purpose": v.purpose,
-                    "observed_on": v.observed_on,
-                    "household_id": hid,
-                    "person_id": pid,
-                    "area_code": v.area_code,
-                    "escalated": v.escalated,
-                    "state": LIVE,
-                    "merged_into": None,
-                    "expires_on": v.expires_on,
-                    "retain_until": v.expires_on,
-                    "catalogue_version": v.catalogue_version,
-                    "batch_id": batch_id[:64],
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                target = None if v.escalated else originals.get(key)
-                if target is None and not v.escalated and key in batch_first:
-                    target = ("batch", batch_first[key])
-                if target is None:
-                    new_rows.append((i, v, row))
-                    batch_first.setdefault(key, len(new_rows) - 1)
-                else:
-                    merges.append((i, v, row, target))
-            new_ids: list[int] = []
-            if new_rows:
-                result = conn.execute(
-                    sa.insert(signals).returning(signals.c.id, sort_by_parameter_order=True),
-                    [r for _, _, r in new_rows],
-                )
-                new_ids = [int(x[0]) for x in result]
-            refresh: dict[int, tuple[date, date]] = {}
-            merged_rows = []
-            for _i, v, row, target in merges:
-                if isinstance(target, tuple) and target[0] == "batch":
-                    orig_id = new_ids[target[1]]
-                    first = new_rows[target[1]][1]
-                    orig_obs, orig_exp = first.observed_on, first.expires_on
-                else:
-                    orig_id = int(target.id)
-                    orig_obs, orig_exp = target.observed_on, target.expires_on
-                prev = refresh.get(orig_id, (orig_obs, orig_exp))
-                refresh[orig_id] = (max(prev[0], v.observed_on), max(prev[1], v.expires_on))
-                row.update(state=MERGED, merged_into=orig_id)
-                merged_rows.append(row)
-            if merged_rows:
-                conn.execute(sa.insert(signals), merged_rows)
-            if refresh:
-                conn.execute(
-                    signals.update()
-                    .where(signals.c.id == sa.bindparam("sid"))
-                    .values(
-                        observed_on=sa.bindparam("obs"),
-                        expires_on=sa.bindparam("exp"),
-                        retain_until=sa.case(
-                            (signals.c.retain_until < sa.bindparam("exp2"), sa.bindparam("exp2")),
-                            else_=signals.c.retain_until,
-                        ),
-                        updated_at=now,
-                    ),
-                    [{"sid": k, "obs": o, "exp": e, "exp2": e} for k, (o, e) in refresh.items()],
-                )
-            # Area codes per household, results, audit entries, affected households.
-            areas: dict[int, str] = {}
-            affected: set[int] = set()
-            events: list[audit.AuditEvent] = []
-            refreshed = {id(row) for row in merged_rows}
-            for i, v, row in [*new_rows, *((a, b, c) for a, b, c, _ in merges)]:
-                hid = cast(int | None, row["household_id"])
-                if hid is not None and v.area_code:
-                    areas[hid] = v.area_code
-                home = hid if hid is not None else resolved.get(i)
-                if home is not None:
-                    affected.add(home)
-                is_refresh = id(row) in refreshed
-                out[i] = RowOutcome(
-                    v.signal_id, ACCEPTED,
-                    "refreshed" if is_refresh else ("escalated" if v.escalated else ""),
-                    "a repeat of a live signal of this type at this household: it refreshed "
-                    "the earlier signal's date and does not count again (not escalated)"
-                    if is_refresh else "",
-                )
-                attrs = {"partner": partner.organisation, "signal_id": v.signal_id,
-                         "signal_type": v.signal_type, "batch_id": batch_id[:64],
-                         "observed_on": v.observed_on.isoformat()}
-                name = "signal_refreshed" if is_refresh else "signal_received"
-                if i in hh:
-                    events.append(audit.AuditEvent(name, v.purpose, hh[i].hex(),
-                                                   audit.HOUSEHOLD, attrs))
-                if i in pp:
-                    events.append(audit.AuditEvent(name, v.purpose, pp[i].hex(),
-                                                   audit.PERSON, attrs))
-            store.set_area_codes(conn, areas)
-            audit.write(conn, actor, events, now)
+            homes = steps.resolve_households(conn, batch, now)
+            fresh = steps.deduplicate(conn, batch, out)
+            originals = steps.live_originals(conn, batch, fresh, homes, today)
+            plan = steps.classify_repeats(batch, fresh, homes, originals, now)
+            steps.write(conn, plan, now)
+            affected = steps.record(conn, batch, plan, homes, out, actor, now)
             attempts = matching.evaluate_standing(conn, self.env, affected, now=now, actor=actor)
             return out, attempts
 
@@ -291,12 +106,12 @@ class IngestUseCases(MatcherCore):
             metrics.alerts_created(created)
             self.notifier.notify()
         final = [r for r in results if r is not None]
-        batch = BatchResult(final, created)
+        result = BatchResult(final, created)
         self.log.info("signals_received", partner=partner.organisation, batch_id=batch_id[:64],
-                      rows=len(rows), accepted=batch.count(ACCEPTED),
-                      duplicate=batch.count(DUPLICATE), rejected=batch.count(REJECTED),
+                      rows=len(rows), accepted=result.count(ACCEPTED),
+                      duplicate=result.count(DUPLICATE), rejected=result.count(REJECTED),
                       alerts_created=created)
-        return batch
+        return result
 
     def withdraw_signals(
         self, caller: Caller, batch_id: str, withdrawals: Sequence[tuple[str, str]]
