@@ -479,6 +479,8 @@ def _state_name(state: Any) -> str:
 def _print_published(p: Any) -> None:
     typer.echo(f"policy   {p.policy_id}@{p.version}  ({p.name})")
     typer.echo(f"state    {_state_name(p.state)}")
+    if p.state_reason:
+        typer.echo(f"why      {p.state_reason}")
     typer.echo(f"digest   {p.digest}")
     if p.HasField("publish_time"):
         typer.echo(f"published {p.publish_time.ToDatetime(tzinfo=UTC).isoformat()}")

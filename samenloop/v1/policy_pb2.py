@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19samenloop/v1/policy.proto\x12\x0csamenloop.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x02\n\x0fPublishedPolicy\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tpolicy_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x0e\n\x06\x64igest\x18\x04 \x01(\t\x12\x15\n\rdocument_json\x18\x05 \x01(\x0c\x12(\n\x05state\x18\x06 \x01(\x0e\x32\x19.samenloop.v1.PolicyState\x12\x15\n\rrevoke_reason\x18\x07 \x01(\t\x12\x30\n\x0cpublish_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\nrevocation\x18\n \x01(\x0b\x32\x1e.samenloop.v1.PolicyRevocation\"\xa1\x01\n\x10PolicyRevocation\x12\x11\n\tpolicy_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x12\n\nrevoked_at\x18\x05 \x01(\t\x12\x12\n\nofficer_id\x18\x06 \x01(\t\x12\x0e\n\x06key_id\x18\x07 \x01(\t\x12\x11\n\tsignature\x18\x08 \x01(\x0c\"(\n\x14PublishPolicyRequest\x12\x10\n\x08\x64ocument\x18\x01 \x01(\x0c\"e\n\x13RevokePolicyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x32\n\nrevocation\x18\x03 \x01(\x0b\x32\x1e.samenloop.v1.PolicyRevocationJ\x04\x08\x02\x10\x03R\x06reason\" \n\x10GetPolicyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"V\n\x13ListPoliciesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x18\n\x10include_inactive\x18\x03 \x01(\x08\"`\n\x14ListPoliciesResponse\x12/\n\x08policies\x18\x01 \x03(\x0b\x32\x1d.samenloop.v1.PublishedPolicy\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x15SimulatePolicyRequest\x12\x10\n\x08\x64ocument\x18\x01 \x01(\x0c\x12\x13\n\x0b\x65valuate_on\x18\x02 \x01(\t\"E\n\x0fSuppressedCount\x12\r\n\x05value\x18\x01 \x01(\x03\x12\x12\n\nsuppressed\x18\x02 \x01(\x08\x12\x0f\n\x07\x64isplay\x18\x03 \x01(\t\"g\n\x0eSimulationCell\x12\x0f\n\x07\x64omains\x18\x01 \x03(\t\x12\x11\n\tarea_code\x18\x02 \x01(\t\x12\x31\n\nhouseholds\x18\x03 \x01(\x0b\x32\x1d.samenloop.v1.SuppressedCount\"\x99\x02\n\x16SimulatePolicyResponse\x12\x11\n\tpolicy_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65valuate_on\x18\x02 \x01(\t\x12;\n\x14households_evaluated\x18\x03 \x01(\x0b\x32\x1d.samenloop.v1.SuppressedCount\x12\x39\n\x12households_flagged\x18\x04 \x01(\x0b\x32\x1d.samenloop.v1.SuppressedCount\x12\x30\n\nby_domains\x18\x05 \x03(\x0b\x32\x1c.samenloop.v1.SimulationCell\x12-\n\x07\x62y_area\x18\x06 \x03(\x0b\x32\x1c.samenloop.v1.SimulationCell\"(\n\x18GetFairnessReportRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x96\x01\n\x0b\x46\x61irnessRow\x12\x11\n\tarea_code\x18\x01 \x01(\t\x12.\n\x07signals\x18\x02 \x01(\x0b\x32\x1d.samenloop.v1.SuppressedCount\x12-\n\x06\x61lerts\x18\x03 \x01(\x0b\x32\x1d.samenloop.v1.SuppressedCount\x12\x15\n\rrelative_rate\x18\x04 \x01(\x01\"L\n\x0e\x46\x61irnessReport\x12\x11\n\tpolicy_id\x18\x01 \x01(\t\x12\'\n\x04rows\x18\x02 \x03(\x0b\x32\x19.samenloop.v1.FairnessRow*\x80\x01\n\x0bPolicyState\x12\x1c\n\x18POLICY_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13POLICY_STATE_ACTIVE\x10\x01\x12\x18\n\x14POLICY_STATE_REVOKED\x10\x02\x12 \n\x1cPOLICY_STATE_OUT_OF_VALIDITY\x10\x03\x32\x90\x04\n\rPolicyService\x12R\n\rPublishPolicy\x12\".samenloop.v1.PublishPolicyRequest\x1a\x1d.samenloop.v1.PublishedPolicy\x12P\n\x0cRevokePolicy\x12!.samenloop.v1.RevokePolicyRequest\x1a\x1d.samenloop.v1.PublishedPolicy\x12J\n\tGetPolicy\x12\x1e.samenloop.v1.GetPolicyRequest\x1a\x1d.samenloop.v1.PublishedPolicy\x12U\n\x0cListPolicies\x12!.samenloop.v1.ListPoliciesRequest\x1a\".samenloop.v1.ListPoliciesResponse\x12[\n\x0eSimulatePolicy\x12#.samenloop.v1.SimulatePolicyRequest\x1a$.samenloop.v1.SimulatePolicyResponse\x12Y\n\x11GetFairnessReport\x12&.samenloop.v1.GetFairnessReportRequest\x1a\x1c.samenloop.v1.FairnessReportB\x13\n\x0fnl.samenloop.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19samenloop/v1/policy.proto\x12\x0csamenloop.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd8\x02\n\x0fPublishedPolicy\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tpolicy_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x0e\n\x06\x64igest\x18\x04 \x01(\t\x12\x15\n\rdocument_json\x18\x05 \x01(\x0c\x12(\n\x05state\x18\x06 \x01(\x0e\x32\x19.samenloop.v1.PolicyState\x12\x15\n\rrevoke_reason\x18\x07 \x01(\t\x12\x30\n\x0cpublish_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\nrevocation\x18\n \x01(\x0b\x32\x1e.samenloop.v1.PolicyRevocation\x12\x14\n\x0cstate_reason\x18\x0b \x01(\t\"\xa1\x01\n\x10PolicyRevocation\x12\x11\n\tpolicy_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x12\n\nrevoked_at\x18\x05 \x01(\t\x12\x12\n\nofficer_id\x18\x06 \x01(\t\x12\x0e\n\x06key_id\x18\x07 \x01(\t\x12\x11\n\tsignature\x18\x08 \x01(\x0c\"(\n\x14PublishPolicyRequest\x12\x10\n\x08\x64ocument\x18\x01 \x01(\x0c\"e\n\x13RevokePolicyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x32\n\nrevocation\x18\x03 \x01(\x0b\x32\x1e.samenloop.v1.PolicyRevocationJ\x04\x08\x02\x10\x03R\x06reason\" \n\x10GetPolicyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"V\n\x13ListPoliciesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x18\n\x10include_inactive\x18\x03 \x01(\x08\"`\n\x14ListPoliciesResponse\x12/\n\x08policies\x18\x01 \x03(\x0b\x32\x1d.samenloop.v1.PublishedPolicy\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x15SimulatePolicyRequest\x12\x10\n\x08\x64ocument\x18\x01 \x01(\x0c\x12\x13\n\x0b\x65valuate_on\x18\x02 \x01(\t\"E\n\x0fSuppressedCount\x12\r\n\x05value\x18\x01 \x01(\x03\x12\x12\n\nsuppressed\x18\x02 \x01(\x08\x12\x0f\n\x07\x64isplay\x18\x03 \x01(\t\"g\n\x0eSimulationCell\x12\x0f\n\x07\x64omains\x18\x01 \x03(\t\x12\x11\n\tarea_code\x18\x02 \x01(\t\x12\x31\n\nhouseholds\x18\x03 \x01(\x0b\x32\x1d.samenloop.v1.SuppressedCount\"\x99\x02\n\x16SimulatePolicyResponse\x12\x11\n\tpolicy_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65valuate_on\x18\x02 \x01(\t\x12;\n\x14households_evaluated\x18\x03 \x01(\x0b\x32\x1d.samenloop.v1.SuppressedCount\x12\x39\n\x12households_flagged\x18\x04 \x01(\x0b\x32\x1d.samenloop.v1.SuppressedCount\x12\x30\n\nby_domains\x18\x05 \x03(\x0b\x32\x1c.samenloop.v1.SimulationCell\x12-\n\x07\x62y_area\x18\x06 \x03(\x0b\x32\x1c.samenloop.v1.SimulationCell\"(\n\x18GetFairnessReportRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x96\x01\n\x0b\x46\x61irnessRow\x12\x11\n\tarea_code\x18\x01 \x01(\t\x12.\n\x07signals\x18\x02 \x01(\x0b\x32\x1d.samenloop.v1.SuppressedCount\x12-\n\x06\x61lerts\x18\x03 \x01(\x0b\x32\x1d.samenloop.v1.SuppressedCount\x12\x15\n\rrelative_rate\x18\x04 \x01(\x01\"L\n\x0e\x46\x61irnessReport\x12\x11\n\tpolicy_id\x18\x01 \x01(\t\x12\'\n\x04rows\x18\x02 \x03(\x0b\x32\x19.samenloop.v1.FairnessRow*\x9f\x01\n\x0bPolicyState\x12\x1c\n\x18POLICY_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13POLICY_STATE_ACTIVE\x10\x01\x12\x18\n\x14POLICY_STATE_REVOKED\x10\x02\x12 \n\x1cPOLICY_STATE_OUT_OF_VALIDITY\x10\x03\x12\x1d\n\x19POLICY_STATE_NOT_IN_FORCE\x10\x04\x32\x90\x04\n\rPolicyService\x12R\n\rPublishPolicy\x12\".samenloop.v1.PublishPolicyRequest\x1a\x1d.samenloop.v1.PublishedPolicy\x12P\n\x0cRevokePolicy\x12!.samenloop.v1.RevokePolicyRequest\x1a\x1d.samenloop.v1.PublishedPolicy\x12J\n\tGetPolicy\x12\x1e.samenloop.v1.GetPolicyRequest\x1a\x1d.samenloop.v1.PublishedPolicy\x12U\n\x0cListPolicies\x12!.samenloop.v1.ListPoliciesRequest\x1a\".samenloop.v1.ListPoliciesResponse\x12[\n\x0eSimulatePolicy\x12#.samenloop.v1.SimulatePolicyRequest\x1a$.samenloop.v1.SimulatePolicyResponse\x12Y\n\x11GetFairnessReport\x12&.samenloop.v1.GetFairnessReportRequest\x1a\x1c.samenloop.v1.FairnessReportB\x13\n\x0fnl.samenloop.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,36 +33,36 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'samenloop.v1.policy_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\017nl.samenloop.v1P\001'
-  _globals['_POLICYSTATE']._serialized_start=1728
-  _globals['_POLICYSTATE']._serialized_end=1856
+  _globals['_POLICYSTATE']._serialized_start=1750
+  _globals['_POLICYSTATE']._serialized_end=1909
   _globals['_PUBLISHEDPOLICY']._serialized_start=77
-  _globals['_PUBLISHEDPOLICY']._serialized_end=399
-  _globals['_POLICYREVOCATION']._serialized_start=402
-  _globals['_POLICYREVOCATION']._serialized_end=563
-  _globals['_PUBLISHPOLICYREQUEST']._serialized_start=565
-  _globals['_PUBLISHPOLICYREQUEST']._serialized_end=605
-  _globals['_REVOKEPOLICYREQUEST']._serialized_start=607
-  _globals['_REVOKEPOLICYREQUEST']._serialized_end=708
-  _globals['_GETPOLICYREQUEST']._serialized_start=710
-  _globals['_GETPOLICYREQUEST']._serialized_end=742
-  _globals['_LISTPOLICIESREQUEST']._serialized_start=744
-  _globals['_LISTPOLICIESREQUEST']._serialized_end=830
-  _globals['_LISTPOLICIESRESPONSE']._serialized_start=832
-  _globals['_LISTPOLICIESRESPONSE']._serialized_end=928
-  _globals['_SIMULATEPOLICYREQUEST']._serialized_start=930
-  _globals['_SIMULATEPOLICYREQUEST']._serialized_end=992
-  _globals['_SUPPRESSEDCOUNT']._serialized_start=994
-  _globals['_SUPPRESSEDCOUNT']._serialized_end=1063
-  _globals['_SIMULATIONCELL']._serialized_start=1065
-  _globals['_SIMULATIONCELL']._serialized_end=1168
-  _globals['_SIMULATEPOLICYRESPONSE']._serialized_start=1171
-  _globals['_SIMULATEPOLICYRESPONSE']._serialized_end=1452
-  _globals['_GETFAIRNESSREPORTREQUEST']._serialized_start=1454
-  _globals['_GETFAIRNESSREPORTREQUEST']._serialized_end=1494
-  _globals['_FAIRNESSROW']._serialized_start=1497
-  _globals['_FAIRNESSROW']._serialized_end=1647
-  _globals['_FAIRNESSREPORT']._serialized_start=1649
-  _globals['_FAIRNESSREPORT']._serialized_end=1725
-  _globals['_POLICYSERVICE']._serialized_start=1859
-  _globals['_POLICYSERVICE']._serialized_end=2387
+  _globals['_PUBLISHEDPOLICY']._serialized_end=421
+  _globals['_POLICYREVOCATION']._serialized_start=424
+  _globals['_POLICYREVOCATION']._serialized_end=585
+  _globals['_PUBLISHPOLICYREQUEST']._serialized_start=587
+  _globals['_PUBLISHPOLICYREQUEST']._serialized_end=627
+  _globals['_REVOKEPOLICYREQUEST']._serialized_start=629
+  _globals['_REVOKEPOLICYREQUEST']._serialized_end=730
+  _globals['_GETPOLICYREQUEST']._serialized_start=732
+  _globals['_GETPOLICYREQUEST']._serialized_end=764
+  _globals['_LISTPOLICIESREQUEST']._serialized_start=766
+  _globals['_LISTPOLICIESREQUEST']._serialized_end=852
+  _globals['_LISTPOLICIESRESPONSE']._serialized_start=854
+  _globals['_LISTPOLICIESRESPONSE']._serialized_end=950
+  _globals['_SIMULATEPOLICYREQUEST']._serialized_start=952
+  _globals['_SIMULATEPOLICYREQUEST']._serialized_end=1014
+  _globals['_SUPPRESSEDCOUNT']._serialized_start=1016
+  _globals['_SUPPRESSEDCOUNT']._serialized_end=1085
+  _globals['_SIMULATIONCELL']._serialized_start=1087
+  _globals['_SIMULATIONCELL']._serialized_end=1190
+  _globals['_SIMULATEPOLICYRESPONSE']._serialized_start=1193
+  _globals['_SIMULATEPOLICYRESPONSE']._serialized_end=1474
+  _globals['_GETFAIRNESSREPORTREQUEST']._serialized_start=1476
+  _globals['_GETFAIRNESSREPORTREQUEST']._serialized_end=1516
+  _globals['_FAIRNESSROW']._serialized_start=1519
+  _globals['_FAIRNESSROW']._serialized_end=1669
+  _globals['_FAIRNESSREPORT']._serialized_start=1671
+  _globals['_FAIRNESSREPORT']._serialized_end=1747
+  _globals['_POLICYSERVICE']._serialized_start=1912
+  _globals['_POLICYSERVICE']._serialized_end=2440
 # @@protoc_insertion_point(module_scope)

@@ -34,6 +34,11 @@ class _PolicyStateEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._En
     POLICY_STATE_REVOKED: _PolicyState.ValueType  # 2
     POLICY_STATE_OUT_OF_VALIDITY: _PolicyState.ValueType  # 3
     """Published but past valid_until, or before valid_from."""
+    POLICY_STATE_NOT_IN_FORCE: _PolicyState.ValueType  # 4
+    """Published, not revoked, within its validity dates, but its approvals do not hold under the
+    officer trust file as it is now (e.g. a signer was removed): it creates no alerts.
+    PublishedPolicy.state_reason says why.
+    """
 
 class PolicyState(_PolicyState, metaclass=_PolicyStateEnumTypeWrapper): ...
 
@@ -43,6 +48,11 @@ POLICY_STATE_ACTIVE: PolicyState.ValueType  # 1
 POLICY_STATE_REVOKED: PolicyState.ValueType  # 2
 POLICY_STATE_OUT_OF_VALIDITY: PolicyState.ValueType  # 3
 """Published but past valid_until, or before valid_from."""
+POLICY_STATE_NOT_IN_FORCE: PolicyState.ValueType  # 4
+"""Published, not revoked, within its validity dates, but its approvals do not hold under the
+officer trust file as it is now (e.g. a signer was removed): it creates no alerts.
+PublishedPolicy.state_reason says why.
+"""
 Global___PolicyState: typing_extensions.TypeAlias = PolicyState
 
 @typing.final
@@ -59,6 +69,7 @@ class PublishedPolicy(google.protobuf.message.Message):
     PUBLISH_TIME_FIELD_NUMBER: builtins.int
     REVOKE_TIME_FIELD_NUMBER: builtins.int
     REVOCATION_FIELD_NUMBER: builtins.int
+    STATE_REASON_FIELD_NUMBER: builtins.int
     name: builtins.str
     """`policies/{policy_id}`."""
     policy_id: builtins.str
@@ -70,6 +81,8 @@ class PublishedPolicy(google.protobuf.message.Message):
     state: Global___PolicyState.ValueType
     revoke_reason: builtins.str
     """The reason code of the revocation (see PolicyRevocation.reason)."""
+    state_reason: builtins.str
+    """For POLICY_STATE_NOT_IN_FORCE: why, as the matcher's in-force evaluation gives it."""
     @property
     def publish_time(self) -> google.protobuf.timestamp_pb2.Timestamp: ...
     @property
@@ -91,9 +104,10 @@ class PublishedPolicy(google.protobuf.message.Message):
         publish_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         revoke_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         revocation: Global___PolicyRevocation | None = ...,
+        state_reason: builtins.str = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["publish_time", b"publish_time", "revocation", b"revocation", "revoke_time", b"revoke_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["digest", b"digest", "document_json", b"document_json", "name", b"name", "policy_id", b"policy_id", "publish_time", b"publish_time", "revocation", b"revocation", "revoke_reason", b"revoke_reason", "revoke_time", b"revoke_time", "state", b"state", "version", b"version"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["digest", b"digest", "document_json", b"document_json", "name", b"name", "policy_id", b"policy_id", "publish_time", b"publish_time", "revocation", b"revocation", "revoke_reason", b"revoke_reason", "revoke_time", b"revoke_time", "state", b"state", "state_reason", b"state_reason", "version", b"version"]) -> None: ...
 
 Global___PublishedPolicy: typing_extensions.TypeAlias = PublishedPolicy
 

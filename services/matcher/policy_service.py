@@ -47,6 +47,7 @@ from services.matcher.schema import (
     alerts as alerts_t,
 )
 from services.matcher.views import (
+    NOT_IN_FORCE,
     Caller,
     PolicyView,
 )
@@ -131,12 +132,20 @@ class PolicyUseCases(MatcherCore):
         return view
 
     def _policy_view(self, row: Any, today: date) -> PolicyView:
-        state = row.state
+        """The stored policy with the state evaluation gives it today: an active row whose
+        approvals no longer hold under the trust file is `not_in_force`, with the reasons."""
+        state, reason = row.state, ""
         if state in (ACTIVE, SUPERSEDED) and not (row.valid_from <= today <= row.valid_until):
             state = "out_of_validity"
+        elif state == ACTIVE:
+            policy = self.registry.parsed(row.digest, row.document_json)
+            if not self.registry.is_in_force(policy, row.digest, today):
+                state = NOT_IN_FORCE
+                reason = "; ".join(self.registry.verdict(policy, today).reasons)
         revocation = json.loads(row.revocation_json) if row.revocation_json else None
         return PolicyView(row.policy_id, int(row.version), row.digest, row.document_json, state,
-                          row.revoke_reason, row.published_at, row.revoked_at, revocation)
+                          row.revoke_reason, row.published_at, row.revoked_at, revocation,
+                          reason)
 
     def revoke_policy(
         self, caller: Caller, name: str, statement: Revocation | None

@@ -22,6 +22,10 @@ MAX_PULL = 1000
 MAX_WAIT = 60.0
 MAX_SEALED_BYTES = 64 * 1024
 
+NOT_IN_FORCE = "not_in_force"
+"""PolicyView.state of a published, unrevoked policy in its validity period that does not
+match: its approvals do not hold under the officer trust file as it is now."""
+
 @dataclass(frozen=True)
 class Caller:
     organisation: str
@@ -119,12 +123,14 @@ class PolicyView:
     version: int
     digest: str
     document_json: str
-    state: str  # active | revoked | out_of_validity
+    state: str  # active | revoked | superseded | out_of_validity | not_in_force
     revoke_reason: str | None
     published_at: datetime
     revoked_at: datetime | None
     revocation: dict[str, Any] | None = None
     """The signed revocation statement (policies.revocation), when revoked with one."""
+    state_reason: str = ""
+    """Why a `not_in_force` policy does not match (the in-force verdict's reasons)."""
 
 
 @dataclass(frozen=True)

@@ -60,12 +60,25 @@ def test_no_new_alerts_after_valid_until(matcher: Harness) -> None:
     assert got.state == policy_pb2.POLICY_STATE_OUT_OF_VALIDITY
 
 
+def get_policy(h: Harness, policy_id: str) -> policy_pb2.PublishedPolicy:
+    return h.officer().GetPolicy(policy_pb2.GetPolicyRequest(name=f"policies/{policy_id}"),
+                                 timeout=10)
+
+
 def write_trust_without(h: Harness, officer_id: str) -> None:
     doc = yaml.safe_load(h.trust_file.read_text())
     doc["officers"] = [o for o in doc["officers"] if o["officer_id"] != officer_id]
     tmp = h.trust_file.with_suffix(".new")
     tmp.write_text(yaml.safe_dump(doc))
     os.replace(tmp, h.trust_file)  # the atomic replacement docs/policies.md asks for
+
+
+# What the in-force evaluation says once each signer is gone (policies/in_force.py wording).
+EXPECTED_REASON = {
+    "po-woonstad-rotterdam": "2 distinct privacy officers, has 1 (fg-gemeente-rotterdam)",
+    "fg-gemeente-rotterdam": "a valid approval by a privacy officer of the controller "
+                             "gemeente-rotterdam",
+}
 
 
 @pytest.mark.parametrize("signer", ["po-woonstad-rotterdam", "fg-gemeente-rotterdam"])
@@ -80,11 +93,19 @@ def test_no_new_alerts_once_a_signer_is_removed_from_the_trust_file(
     write_trust_without(matcher, signer)
     qualify(matcher, "3071AB 2", "2")
     assert alerts_of(matcher, "vertrouwen") == 1
+    # GetPolicy says what evaluation does: not in force, and why (not "active").
+    got = get_policy(matcher, "vertrouwen")
+    assert got.state == policy_pb2.POLICY_STATE_NOT_IN_FORCE
+    assert EXPECTED_REASON[signer] in got.state_reason, got.state_reason
+    listed = matcher.officer().ListPolicies(policy_pb2.ListPoliciesRequest(), timeout=10)
+    assert "vertrouwen" not in {p.policy_id for p in listed.policies}
     # Restoring the officer restores matching (the file is followed both ways).
     os.replace(matcher.trust_file, matcher.trust_file.with_suffix(".old"))
     matcher.trust_file.write_text(matcher.pki.trust.read_text())
     qualify(matcher, "3071AB 3", "3")
     assert alerts_of(matcher, "vertrouwen") == 2
+    restored = get_policy(matcher, "vertrouwen")
+    assert (restored.state, restored.state_reason) == (policy_pb2.POLICY_STATE_ACTIVE, "")
 
 
 def test_a_broken_trust_file_stops_matching_until_it_is_fixed(matcher: Harness) -> None:

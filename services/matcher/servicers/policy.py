@@ -20,6 +20,7 @@ _STATES = {
     "revoked": policy_pb2.POLICY_STATE_REVOKED,
     "out_of_validity": policy_pb2.POLICY_STATE_OUT_OF_VALIDITY,
     "superseded": policy_pb2.POLICY_STATE_OUT_OF_VALIDITY,
+    "not_in_force": policy_pb2.POLICY_STATE_NOT_IN_FORCE,
 }
 
 
@@ -35,6 +36,7 @@ def policy_message(view: PolicyView) -> policy_pb2.PublishedPolicy:
         publish_time=timestamp(view.published_at),
         revoke_time=timestamp(view.revoked_at),
         revocation=revocation_message(view.revocation),
+        state_reason=view.state_reason,
     )
 
 
