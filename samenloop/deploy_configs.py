@@ -74,26 +74,14 @@ def controller(manifest: dict[str, Any]) -> str:
     raise ValueError("the manifest has no municipality gateway to act as controller")
 
 
-def _trust_has_organisations() -> bool:
-    """Whether the trust file format names officers' organisations (format v2, helper
-    "officers"). Until that parser is on the branch, v1 refuses the field, so it is left out;
-    remove this check once v2 is everywhere."""
-    import dataclasses
-
-    from policies.trust import Officer
-
-    return any(f.name == "organisation" for f in dataclasses.fields(Officer))
-
-
 def trust_document(manifest: dict[str, Any]) -> dict[str, Any]:
     """The officer trust file: every privacy officer's and reviewer's key, with organisation."""
-    with_organisation = _trust_has_organisations()
     return {
         "format": TRUST_FORMAT,
         "officers": [
             {
                 "officer_id": name,
-                **({"organisation": comp["organisation"]} if with_organisation else {}),
+                "organisation": comp["organisation"],
                 "role": comp["role"],
                 "public_key": comp["keys"]["signing"]["public"],
                 "key_id": comp["keys"]["signing"]["key_id"],

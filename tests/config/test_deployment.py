@@ -42,11 +42,12 @@ def test_dev_setup_writes_every_config_the_trust_file_and_a_readme(generated: Pa
     from policies.trust import load_trust
 
     officers = load_trust(generated / "officers.yaml")  # the parser the services use
-    assert {o["officer_id"]: (o.get("organisation", expected[o["officer_id"]][0]), o["role"],
-                              o["public_key"]) for o in trust["officers"]} == expected
+    # Every officer with the organisation of its manifest entry (trust file v2).
+    assert {o["officer_id"]: (o["organisation"], o["role"], o["public_key"])
+            for o in trust["officers"]} == expected
     assert len(officers) == 3
-    if hasattr(officers.officers[0], "organisation"):  # trust file v2 (helper "officers")
-        assert all("organisation" in o for o in trust["officers"])
+    assert {o.officer_id: o.organisation for o in officers.officers} == {
+        name: org for name, (org, _, _) in expected.items()}
     assert len(expected) == 3
 
 
