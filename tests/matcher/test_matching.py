@@ -7,7 +7,7 @@ from datetime import timedelta
 import grpc
 import pytest
 
-from samenloop.v1 import partner_pb2, wijkteam_pb2
+from samenloop.v1 import common_pb2, partner_pb2, wijkteam_pb2
 from tests.matcher.client import GatewayTestClient
 from tests.matcher.conftest import Harness
 from tests.matcher.helpers import GGZ, HOUSING, MUNICIPALITY, POLICE, WAMS, WGS
@@ -205,3 +205,21 @@ def test_cooldown_and_new_signals(matcher: Harness) -> None:
     gemeente.submit_links(gemeente.link("l-1", "111222333", "3071AB 1",
                                         matcher.clock.today() - timedelta(days=100)))
     assert len(list_alerts(matcher)) == 3  # a linked person's new signal is new
+
+
+def test_a_person_only_signal_completes_the_household_it_is_linked_to(matcher: Harness) -> None:
+    """The last signal a standing policy needs is about a person, not the address: the batch that
+    brings it evaluates the household the person is linked to on its observed date, so the alert
+    is made then (not only when the household gets its next signal)."""
+    matcher.publish_policy(id="persoon", mode="standing")
+    housing, gemeente = matcher.gateway(HOUSING), matcher.gateway(MUNICIPALITY)
+    on = matcher.clock.today() - timedelta(days=1)
+    gemeente.submit_links(gemeente.link("p-l", "111222333", "3071AB 9",
+                                        matcher.clock.today() - timedelta(days=100)))
+    housing.submit(housing.signal("p-1", "huurachterstand", household="3071AB 9", purpose=WGS,
+                                  observed_on=on))
+    assert [a for a in list_alerts(matcher) if a.policy_id == "persoon"] == []
+    got = gemeente.submit(gemeente.signal("p-2", "beslaglegging_inkomen", person="111222333",
+                                          purpose=WGS, observed_on=on))
+    assert [r.outcome for r in got.results] == [common_pb2.ROW_OUTCOME_ACCEPTED], got
+    assert len([a for a in list_alerts(matcher) if a.policy_id == "persoon"]) == 1
