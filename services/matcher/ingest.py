@@ -94,7 +94,7 @@ class IngestUseCases(MatcherCore):
             originals = steps.live_originals(conn, batch, fresh, homes, today)
             plan = steps.classify_repeats(batch, fresh, homes, originals, now)
             steps.write(conn, plan, now)
-            affected = steps.record(conn, batch, plan, homes, out, actor, now)
+            affected = steps.audit_outcomes(conn, batch, plan, homes, out, actor, now)
             attempts = matching.evaluate_standing(conn, self.env, affected, now=now, actor=actor)
             return out, attempts
 

@@ -1,9 +1,9 @@
 """The steps of signal ingest, in the order `IngestUseCases.submit_signals` runs them.
 
 validate → pseudonymise → resolve households → de-duplicate → classify repeats → write →
-audit → evaluate (evaluation is `matching.evaluate_standing`). Each step is one function; the
-ones taking a connection run inside the batch's one transaction, in this order, so the locks
-taken while resolving households are held until the batch commits.
+audit (`audit_outcomes`) → evaluate (`matching.evaluate_standing`). Each step is one function;
+the ones taking a connection run inside the batch's one transaction, in this order, so the
+locks taken while resolving households are held until the batch commits.
 """
 
 from __future__ import annotations
@@ -280,7 +280,7 @@ def write(conn: sa.Connection, plan: Plan, now: datetime) -> None:
         )
 
 
-def record(
+def audit_outcomes(
     conn: sa.Connection, batch: Batch, plan: Plan, homes: Homes, out: dict[int, RowOutcome],
     actor: audit.Actor, now: datetime,
 ) -> set[int]:
