@@ -13,7 +13,8 @@
 - **request_id binding**: a request id stands for one (policy, household, role, reason); the
   same id with other content is refused and never answered with the earlier result.
 
-Everything here runs inside the inquiry's transaction; `inquiry_service.py` (`Matcher.create_inquiry`) orchestrates.
+Everything here runs inside the inquiry's transaction; `inquiry_service.py`
+(`Matcher.create_inquiry`) orchestrates.
 """
 
 from __future__ import annotations
