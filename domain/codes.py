@@ -52,6 +52,7 @@ CODE_LISTS = (
     "review_decision_reason",
     "closure_outcome",
     "revocation_reason",
+    "view_reason",
 )
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
@@ -113,6 +114,7 @@ class Codes:
     review_decision_reason: CodeList
     closure_outcome: CodeList
     revocation_reason: CodeList
+    view_reason: CodeList
 
 
 def check_regisseur(value: str, field: str = "regisseur") -> str:

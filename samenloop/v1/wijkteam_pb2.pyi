@@ -111,6 +111,9 @@ class Disclosure(google.protobuf.message.Message):
     SEALED_FIELD_NUMBER: builtins.int
     REFUSAL_REASON_FIELD_NUMBER: builtins.int
     CREATE_TIME_FIELD_NUMBER: builtins.int
+    REVEAL_REQUEST_FIELD_NUMBER: builtins.int
+    DISCLOSURE_SIGNATURE_FIELD_NUMBER: builtins.int
+    DISCLOSURE_KEY_ID_FIELD_NUMBER: builtins.int
     name: builtins.str
     """`alerts/{alert}/disclosures/{disclosure}`."""
     partner: builtins.str
@@ -118,6 +121,14 @@ class Disclosure(google.protobuf.message.Message):
     partner_kind: samenloop.v1.common_pb2.PartnerKind.ValueType
     refusal_reason: builtins.str
     """Set when the partner refused, with the reason code name."""
+    reveal_request: builtins.str
+    """`revealRequests/{reveal_request}` this disclosure answers (named inside the box too)."""
+    disclosure_signature: builtins.bytes
+    """The partner gateway's Ed25519 signature over the disclosure statement (see
+    SubmitDisclosureRequest.disclosure_signature) and its key id. The inbox verifies it with
+    the partner's published key before it opens the box (services/common/disclosure.py).
+    """
+    disclosure_key_id: builtins.str
     @property
     def fields(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
         """Identity fields inside the box (names only)."""
@@ -138,9 +149,12 @@ class Disclosure(google.protobuf.message.Message):
         sealed: samenloop.v1.common_pb2.SealedBox | None = ...,
         refusal_reason: builtins.str = ...,
         create_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        reveal_request: builtins.str = ...,
+        disclosure_signature: builtins.bytes = ...,
+        disclosure_key_id: builtins.str = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["create_time", b"create_time", "sealed", b"sealed"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["create_time", b"create_time", "fields", b"fields", "name", b"name", "partner", b"partner", "partner_kind", b"partner_kind", "refusal_reason", b"refusal_reason", "sealed", b"sealed"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["create_time", b"create_time", "disclosure_key_id", b"disclosure_key_id", "disclosure_signature", b"disclosure_signature", "fields", b"fields", "name", b"name", "partner", b"partner", "partner_kind", b"partner_kind", "refusal_reason", b"refusal_reason", "reveal_request", b"reveal_request", "sealed", b"sealed"]) -> None: ...
 
 Global___Disclosure: typing_extensions.TypeAlias = Disclosure
 
@@ -167,6 +181,7 @@ class Alert(google.protobuf.message.Message):
     MODE_FIELD_NUMBER: builtins.int
     DECISION_REASON_FIELD_NUMBER: builtins.int
     TRACEPARENT_FIELD_NUMBER: builtins.int
+    POLICY_DOCUMENT_FIELD_NUMBER: builtins.int
     name: builtins.str
     """`alerts/{alert}`."""
     policy_id: builtins.str
@@ -186,6 +201,10 @@ class Alert(google.protobuf.message.Message):
     traceparent: builtins.str
     """W3C traceparent of the request that created the alert: the inbox continues that trace
     when it handles the alert (random ids only).
+    """
+    policy_document: builtins.bytes
+    """The signed policy version the alert was created under, as JSON (with its approvals), so the
+    inbox can show its title, legal basis and purpose; its digest is `policy_digest`.
     """
     @property
     def domains(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
@@ -221,9 +240,10 @@ class Alert(google.protobuf.message.Message):
         mode: builtins.str = ...,
         decision_reason: builtins.str = ...,
         traceparent: builtins.str = ...,
+        policy_document: builtins.bytes = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["create_time", b"create_time", "update_time", b"update_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["create_time", b"create_time", "decision", b"decision", "decision_reason", b"decision_reason", "disclosures", b"disclosures", "domains", b"domains", "mode", b"mode", "name", b"name", "outcome", b"outcome", "policy_digest", b"policy_digest", "policy_id", b"policy_id", "policy_version", b"policy_version", "regisseur", b"regisseur", "signals", b"signals", "state", b"state", "team", b"team", "traceparent", b"traceparent", "update_time", b"update_time"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["create_time", b"create_time", "decision", b"decision", "decision_reason", b"decision_reason", "disclosures", b"disclosures", "domains", b"domains", "mode", b"mode", "name", b"name", "outcome", b"outcome", "policy_digest", b"policy_digest", "policy_document", b"policy_document", "policy_id", b"policy_id", "policy_version", b"policy_version", "regisseur", b"regisseur", "signals", b"signals", "state", b"state", "team", b"team", "traceparent", b"traceparent", "update_time", b"update_time"]) -> None: ...
 
 Global___Alert: typing_extensions.TypeAlias = Alert
 
@@ -255,20 +275,24 @@ class ListAlertsRequest(google.protobuf.message.Message):
     PAGE_SIZE_FIELD_NUMBER: builtins.int
     PAGE_TOKEN_FIELD_NUMBER: builtins.int
     STATE_FIELD_NUMBER: builtins.int
+    USER_FIELD_NUMBER: builtins.int
     page_size: builtins.int
     """Maximum number of alerts (default 50, max 500)."""
     page_token: builtins.str
     """Token from a previous ListAlertsResponse."""
     state: Global___AlertState.ValueType
     """Optional. Only alerts in this state."""
+    user: builtins.str
+    """The team member's team-local id (e.g. `u-12`), recorded in the audit entries."""
     def __init__(
         self,
         *,
         page_size: builtins.int = ...,
         page_token: builtins.str = ...,
         state: Global___AlertState.ValueType = ...,
+        user: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["page_size", b"page_size", "page_token", b"page_token", "state", b"state"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["page_size", b"page_size", "page_token", b"page_token", "state", b"state", "user", b"user"]) -> None: ...
 
 Global___ListAlertsRequest: typing_extensions.TypeAlias = ListAlertsRequest
 
@@ -296,14 +320,18 @@ class StreamAlertsRequest(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     AFTER_FIELD_NUMBER: builtins.int
+    USER_FIELD_NUMBER: builtins.int
     after: builtins.str
     """Optional. Only alerts created after this alert name."""
+    user: builtins.str
+    """The team member's team-local id, recorded in the audit entries."""
     def __init__(
         self,
         *,
         after: builtins.str = ...,
+        user: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["after", b"after"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["after", b"after", "user", b"user"]) -> None: ...
 
 Global___StreamAlertsRequest: typing_extensions.TypeAlias = StreamAlertsRequest
 
@@ -312,14 +340,24 @@ class GetAlertRequest(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     NAME_FIELD_NUMBER: builtins.int
+    USER_FIELD_NUMBER: builtins.int
+    VIEW_REASON_FIELD_NUMBER: builtins.int
     name: builtins.str
     """Required. `alerts/{alert}`."""
+    user: builtins.str
+    """The team member's team-local id, recorded in the audit entry."""
+    view_reason: builtins.str
+    """Set when the inbox shows the disclosed identity to `user`: why, a code from the list
+    `view_reason` (domain/codes.yaml). The view is then audited as `identity_viewed`.
+    """
     def __init__(
         self,
         *,
         name: builtins.str = ...,
+        user: builtins.str = ...,
+        view_reason: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["name", b"name"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["name", b"name", "user", b"user", "view_reason", b"view_reason"]) -> None: ...
 
 Global___GetAlertRequest: typing_extensions.TypeAlias = GetAlertRequest
 
@@ -329,19 +367,23 @@ class AssignAlertRequest(google.protobuf.message.Message):
 
     NAME_FIELD_NUMBER: builtins.int
     REGISSEUR_FIELD_NUMBER: builtins.int
+    USER_FIELD_NUMBER: builtins.int
     name: builtins.str
     regisseur: builtins.str
     """Required. The regisseur's team-local user id, never a name: 1-32 characters of lower-case
     letters, digits, `.`, `_` and `-`, starting with a letter or digit (e.g. `r-17`). The team
     keeps the mapping to a person; the matcher's audit log holds only this id.
     """
+    user: builtins.str
+    """The team member's team-local id, recorded in the audit entry."""
     def __init__(
         self,
         *,
         name: builtins.str = ...,
         regisseur: builtins.str = ...,
+        user: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["name", b"name", "regisseur", b"regisseur"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["name", b"name", "regisseur", b"regisseur", "user", b"user"]) -> None: ...
 
 Global___AssignAlertRequest: typing_extensions.TypeAlias = AssignAlertRequest
 
@@ -352,6 +394,7 @@ class ReviewAlertRequest(google.protobuf.message.Message):
     NAME_FIELD_NUMBER: builtins.int
     DECISION_FIELD_NUMBER: builtins.int
     REASON_FIELD_NUMBER: builtins.int
+    USER_FIELD_NUMBER: builtins.int
     name: builtins.str
     decision: Global___ReviewDecision.ValueType
     """Required."""
@@ -359,14 +402,17 @@ class ReviewAlertRequest(google.protobuf.message.Message):
     """Required. Why: a code from the list `review_decision_reason` (domain/codes.yaml), e.g.
     `help_already_in_place`.
     """
+    user: builtins.str
+    """The team member's team-local id, recorded in the audit entry."""
     def __init__(
         self,
         *,
         name: builtins.str = ...,
         decision: Global___ReviewDecision.ValueType = ...,
         reason: builtins.str = ...,
+        user: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["decision", b"decision", "name", b"name", "reason", b"reason"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["decision", b"decision", "name", b"name", "reason", b"reason", "user", b"user"]) -> None: ...
 
 Global___ReviewAlertRequest: typing_extensions.TypeAlias = ReviewAlertRequest
 
@@ -376,15 +422,49 @@ class CloseAlertRequest(google.protobuf.message.Message):
 
     NAME_FIELD_NUMBER: builtins.int
     OUTCOME_FIELD_NUMBER: builtins.int
+    USER_FIELD_NUMBER: builtins.int
     name: builtins.str
     outcome: Global___AlertOutcome.ValueType
     """Required. The outcome (the list `closure_outcome` of domain/codes.yaml names the same codes)."""
+    user: builtins.str
+    """The team member's team-local id, recorded in the audit entry."""
     def __init__(
         self,
         *,
         name: builtins.str = ...,
         outcome: Global___AlertOutcome.ValueType = ...,
+        user: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["name", b"name", "outcome", b"outcome"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["name", b"name", "outcome", b"outcome", "user", b"user"]) -> None: ...
 
 Global___CloseAlertRequest: typing_extensions.TypeAlias = CloseAlertRequest
+
+@typing.final
+class ReportUnverifiedDisclosureRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: builtins.int
+    USER_FIELD_NUMBER: builtins.int
+    name: builtins.str
+    """Required. `alerts/{alert}/disclosures/{disclosure}`."""
+    user: builtins.str
+    """The team member's team-local id, recorded in the audit entry."""
+    def __init__(
+        self,
+        *,
+        name: builtins.str = ...,
+        user: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["name", b"name", "user", b"user"]) -> None: ...
+
+Global___ReportUnverifiedDisclosureRequest: typing_extensions.TypeAlias = ReportUnverifiedDisclosureRequest
+
+@typing.final
+class ReportUnverifiedDisclosureResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+
+Global___ReportUnverifiedDisclosureResponse: typing_extensions.TypeAlias = ReportUnverifiedDisclosureResponse

@@ -28,7 +28,9 @@ if _version_not_supported:
 class WijkteamServiceStub(object):
     """Callers: client certificate role `wijkteam`; the organisation in the certificate must be the
     recipient team named in the alert's policy. No other team can list or read an alert.
-    Every list, view, assignment and closing is logged in the audit log.
+    Every list, view, assignment and closing is logged in the audit log, with the team-local id of
+    the team member who acted (`user`, the same pattern as a regisseur id; the team's inbox
+    authenticates its members, the matcher only records the id).
     """
 
     def __init__(self, channel):
@@ -67,12 +69,19 @@ class WijkteamServiceStub(object):
                 request_serializer=samenloop_dot_v1_dot_wijkteam__pb2.CloseAlertRequest.SerializeToString,
                 response_deserializer=samenloop_dot_v1_dot_wijkteam__pb2.Alert.FromString,
                 _registered_method=True)
+        self.ReportUnverifiedDisclosure = channel.unary_unary(
+                '/samenloop.v1.WijkteamService/ReportUnverifiedDisclosure',
+                request_serializer=samenloop_dot_v1_dot_wijkteam__pb2.ReportUnverifiedDisclosureRequest.SerializeToString,
+                response_deserializer=samenloop_dot_v1_dot_wijkteam__pb2.ReportUnverifiedDisclosureResponse.FromString,
+                _registered_method=True)
 
 
 class WijkteamServiceServicer(object):
     """Callers: client certificate role `wijkteam`; the organisation in the certificate must be the
     recipient team named in the alert's policy. No other team can list or read an alert.
-    Every list, view, assignment and closing is logged in the audit log.
+    Every list, view, assignment and closing is logged in the audit log, with the team-local id of
+    the team member who acted (`user`, the same pattern as a regisseur id; the team's inbox
+    authenticates its members, the matcher only records the id).
     """
 
     def ListAlerts(self, request, context):
@@ -122,6 +131,14 @@ class WijkteamServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportUnverifiedDisclosure(self, request, context):
+        """Records that the team's inbox refused to show a disclosure of this alert because it did
+        not verify (signature, binding to its alert, or the box itself). Audited; nothing changes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WijkteamServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -155,6 +172,11 @@ def add_WijkteamServiceServicer_to_server(servicer, server):
                     request_deserializer=samenloop_dot_v1_dot_wijkteam__pb2.CloseAlertRequest.FromString,
                     response_serializer=samenloop_dot_v1_dot_wijkteam__pb2.Alert.SerializeToString,
             ),
+            'ReportUnverifiedDisclosure': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportUnverifiedDisclosure,
+                    request_deserializer=samenloop_dot_v1_dot_wijkteam__pb2.ReportUnverifiedDisclosureRequest.FromString,
+                    response_serializer=samenloop_dot_v1_dot_wijkteam__pb2.ReportUnverifiedDisclosureResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'samenloop.v1.WijkteamService', rpc_method_handlers)
@@ -166,7 +188,9 @@ def add_WijkteamServiceServicer_to_server(servicer, server):
 class WijkteamService(object):
     """Callers: client certificate role `wijkteam`; the organisation in the certificate must be the
     recipient team named in the alert's policy. No other team can list or read an alert.
-    Every list, view, assignment and closing is logged in the audit log.
+    Every list, view, assignment and closing is logged in the audit log, with the team-local id of
+    the team member who acted (`user`, the same pattern as a regisseur id; the team's inbox
+    authenticates its members, the matcher only records the id).
     """
 
     @staticmethod
@@ -321,6 +345,33 @@ class WijkteamService(object):
             '/samenloop.v1.WijkteamService/CloseAlert',
             samenloop_dot_v1_dot_wijkteam__pb2.CloseAlertRequest.SerializeToString,
             samenloop_dot_v1_dot_wijkteam__pb2.Alert.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportUnverifiedDisclosure(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/samenloop.v1.WijkteamService/ReportUnverifiedDisclosure',
+            samenloop_dot_v1_dot_wijkteam__pb2.ReportUnverifiedDisclosureRequest.SerializeToString,
+            samenloop_dot_v1_dot_wijkteam__pb2.ReportUnverifiedDisclosureResponse.FromString,
             options,
             channel_credentials,
             insecure,

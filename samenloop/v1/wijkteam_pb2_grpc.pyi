@@ -123,10 +123,28 @@ _WijkteamServiceCloseAlertType = typing_extensions.TypeVar(
     ],
 )
 
-class WijkteamServiceStub(typing.Generic[_WijkteamServiceListAlertsType, _WijkteamServiceStreamAlertsType, _WijkteamServiceGetAlertType, _WijkteamServiceAssignAlertType, _WijkteamServiceReviewAlertType, _WijkteamServiceCloseAlertType]):
+_WijkteamServiceReportUnverifiedDisclosureType = typing_extensions.TypeVar(
+    '_WijkteamServiceReportUnverifiedDisclosureType',
+    grpc.UnaryUnaryMultiCallable[
+        samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureRequest,
+        samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureRequest,
+        samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureResponse,
+    ],
+    default=grpc.UnaryUnaryMultiCallable[
+        samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureRequest,
+        samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureResponse,
+    ],
+)
+
+class WijkteamServiceStub(typing.Generic[_WijkteamServiceListAlertsType, _WijkteamServiceStreamAlertsType, _WijkteamServiceGetAlertType, _WijkteamServiceAssignAlertType, _WijkteamServiceReviewAlertType, _WijkteamServiceCloseAlertType, _WijkteamServiceReportUnverifiedDisclosureType]):
     """Callers: client certificate role `wijkteam`; the organisation in the certificate must be the
     recipient team named in the alert's policy. No other team can list or read an alert.
-    Every list, view, assignment and closing is logged in the audit log.
+    Every list, view, assignment and closing is logged in the audit log, with the team-local id of
+    the team member who acted (`user`, the same pattern as a regisseur id; the team's inbox
+    authenticates its members, the matcher only records the id).
     """
 
     @typing.overload
@@ -154,6 +172,10 @@ class WijkteamServiceStub(typing.Generic[_WijkteamServiceListAlertsType, _Wijkte
         grpc.UnaryUnaryMultiCallable[
             samenloop.v1.wijkteam_pb2.CloseAlertRequest,
             samenloop.v1.wijkteam_pb2.Alert,
+        ],
+        grpc.UnaryUnaryMultiCallable[
+            samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureRequest,
+            samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureResponse,
         ],
     ], channel: grpc.Channel) -> None: ...
 
@@ -183,6 +205,10 @@ class WijkteamServiceStub(typing.Generic[_WijkteamServiceListAlertsType, _Wijkte
             samenloop.v1.wijkteam_pb2.CloseAlertRequest,
             samenloop.v1.wijkteam_pb2.Alert,
         ],
+        grpc.aio.UnaryUnaryMultiCallable[
+            samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureRequest,
+            samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureResponse,
+        ],
     ], channel: grpc.aio.Channel) -> None: ...
 
     ListAlerts: _WijkteamServiceListAlertsType
@@ -211,6 +237,11 @@ class WijkteamServiceStub(typing.Generic[_WijkteamServiceListAlertsType, _Wijkte
     only after the policy's cooldown and with new signals.
     """
 
+    ReportUnverifiedDisclosure: _WijkteamServiceReportUnverifiedDisclosureType
+    """Records that the team's inbox refused to show a disclosure of this alert because it did
+    not verify (signature, binding to its alert, or the box itself). Audited; nothing changes.
+    """
+
 WijkteamServiceAsyncStub: typing_extensions.TypeAlias = WijkteamServiceStub[
     grpc.aio.UnaryUnaryMultiCallable[
         samenloop.v1.wijkteam_pb2.ListAlertsRequest,
@@ -236,12 +267,18 @@ WijkteamServiceAsyncStub: typing_extensions.TypeAlias = WijkteamServiceStub[
         samenloop.v1.wijkteam_pb2.CloseAlertRequest,
         samenloop.v1.wijkteam_pb2.Alert,
     ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureRequest,
+        samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureResponse,
+    ],
 ]
 
 class WijkteamServiceServicer(metaclass=abc.ABCMeta):
     """Callers: client certificate role `wijkteam`; the organisation in the certificate must be the
     recipient team named in the alert's policy. No other team can list or read an alert.
-    Every list, view, assignment and closing is logged in the audit log.
+    Every list, view, assignment and closing is logged in the audit log, with the team-local id of
+    the team member who acted (`user`, the same pattern as a regisseur id; the team's inbox
+    authenticates its members, the matcher only records the id).
     """
 
     @abc.abstractmethod
@@ -298,6 +335,16 @@ class WijkteamServiceServicer(metaclass=abc.ABCMeta):
     ) -> typing.Union[samenloop.v1.wijkteam_pb2.Alert, collections.abc.Awaitable[samenloop.v1.wijkteam_pb2.Alert]]:
         """Closes the alert with an outcome. A new alert for the same household and policy comes
         only after the policy's cooldown and with new signals.
+        """
+
+    @abc.abstractmethod
+    def ReportUnverifiedDisclosure(
+        self,
+        request: samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureResponse, collections.abc.Awaitable[samenloop.v1.wijkteam_pb2.ReportUnverifiedDisclosureResponse]]:
+        """Records that the team's inbox refused to show a disclosure of this alert because it did
+        not verify (signature, binding to its alert, or the box itself). Audited; nothing changes.
         """
 
 def add_WijkteamServiceServicer_to_server(servicer: WijkteamServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...

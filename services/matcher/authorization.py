@@ -68,6 +68,7 @@ ROLE_TABLE: RoleTable = {
             "AssignAlert",
             "ReviewAlert",
             "CloseAlert",
+            "ReportUnverifiedDisclosure",
         )
     },
     _POLICY + "PublishPolicy": _only(PRIVACY_OFFICER),

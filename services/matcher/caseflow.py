@@ -57,7 +57,8 @@ class CaseFlowUseCases(MatcherCore):
                 decision_reason=r.decision_reason, traceparent=r.traceparent,
                 created_at=r.created_at, updated_at=r.updated_at,
                 household_id=int(r.household_id), household_pseudonym=bytes(r.pseudonym),
-                processing_activity_id=self._activity(conn, r.policy_id)))
+                processing_activity_id=self._activity(conn, r.policy_id),
+                policy_document_json=r.policy_document_json or ""))
         if not views:
             return views
         by_id = {v.id: v for v in views}
@@ -77,8 +78,10 @@ class CaseFlowUseCases(MatcherCore):
         return views
 
     def _alert_query(self) -> sa.Select[Any]:
-        return sa.select(alerts_t, households.c.pseudonym).join(
-            households, households.c.id == alerts_t.c.household_id)
+        return (sa.select(alerts_t, households.c.pseudonym,
+                          policies.c.document_json.label("policy_document_json"))
+                .join(households, households.c.id == alerts_t.c.household_id)
+                .outerjoin(policies, policies.c.digest == alerts_t.c.policy_digest))
 
     def _log_alert_reads(
         self, conn: sa.Connection, actor: audit.Actor, name: str, views: Sequence[AlertView],
@@ -91,8 +94,10 @@ class CaseFlowUseCases(MatcherCore):
             for v in views], now)
 
     def list_alerts(
-        self, caller: Caller, page_size: int, page_token: str, state: str | None
+        self, caller: Caller, page_size: int, page_token: str, state: str | None,
+        user: str = "",
     ) -> tuple[list[AlertView], str]:
+        who = _team_user(user)
         size = max(1, min(page_size or 50, 500))
         before = parse_page_token(page_token)
         actor = self._actor(caller)
@@ -106,18 +111,27 @@ class CaseFlowUseCases(MatcherCore):
             rows = conn.execute(query.order_by(alerts_t.c.id.desc()).limit(size + 1)).all()
             more = len(rows) > size
             views = self._alert_views(conn, rows[:size], detail=False)
-            self._log_alert_reads(conn, actor, "alert_listed", views, self.clock.now())
+            self._log_alert_reads(conn, actor, "alert_listed", views, self.clock.now(), who)
             return views, (str(views[-1].id) if more and views else "")
 
         return store.run_transaction(self.engine, work)
 
-    def get_alert(self, caller: Caller, name: str) -> AlertView:
+    def get_alert(
+        self, caller: Caller, name: str, user: str = "", view_reason: str = ""
+    ) -> AlertView:
+        """One alert with its sealed boxes; with `view_reason`, audited as an identity view."""
         alert_id = resource_id(name, "alerts")
         actor = self._actor(caller)
+        extra = _team_user(user)
+        event = "alert_viewed"
+        if view_reason:
+            check_code(load_codes().view_reason, view_reason, "view_reason")
+            event = "identity_viewed"
+            extra["view_reason"] = view_reason
 
         def work(conn: sa.Connection) -> AlertView:
             view = self._team_alert(conn, caller, alert_id)
-            self._log_alert_reads(conn, actor, "alert_viewed", [view], self.clock.now())
+            self._log_alert_reads(conn, actor, event, [view], self.clock.now(), extra)
             return view
 
         return store.run_transaction(self.engine, work)
@@ -130,7 +144,7 @@ class CaseFlowUseCases(MatcherCore):
         return self._alert_views(conn, [row], detail=True)[0]
 
     def stream_alerts(
-        self, caller: Caller, after: str, is_active: Callable[[], bool]
+        self, caller: Caller, after: str, is_active: Callable[[], bool], user: str = ""
     ) -> Iterator[AlertView]:
         """New alerts for the caller's team as they appear (polls, woken by this process).
 
@@ -139,6 +153,7 @@ class CaseFlowUseCases(MatcherCore):
         the client the stream is open, so an alert committed after that is never skipped.
         """
         actor = self._actor(caller)
+        who = _team_user(user)
 
         def start(conn: sa.Connection) -> int:
             if after:
@@ -151,10 +166,11 @@ class CaseFlowUseCases(MatcherCore):
                                     ).scalar_one())
 
         return self._alerts_after(caller, actor, store.run_transaction(self.engine, start),
-                                  is_active)
+                                  is_active, who)
 
     def _alerts_after(
-        self, caller: Caller, actor: audit.Actor, floor: int, is_active: Callable[[], bool]
+        self, caller: Caller, actor: audit.Actor, floor: int, is_active: Callable[[], bool],
+        who: dict[str, str] | None = None,
     ) -> Iterator[AlertView]:
         """The caller's team's alerts with ids above `floor`, as they commit."""
         last = floor  # never send anything at or before the starting point
@@ -173,7 +189,7 @@ class CaseFlowUseCases(MatcherCore):
                     .order_by(alerts_t.c.id)).all()
                 rows = [r for r in rows if int(r.id) not in sent and int(r.id) > floor]
                 views = self._alert_views(conn, rows, detail=False)
-                self._log_alert_reads(conn, actor, "alert_streamed", views, now)
+                self._log_alert_reads(conn, actor, "alert_streamed", views, now, who)
                 return views
 
             for view in store.run_transaction(self.engine, poll):
@@ -188,9 +204,11 @@ class CaseFlowUseCases(MatcherCore):
     def _transition(
         self, caller: Caller, name: str, event: str,
         change: Callable[[AlertView], dict[str, Any]], extra: Callable[[AlertView], dict[str, str]],
+        user: str = "",
     ) -> AlertView:
         alert_id = resource_id(name, "alerts")
         actor = self._actor(caller)
+        who = _team_user(user)
 
         def work(conn: sa.Connection) -> AlertView:
             now = self.clock.now()
@@ -206,7 +224,7 @@ class CaseFlowUseCases(MatcherCore):
                     days=self._retention_days(conn, view))
                 alerts.cancel_pending_requests(conn, alert_ids=[view.id])
             conn.execute(alerts_t.update().where(alerts_t.c.id == view.id).values(**values))
-            self._log_alert_reads(conn, actor, event, [view], now, extra(view))
+            self._log_alert_reads(conn, actor, event, [view], now, {**extra(view), **who})
             return self._team_alert(conn, caller, alert_id)
 
         return store.run_transaction(self.engine, work)
@@ -218,7 +236,7 @@ class CaseFlowUseCases(MatcherCore):
             return 365
         return self.registry.parsed(row.digest, row.document_json).retention.alert_days
 
-    def assign_alert(self, caller: Caller, name: str, regisseur: str) -> AlertView:
+    def assign_alert(self, caller: Caller, name: str, regisseur: str, user: str = "") -> AlertView:
         try:
             check_regisseur(regisseur)
         except InvalidValue as exc:
@@ -230,9 +248,11 @@ class CaseFlowUseCases(MatcherCore):
             return {"state": ASSIGNED, "regisseur": regisseur}
 
         return self._transition(caller, name, "alert_assigned", change,
-                                lambda v: {"regisseur": regisseur})
+                                lambda v: {"regisseur": regisseur}, user)
 
-    def review_alert(self, caller: Caller, name: str, decision: str, reason: str) -> AlertView:
+    def review_alert(
+        self, caller: Caller, name: str, decision: str, reason: str, user: str = ""
+    ) -> AlertView:
         if not decision:
             raise InvalidArgument("decision is required")
         check_code(load_codes().review_decision_reason, reason, "reason")
@@ -245,9 +265,9 @@ class CaseFlowUseCases(MatcherCore):
             return {"state": REVIEWED, "decision": decision, "decision_reason": reason}
 
         return self._transition(caller, name, "alert_reviewed", change,
-                                lambda v: {"decision": decision, "reason": reason})
+                                lambda v: {"decision": decision, "reason": reason}, user)
 
-    def close_alert(self, caller: Caller, name: str, outcome: str) -> AlertView:
+    def close_alert(self, caller: Caller, name: str, outcome: str, user: str = "") -> AlertView:
         if not outcome:
             raise InvalidArgument("outcome is required")
         check_code(load_codes().closure_outcome, outcome, "outcome")
@@ -260,4 +280,38 @@ class CaseFlowUseCases(MatcherCore):
             return {"state": CLOSED, "outcome": outcome}
 
         return self._transition(caller, name, "alert_closed", change,
-                                lambda v: {"outcome": outcome})
+                                lambda v: {"outcome": outcome}, user)
+
+    def report_unverified_disclosure(self, caller: Caller, name: str, user: str = "") -> None:
+        """The team's inbox refused a disclosure that did not verify: audit it, change nothing.
+
+        A box that fails the inbox's check was moved, altered or forged on its way (at the
+        matcher or in transit), so the entry is the trace a privacy officer follows up.
+        """
+        parts = name.split("/")
+        if len(parts) != 4 or parts[0] != "alerts" or parts[2] != "disclosures":
+            raise InvalidArgument("name must be alerts/{alert}/disclosures/{disclosure}")
+        alert_id = resource_id("/".join(parts[:2]), "alerts")
+        actor = self._actor(caller)
+        who = _team_user(user)
+
+        def work(conn: sa.Connection) -> None:
+            view = self._team_alert(conn, caller, alert_id)
+            if not any(d.name_id == parts[3] for d in view.disclosures):
+                raise NotFound(f"{name} not found")
+            self._log_alert_reads(conn, actor, "disclosure_unverified", [view],
+                                  self.clock.now(), {"disclosure": name, **who})
+
+        store.run_transaction(self.engine, work)
+        self.log.warning("disclosure_unverified", team=caller.organisation, disclosure=name)
+
+
+def _team_user(user: str) -> dict[str, str]:
+    """The audit attribute naming the team member who acted (a team-local id, never a name)."""
+    if not user:
+        return {}
+    try:
+        check_regisseur(user, "user")
+    except InvalidValue as exc:
+        raise InvalidArgument(str(exc)) from None
+    return {"user": user}

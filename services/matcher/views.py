@@ -113,6 +113,8 @@ class AlertView:
     processing_activity_id: str = ""
     decision_reason: str | None = None
     traceparent: str = ""
+    policy_document_json: str = ""
+    """The signed policy version the alert was created under (for the team's inbox)."""
     signals: list[ContributingView] = field(default_factory=list)
     disclosures: list[DisclosureView] = field(default_factory=list)
 

@@ -1,6 +1,6 @@
-"""The wijkteam inbox: fetches the team's alerts from the matcher, opens the sealed disclosures
-with the team's own X25519 key, and records assignment, review and outcome.
+"""The wijkteam inbox: the team's own web app and CLI (docs/inbox.md, ADR 0018).
 
-Not built yet (wijkteam-inbox issue); the matcher's WijkteamService API it will use exists in
-proto/samenloop/v1/wijkteam.proto.
+It fetches the team's alerts from the matcher over mTLS, verifies each sealed disclosure and
+opens it with the team's X25519 key in memory only, and records assignment, decision and
+closing; every list, view and action is audited at the matcher with the member's team-local id.
 """

@@ -13,12 +13,14 @@ from domain.formats import WITHDRAWAL_REASONS
 
 def test_the_shipped_lists() -> None:
     codes = load_codes()
-    assert codes.version == "2026.2"
+    assert codes.version == "2026.3"
     assert list(codes.withdrawal_reason) == [
         "resolved", "retracted", "error", "objection", "moved", "deceased", "other"]
     assert list(codes.closure_outcome) == [
         "help_accepted", "help_declined", "already_in_care", "no_action_needed", "unreachable"]
     assert codes.requester_role.codes["community_police_officer"].label_nl == "wijkagent"
+    assert list(codes.view_reason) == [
+        "review_alert", "prepare_contact", "check_existing_care", "coordinate_plan", "close_alert"]
     # The export format checks the same withdrawal list the matcher checks.
     assert list(WITHDRAWAL_REASONS) == list(codes.withdrawal_reason)
     assert load_codes() is load_codes()  # parsed once
@@ -31,7 +33,7 @@ def test_check_names_the_field_and_lists_the_codes_without_the_value() -> None:
         reasons.check("mevrouw Jansen is verward", "inquiry.reason")
     text = str(err.value)
     assert text.startswith("inquiry.reason must be a code from the list `inquiry_reason` "
-                           "(codes version 2026.2): multiple_problems_suspected, ")
+                           "(codes version 2026.3): multiple_problems_suspected, ")
     assert "Jansen" not in text
 
 
@@ -55,7 +57,7 @@ GOOD_ENTRY = "  - {code: a_code, nl: een code, en: a code}\n"
 
 def write(tmp_path: Path, body: str) -> Path:
     lists = ["inquiry_reason", "requester_role", "withdrawal_reason", "review_decision_reason",
-             "closure_outcome", "revocation_reason"]
+             "closure_outcome", "revocation_reason", "view_reason"]
     text = 'format: samenloop-codes/v1\nversion: "1"\n'
     for name in lists:
         text += f"{name}:\n" + (body if name == "inquiry_reason" else GOOD_ENTRY)

@@ -66,6 +66,7 @@ def alert_message(view: AlertView) -> wijkteam_pb2.Alert:
         update_time=timestamp(view.updated_at),
         mode=view.mode,
         decision_reason=view.decision_reason or "",
+        policy_document=view.policy_document_json.encode(),
     )
     for d in view.disclosures:
         item = wijkteam_pb2.Disclosure(
@@ -96,7 +97,7 @@ class WijkteamServicer(wijkteam_pb2_grpc.WijkteamServiceServicer):
     ) -> wijkteam_pb2.ListAlertsResponse:
         state = _STATE_NAMES.get(request.state) if request.state else None
         views, token = self.matcher.list_alerts(
-            caller(context), request.page_size, request.page_token, state
+            caller(context), request.page_size, request.page_token, state, request.user
         )
         return wijkteam_pb2.ListAlertsResponse(
             alerts=[alert_message(v) for v in views], next_page_token=token
@@ -106,7 +107,8 @@ class WijkteamServicer(wijkteam_pb2_grpc.WijkteamServiceServicer):
     def StreamAlerts(
         self, request: wijkteam_pb2.StreamAlertsRequest, context: grpc.ServicerContext
     ) -> Iterator[wijkteam_pb2.Alert]:
-        views = self.matcher.stream_alerts(caller(context), request.after, context.is_active)
+        views = self.matcher.stream_alerts(caller(context), request.after, context.is_active,
+                                           request.user)
         # The starting point is fixed now; the initial metadata tells the client so. A client
         # that must see an alert it is about to cause waits for it (`initial_metadata()`).
         context.send_initial_metadata(())
@@ -117,13 +119,15 @@ class WijkteamServicer(wijkteam_pb2_grpc.WijkteamServiceServicer):
     def GetAlert(
         self, request: wijkteam_pb2.GetAlertRequest, context: grpc.ServicerContext
     ) -> wijkteam_pb2.Alert:
-        return alert_message(self.matcher.get_alert(caller(context), request.name))
+        return alert_message(self.matcher.get_alert(caller(context), request.name, request.user,
+                                                    request.view_reason))
 
     @handle
     def AssignAlert(
         self, request: wijkteam_pb2.AssignAlertRequest, context: grpc.ServicerContext
     ) -> wijkteam_pb2.Alert:
-        view = self.matcher.assign_alert(caller(context), request.name, request.regisseur)
+        view = self.matcher.assign_alert(caller(context), request.name, request.regisseur,
+                                         request.user)
         return alert_message(view)
 
     @handle
@@ -134,7 +138,7 @@ class WijkteamServicer(wijkteam_pb2_grpc.WijkteamServiceServicer):
         if decision is None:
             raise InvalidArgument("decision is required")
         view = self.matcher.review_alert(caller(context), request.name, decision,
-                                         request.reason)
+                                         request.reason, request.user)
         return alert_message(view)
 
     @handle
@@ -144,4 +148,13 @@ class WijkteamServicer(wijkteam_pb2_grpc.WijkteamServiceServicer):
         outcome = OUTCOMES.get(request.outcome)
         if outcome is None:
             raise InvalidArgument("outcome is required")
-        return alert_message(self.matcher.close_alert(caller(context), request.name, outcome))
+        return alert_message(self.matcher.close_alert(caller(context), request.name, outcome,
+                                                      request.user))
+
+    @handle
+    def ReportUnverifiedDisclosure(
+        self, request: wijkteam_pb2.ReportUnverifiedDisclosureRequest,
+        context: grpc.ServicerContext,
+    ) -> wijkteam_pb2.ReportUnverifiedDisclosureResponse:
+        self.matcher.report_unverified_disclosure(caller(context), request.name, request.user)
+        return wijkteam_pb2.ReportUnverifiedDisclosureResponse()
