@@ -12,13 +12,21 @@ from services.wijkteam.accounts import AccountStore, LoginThrottle
 from services.wijkteam.inbox import Inbox
 from services.wijkteam.settings import InboxSettings, load_inbox_settings
 from services.wijkteam.web import InboxApp
-from tests.support.services import DevPki, make_pki
+from tests.matcher.conftest import _quiet_json_logs, matcher, pki, pseudonymiser
+from tests.matcher.helpers import Pki
+from tests.support.services import DevPki
 from tests.wijkteam.helpers import PASSWORD, write_config
+
+# The matcher's end-to-end fixtures: the dev PKI (plus a second team), the real pseudonymiser,
+# a matcher server on loopback over mTLS.
+__all__ = ["_quiet_json_logs", "matcher", "pki", "pseudonymiser"]
 
 
 @pytest.fixture(scope="session")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
-    return make_pki(tmp_path_factory.mktemp("inbox-pki") / "dev")
+def dev(pki: Pki) -> DevPki:
+    """The same development PKI the matcher fixtures use (what `pki dev-setup` writes)."""
+    assert pki.dev is not None
+    return pki.dev  # type: ignore[no-any-return]
 
 
 @pytest.fixture
