@@ -248,6 +248,21 @@ FIELDS: dict[str, tuple[str, str]] = {
     "contactpersoon": ("contactpersoon", "contact person"),
 }
 
+REFUSAL_REASONS: dict[str, tuple[str, str]] = {
+    "REFUSAL_REASON_BAD_SIGNATURE": ("het verzoek was niet geldig ondertekend",
+                                     "the request was not validly signed"),
+    "REFUSAL_REASON_POLICY_NOT_IN_FORCE": ("het beleid is niet van kracht",
+                                           "the policy is not in force"),
+    "REFUSAL_REASON_FIELDS_NOT_ALLOWED": ("het beleid staat deze gegevens niet toe",
+                                          "the policy does not allow these fields"),
+    "REFUSAL_REASON_SIGNAL_NOT_LIVE": ("het signaal is niet meer actueel",
+                                       "the signal is no longer live"),
+    "REFUSAL_REASON_EXPIRED": ("het verzoek is verlopen", "the request expired"),
+    "REFUSAL_REASON_RECIPIENT_MISMATCH": ("de ontvanger klopt niet met het beleid",
+                                          "the recipient does not match the policy"),
+    "REFUSAL_REASON_OTHER": ("een andere reden", "another reason"),
+}
+
 
 def pick_language(value: str | None) -> str:
     return value if value in LANGUAGES else DEFAULT_LANGUAGE
@@ -289,6 +304,9 @@ class Translator:
 
     def field(self, code: str) -> str:
         return _pair(FIELDS, code, self.language)
+
+    def refusal(self, code: str) -> str:
+        return _pair(REFUSAL_REASONS, code, self.language)
 
     def signal_type(self, code: str) -> str:
         return _pair(_signal_labels(), code, self.language)

@@ -115,7 +115,7 @@ def test_the_user_must_be_a_team_local_id(matcher: Harness, tmp_path: Path) -> N
     keys = disclosure_keys(tmp_path / "keys")
     config = str(inbox_config(tmp_path, matcher, TEAM, keys))
     code, out = inbox("alerts", "--config", config, "--user", "Jan de Vries")
-    assert code == 1 and "user must be the regisseur's team-local user id" in out
+    assert code == 1 and "error: user: must be the regisseur's team-local user id" in out
 
 
 @pytest.mark.parametrize("password_line", ["kort\n", ""])

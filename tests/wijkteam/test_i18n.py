@@ -22,6 +22,7 @@ def test_labels_come_from_the_code_lists_and_the_catalogue() -> None:
     assert nl.signal_type("huurachterstand") == "Huurachterstand (2 maanden of meer)"
     assert en.domain("financien") == "finances" and nl.domain("financien") == "financiën"
     assert nl.partner_kind("mental_health") == "GGZ-instelling"
+    assert nl.refusal("REFUSAL_REASON_SIGNAL_NOT_LIVE") == "het signaal is niet meer actueel"
     assert Translator("fr").language == "nl"  # unknown language: the default
 
 
