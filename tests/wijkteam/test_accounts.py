@@ -28,6 +28,9 @@ def test_passwords_are_stored_as_argon2id_hashes_in_a_private_file(tmp_path: Pat
     assert store.verify("u-1", PASSWORD)
     assert not store.verify("u-1", PASSWORD + "x")
     assert not store.verify("u-2", PASSWORD)  # unknown account
+    # An unknown account is checked against a dummy hash for equal timing; the dummy's own
+    # password must not open it.
+    assert not store.verify("u-2", "samenloop: no such account")
 
 
 def test_accounts_are_team_local_ids_with_real_passwords(tmp_path: Path) -> None:
