@@ -24,6 +24,7 @@ import yaml
 
 from policies.trust import TRUST_FORMAT
 from services.matcher.settings import DEFAULT_BIND as MATCHER_ADDRESS
+from services.wijkteam.settings import DEFAULT_BIND as INBOX_ADDRESS
 
 PSEUDONYMISER_ADDRESS: Final = "127.0.0.1:7401"
 MUNICIPALITY: Final = "GM0599"  # Rotterdam, the dev deployment's city
@@ -155,13 +156,21 @@ def gateway_config(manifest: dict[str, Any], name: str, mapping: str | None) -> 
 
 
 def inbox_config(manifest: dict[str, Any], name: str) -> dict[str, Any]:
+    """The inbox (services/wijkteam/settings.py); partners' disclosure keys as published."""
+    partner_keys = {
+        str(comp["organisation"]): comp["keys"]["disclosure"]["public_file"]
+        for comp in sorted(_components(manifest, "gateway").values(),
+                           key=lambda c: str(c["organisation"]))
+        if "disclosure" in comp.get("keys", {})
+    }
     return {
         "team": manifest["components"][name]["organisation"],
         "matcher": MATCHER_ADDRESS,
         "tls": _tls(name),
         "inbox_key": _key(manifest, name, "inbox")["file"],
-        "officer_trust": TRUST_FILE,
-        "data_dir": f"{name}-data",
+        "partner_keys": partner_keys,
+        "bind": INBOX_ADDRESS,
+        "users_file": f"{name}-data/inbox-users.json",
         "deny_list": None,
     }
 
@@ -171,7 +180,8 @@ _HEADERS = {
     "matcher": "start: samenloop matcher migrate --config {file} && "
                "samenloop matcher serve --config {file}",
     "gateway": "for the partner gateway (issue 12: not built yet); validated once it exists",
-    "inbox": "for the wijkteam inbox (issue 14: not built yet); validated once it exists",
+    "inbox": "start: samenloop inbox user add ID --config {file} && "
+             "samenloop inbox serve --config {file}",
 }
 
 
@@ -234,6 +244,8 @@ def readme_text(directory: Path, manifest: dict[str, Any]) -> str:
         f"samenloop matcher migrate --config {d}/matcher.yaml",
         f"samenloop matcher serve --config {d}/matcher.yaml  # {MATCHER_ADDRESS}",
         f"samenloop policy list --tls-dir {d}  # as {officer}, from the matcher at its default",
+        *[f"samenloop inbox user add u-1 --config {d}/inbox-{t}.yaml && samenloop inbox serve "
+          f"--config {d}/inbox-{t}.yaml  # http://{INBOX_ADDRESS}" for t in teams],
         "```",
         "",
         "Check a configuration (and see every effective setting) with "
@@ -245,8 +257,6 @@ def readme_text(directory: Path, manifest: dict[str, Any]) -> str:
         "",
         *[f"- `{g}.yaml`: the partner gateway of {manifest['components'][g]['organisation']}"
           for g in gateways],
-        *[f"- `inbox-{t}.yaml`: the inbox of {manifest['components'][t]['organisation']}"
-          for t in teams],
         "",
         f"`{TRUST_FILE}` is the officer trust file the matcher (and the gateways) verify policy "
         "approvals against; `manifest.json` lists every certificate and key.",

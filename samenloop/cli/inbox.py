@@ -73,11 +73,16 @@ def serve(config: Path = CONFIG) -> None:
 
 
 @app.command("config-check")
-def config_check(config: Path = typer.Argument(..., help="Inbox YAML configuration.")) -> None:
+def config_check(
+    config: Path = typer.Argument(..., help="Inbox YAML configuration."),
+    as_json: bool = JSON,
+) -> None:
     """Validate the configuration and print the effective settings (key files by path only)."""
+    from samenloop.cli._config_check import print_effective
+
     with _errors():
         settings = _settings(config)
-    typer.echo(json.dumps(settings.model_dump(mode="json"), indent=2, sort_keys=True))
+    print_effective(settings.effective(), str(config), as_json)
 
 
 @app.command()

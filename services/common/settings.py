@@ -85,6 +85,8 @@ PrivateKeyFile = Annotated[Path, AfterValidator(_private_key_file), Secret()]
 """A private key file: exists, and only its owner may read it (`chmod 600`)."""
 Directory = Annotated[Path, AfterValidator(_resolve)]
 """A folder (relative to the configuration file); created when first used."""
+FilePath = Annotated[Path, AfterValidator(_resolve)]
+"""A file the service creates when first used (relative to the configuration file)."""
 
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$")
 
