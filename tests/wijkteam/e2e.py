@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from crypto.sealing import X25519PrivateKey
@@ -36,6 +37,13 @@ from tests.wijkteam.helpers import PASSWORD, write_config
 
 POLICY = "inbox-e2e"
 PARTNERS = (HOUSING, POLICE, GGZ, MUNICIPALITY)
+
+# TODO(gateway): drop this guard once the gateway's branch (issue 12) is on main: until then
+# the matcher's SubmitDisclosure carries no partner signature, so no disclosure can verify.
+needs_signed_disclosures = pytest.mark.skipif(
+    "disclosure_signature" not in partner_pb2.SubmitDisclosureRequest.DESCRIPTOR.fields_by_name,
+    reason="the matcher does not pass the gateway's disclosure signature on yet (issue 12, "
+           "SubmitDisclosureRequest.disclosure_signature); it lands with the gateway")
 
 
 @dataclass

@@ -26,6 +26,7 @@ from tests.wijkteam.e2e import (
     inbox_config,
     make_alert,
     move_box,
+    needs_signed_disclosures,
     pending_for,
     running_inbox,
     tamper_box,
@@ -87,6 +88,7 @@ def login(page: Any, url: str, user: str) -> None:
     page.wait_for_url(f"{url}/alerts")
 
 
+@needs_signed_disclosures
 def test_a_team_member_works_an_alert_in_the_browser(
         matcher: Harness, browser: Any, tmp_path: Path) -> None:
     h = matcher

@@ -18,6 +18,7 @@ from tests.wijkteam.e2e import (
     disclosure_keys,
     inbox_config,
     make_alert,
+    needs_signed_disclosures,
     pending_for,
 )
 from tests.wijkteam.helpers import TEAM
@@ -35,6 +36,7 @@ def audit(h: Harness) -> list[audit_pb2.AuditEntry]:
                                              timeout=10).entries)
 
 
+@needs_signed_disclosures
 def test_the_case_flow_through_the_cli(matcher: Harness, tmp_path: Path) -> None:
     h = matcher
     h.publish_policy(id=POLICY)
