@@ -49,6 +49,7 @@ WijkteamService/GetAlert                 R   R      R     A    R      R      R  
 WijkteamService/AssignAlert              R   R      R     A    R      R      R      R     R
 WijkteamService/ReviewAlert              R   R      R     A    R      R      R      R     R
 WijkteamService/CloseAlert               R   R      R     A    R      R      R      R     R
+WijkteamService/ReportUnverifiedDisclosure R   R      R     A    R      R      R      R     R
 PolicyService/PublishPolicy              R   R      R     R    A      O      R      R     R
 PolicyService/RevokePolicy               R   R      R     R    A      O      R      R     R
 PolicyService/GetPolicy                  A   A      A     R    A      A      R      R     R
