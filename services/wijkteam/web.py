@@ -315,7 +315,7 @@ class InboxApp:
         except NotFound:
             return self.render(request, session, "error.html", status=404,
                                message_key="error.not_found")
-        except (InboxError, ValueError) as exc:
+        except (InboxError, AccountError, ValueError) as exc:
             self.log.info("action_refused", path=request.url.path, reason=str(exc)[:200])
             return RedirectResponse(f"{target}?{urlencode({'error': 'error.invalid'})}",
                                     status_code=303)

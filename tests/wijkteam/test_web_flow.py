@@ -79,6 +79,8 @@ def test_the_case_flow_in_the_web_app(matcher: Harness, tmp_path: Path) -> None:
         assert "De invoer is niet geldig." in page
         # No decision form before a regisseur; then one regisseur, decision, closing.
         assert 'action="/alerts/' + alert_id + '/decide"' not in page
+        page = post(client, f"/alerts/{alert_id}/assign", regisseur="Jan de Vries")
+        assert "De invoer is niet geldig." in page and "Jan de Vries" not in page
         page = post(client, f"/alerts/{alert_id}/assign", regisseur="u-17")
         assert "Regisseur toegewezen." in page
         page = post(client, f"/alerts/{alert_id}/decide", decision="no_contact",
