@@ -18,16 +18,17 @@ from typing import Any
 
 import typer
 
+from samenloop.cli._app import cli_app, json_option
 from samenloop.cli._errors import exit_with
 
-app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
-users_app = typer.Typer(no_args_is_help=True, help="Local team accounts (argon2id).")
+app = cli_app()
+users_app = cli_app(help="Local team accounts (argon2id).")
 app.add_typer(users_app, name="user")
 
 CONFIG = typer.Option(..., "--config", "-c", help="Inbox YAML configuration.")
 USER = typer.Option(..., "--user", "-u", envvar="SAMENLOOP_INBOX_USER",
                     help="Your team-local user id (e.g. u-12), recorded in the audit log.")
-JSON = typer.Option(False, "--json", help="Print JSON instead of text.")
+JSON = json_option()
 
 
 @contextmanager
