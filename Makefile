@@ -19,6 +19,7 @@ help:
 	@echo "make proto   regenerate samenloop/v1 from proto/ (committed; CI checks for drift)"
 	@echo "make lock    regenerate requirements.lock after changing dependencies in pyproject.toml"
 	@echo "             (keeps existing pins; make lock LOCK_ARGS=--upgrade moves all to the newest)"
+	@echo "make chromium  install Debian's chromium for the inbox browser test (as root, with apt)"
 
 $(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; samenloop needs Python 3.11 (set PYTHON=/path/to/python3.11)"; exit 1; }
