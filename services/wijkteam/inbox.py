@@ -143,6 +143,11 @@ class Inbox:
     def log(self) -> Any:
         return get_logger(component="inbox")
 
+    @property
+    def channel(self) -> grpc.Channel:
+        """The mTLS channel to the matcher (for its health check)."""
+        return self._channel
+
     def close(self) -> None:
         self._channel.close()
 

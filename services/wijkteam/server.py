@@ -9,6 +9,7 @@ from typing import Any
 import uvicorn
 
 from services.common.config import ConfigError
+from services.common.health_http import grpc_peer_check, start_health
 from services.common.logging import configure_logging, get_logger
 from services.wijkteam.inbox import Inbox
 from services.wijkteam.settings import InboxSettings
@@ -36,6 +37,11 @@ def serve(settings: InboxSettings, **app_kwargs: Any) -> None:
     configure_logging("inbox")
     _check_port_free(settings.bind_host, settings.bind_port)
     inbox = Inbox(settings)
+    # With `health: {bind, metrics}`: the probe port; ready while the matcher answers.
+    probes = start_health(settings.health, "inbox")
+    if probes is not None:
+        probes[0].add_readiness("matcher", grpc_peer_check(inbox.channel))
+        probes[0].mark_started()
     app = create_app(settings, inbox, **app_kwargs)
     log = get_logger(component="inbox")
     log.info("inbox_listening", bind=settings.bind, team=settings.team,
@@ -46,4 +52,7 @@ def serve(settings: InboxSettings, **app_kwargs: Any) -> None:
     try:
         uvicorn.Server(config).run()
     finally:
+        if probes is not None:
+            probes[0].mark_draining()
+            probes[1].stop()
         inbox.close()

@@ -371,8 +371,10 @@ def test_the_keys_the_chart_sets_are_settings_of_the_service() -> None:
     from services.common.settings import HealthSettings, TlsFiles
     from services.matcher.config import MatcherConfig
     from services.pseudonymiser.config import PseudonymiserConfig
+    from services.wijkteam.settings import InboxSettings
 
-    for component, model in (("matcher", MatcherConfig), ("pseudonymiser", PseudonymiserConfig)):
+    for component, model in (("matcher", MatcherConfig), ("pseudonymiser", PseudonymiserConfig),
+                             ("inbox", InboxSettings)):
         keys = _managed_keys(component)
         assert {"bind", "health", "tls"} <= keys
         assert keys <= set(model.model_fields), f"{component}: {keys - set(model.model_fields)}"
