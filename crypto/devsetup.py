@@ -60,7 +60,15 @@ class Component:
 
 def _gateway(org: str, partner_kind: str) -> Component:
     return Component(
-        f"gateway-{org}", org, "gateway", {"vault": (KeyKind.VAULT, "vault.key")}, partner_kind
+        f"gateway-{org}",
+        org,
+        "gateway",
+        {
+            "vault": (KeyKind.VAULT, "vault.key"),
+            # signs every disclosure; its .pub is registered with the matcher (partners.*)
+            "disclosure": (KeyKind.ED25519, "disclosure.key"),
+        },
+        partner_kind,
     )
 
 

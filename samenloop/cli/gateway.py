@@ -266,3 +266,9 @@ def check(
     if counts.read == 0:
         typer.echo("note: the file has no data rows")
     raise typer.Exit(code=EXIT_REJECTED if counts.rejected else EXIT_OK)
+
+
+# The running gateway (ingest, watch, serve, approvals, inquire, config-check).
+from samenloop.cli.gateway_run import register as _register_running  # noqa: E402
+
+_register_running(app)

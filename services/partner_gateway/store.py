@@ -1,0 +1,133 @@
+"""The gateway's own database: journal, identity vault, approval queue, local audit log.
+
+SQLite under `data_dir` by default, any SQLAlchemy URL allowed. The schema is created on first
+use (`open_store`); it is versioned by `SCHEMA_VERSION` in the `gateway_meta` table so a later
+release can migrate it (ADR 0017).
+
+Nothing here holds an identity in clear: the vault holds ciphertexts (crypto.vault), the
+journal holds pseudonymised rows as they were sent, the audit log holds ids, codes and field
+names only.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from services.common.db import create_engine, is_sqlite
+
+SCHEMA_VERSION = "1"
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "gateway_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+
+# One row per data row of an export, keyed by the file's SHA-256 and its line: what happened
+# to it. `prepared` rows were pseudonymised and may or may not have reached the matcher; a rerun
+# resubmits their stored message under the same batch id (the matcher is idempotent on
+# (partner, id)), `done` rows are never touched again.
+journal = sa.Table(
+    "journal",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("file_sha256", sa.String(64), nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("row_id", sa.String(160), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # prepared | done
+    sa.Column("batch_id", sa.String(64), nullable=False),
+    sa.Column("message", sa.LargeBinary),  # the pseudonymised protobuf row as sent
+    sa.Column("outcome", sa.String(16)),  # accepted | refreshed | duplicate | rejected
+    sa.Column("reason_code", sa.String(64)),
+    sa.Column("reason", sa.String(500)),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("file_sha256", "line", name="uq_journal_file_line"),
+    sa.Index("ix_journal_batch", "batch_id"),
+)
+
+files = sa.Table(
+    "journal_files",
+    metadata,
+    sa.Column("file_sha256", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(512), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+)
+
+# Identity fields per submitted signal, encrypted with the vault key (row id = signal id).
+vault = sa.Table(
+    "vault",
+    metadata,
+    sa.Column("signal_id", sa.String(128), primary_key=True),
+    sa.Column("ciphertext", sa.LargeBinary, nullable=False),
+    sa.Column("expires_on", sa.Date, nullable=False),
+    sa.Column("stored_at", sa.DateTime, nullable=False),
+    sa.Index("ix_vault_expires_on", "expires_on"),
+)
+
+# Reveal requests held for a local human decision (four-eyes, or above a limit).
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("request", sa.String(128), primary_key=True),  # revealRequests/{id}
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("signature", sa.LargeBinary, nullable=False),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("why", sa.String(32), nullable=False),  # four_eyes | limit_per_day | limit_per_policy
+    sa.Column("state", sa.String(16), nullable=False),  # waiting | approved | refused | answered
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("decided_by", sa.String(64)),
+    sa.Column("decided_at", sa.DateTime),
+)
+
+# Append-only: every decision on a reveal request, chained by hash (ADR 0017). Field names and
+# codes only, never values.
+audit = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("event", sa.String(48), nullable=False),
+    sa.Column("request", sa.String(128), nullable=False, server_default=""),
+    sa.Column("alert", sa.String(128), nullable=False, server_default=""),
+    sa.Column("policy", sa.String(160), nullable=False, server_default=""),
+    sa.Column("policy_digest", sa.String(64), nullable=False, server_default=""),
+    sa.Column("signal_id", sa.String(128), nullable=False, server_default=""),
+    sa.Column("fields", sa.String(512), nullable=False, server_default=""),
+    sa.Column("reason_code", sa.String(64), nullable=False, server_default=""),
+    sa.Column("actor", sa.String(64), nullable=False, server_default=""),
+    sa.Column("entry_hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_event_at", "event", "at"),
+)
+
+_SQLITE_APPEND_ONLY = (
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'the gateway audit log is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'the gateway audit log is append-only'); END",
+)
+_PG_APPEND_ONLY = (
+    "CREATE OR REPLACE FUNCTION gateway_audit_append_only() RETURNS trigger AS $$ BEGIN "
+    "RAISE EXCEPTION 'the gateway audit log is append-only'; END $$ LANGUAGE plpgsql",
+    "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log",
+    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION gateway_audit_append_only()",
+)
+
+
+def open_store(url: str) -> Engine:
+    """An engine on the gateway database, with the schema created if it is new."""
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        for statement in _SQLITE_APPEND_ONLY if is_sqlite(url) else _PG_APPEND_ONLY:
+            conn.exec_driver_sql(statement)
+        if conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).first() is None:
+            conn.execute(sa.insert(meta).values(key="schema", value=SCHEMA_VERSION))
+    return engine
