@@ -122,7 +122,121 @@ def _as_of(value: str | None) -> date:
         raise typer.Exit(EXIT_UNUSABLE) from None
 
 
+def serve(config: Path = CONFIG) -> None:
+    """Answer reveal requests: pull from the matcher, verify, seal or refuse, until SIGTERM.
+
+    Also purges the identity vault of signals past their retention once a day.
+    """
+    import signal
+    import threading
+
+    from services.partner_gateway.server import serve as run
+
+    with _one_line_errors():
+        gw = _start(config)
+        gw.disclosure_key  # noqa: B018 - load the keys now: a bad key file fails at start
+        gw.matcher_key  # noqa: B018
+        gw.vault_key  # noqa: B018
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    typer.echo(f"gateway {gw.settings.organisation} serving reveal requests from "
+               f"{gw.settings.matcher}", err=True)
+    try:
+        with _one_line_errors():
+            run(gw, stop)
+    finally:
+        gw.close()
+
+
+def purge(config: Path = CONFIG) -> None:
+    """Delete vault rows of signals past their retention now (serve does this daily)."""
+    from services.partner_gateway.server import purge_vault
+
+    with _one_line_errors():
+        gw = _start(config)
+        count = purge_vault(gw, date.today())
+        gw.close()
+    typer.echo(f"vault: {count} expired identities deleted")
+
+
+approvals_app = typer.Typer(no_args_is_help=True,
+                            help="Reveal requests waiting for a local human decision.")
+
+
+@approvals_app.command("list")
+def approvals_list(
+    config: Path = CONFIG,
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List reveal requests waiting for approval (four-eyes, or above a daily ceiling)."""
+    from services.partner_gateway.approvals import list_waiting
+    from services.partner_gateway.disclosure import Discloser
+
+    with _one_line_errors():
+        gw = _start(config)
+        waiting = list_waiting(Discloser(gw))
+        gw.close()
+    if json_out:
+        typer.echo(json.dumps([
+            {"request": w.request, "why": w.why, "state": w.state, "alert": w.alert,
+             "policy": w.policy, "signal_id": w.signal_id, "fields": list(w.fields),
+             "received_at": w.received_at.isoformat()} for w in waiting], indent=2))
+        return
+    if not waiting:
+        typer.echo("nothing is waiting for approval")
+    for w in waiting:
+        typer.echo(f"{w.request}  {w.why}  {w.state}  {w.policy}  signal {w.signal_id}  "
+                   f"fields {', '.join(w.fields)}  ({w.alert}, {w.received_at:%Y-%m-%d %H:%M})")
+
+
+def _decide(config: Path, request: str, by: str, approve: bool) -> None:
+    from services.partner_gateway import approvals as queue
+    from services.partner_gateway.disclosure import SEAL, Discloser
+
+    with _one_line_errors():
+        gw = _start(config)
+        try:
+            discloser = Discloser(gw)
+            try:
+                decision = (queue.approve if approve else queue.refuse)(discloser, request, by)
+            except queue.ApprovalError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(EXIT_UNUSABLE) from None
+        finally:
+            gw.close()
+    if decision.action == SEAL:
+        typer.echo(f"{decision.request}: disclosed (sealed to the policy's recipient)")
+    else:
+        typer.echo(f"{decision.request}: refused ({decision.reason_code})")
+        if approve:
+            raise typer.Exit(EXIT_REJECTED)
+
+
+@approvals_app.command("approve")
+def approvals_approve(
+    request: str = typer.Argument(..., help="revealRequests/ID (or just the ID)."),
+    by: str = typer.Option(..., "--by", help="Your staff id (an id, not a name)."),
+    config: Path = CONFIG,
+) -> None:
+    """Approve a waiting request: it is verified again, then sealed and sent."""
+    _decide(config, request, by, True)
+
+
+@approvals_app.command("refuse")
+def approvals_refuse(
+    request: str = typer.Argument(..., help="revealRequests/ID (or just the ID)."),
+    by: str = typer.Option(..., "--by", help="Your staff id (an id, not a name)."),
+    config: Path = CONFIG,
+) -> None:
+    """Refuse a waiting request; the matcher and the team see the refusal."""
+    _decide(config, request, by, False)
+
+
 def register(app: typer.Typer) -> None:
     """Add the running gateway's commands to the `samenloop gateway` group."""
     app.command("config-check")(config_check)
     app.command("ingest")(ingest)
+    app.command("serve")(serve)
+    app.command("purge")(purge)
+    app.add_typer(approvals_app, name="approvals")

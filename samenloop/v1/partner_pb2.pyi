@@ -554,11 +554,24 @@ class SubmitDisclosureRequest(google.protobuf.message.Message):
     REVEAL_REQUEST_FIELD_NUMBER: builtins.int
     SEALED_FIELD_NUMBER: builtins.int
     REFUSAL_FIELD_NUMBER: builtins.int
+    DISCLOSURE_SIGNATURE_FIELD_NUMBER: builtins.int
+    DISCLOSURE_KEY_ID_FIELD_NUMBER: builtins.int
     reveal_request: builtins.str
     """Required. `revealRequests/{reveal_request}`."""
+    disclosure_signature: builtins.bytes
+    """Required with `sealed`. Ed25519 signature by the gateway's disclosure key over
+    b"samenloop disclosure v1\\n" + RFC 8785 JSON of {"box_sha256": hex SHA-256 of
+    sealed.ciphertext, "partner": organisation, "reveal_request": reveal_request}. The matcher
+    verifies it with the key registered for the partner and hands it to the team unchanged.
+    """
+    disclosure_key_id: builtins.str
+    """Key id (`ed25519:…`) of the disclosure key that made `disclosure_signature`."""
     @property
     def sealed(self) -> samenloop.v1.common_pb2.SealedBox:
-        """The allowed fields, sealed to the policy's recipient key."""
+        """The allowed fields, sealed to the policy's recipient key, with the reveal request name,
+        alert, policy id/version/digest, signal_id and partner inside the plaintext
+        (services/common/disclosure.py).
+        """
 
     @property
     def refusal(self) -> Global___Refusal: ...
@@ -568,9 +581,11 @@ class SubmitDisclosureRequest(google.protobuf.message.Message):
         reveal_request: builtins.str = ...,
         sealed: samenloop.v1.common_pb2.SealedBox | None = ...,
         refusal: Global___Refusal | None = ...,
+        disclosure_signature: builtins.bytes = ...,
+        disclosure_key_id: builtins.str = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["answer", b"answer", "refusal", b"refusal", "sealed", b"sealed"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["answer", b"answer", "refusal", b"refusal", "reveal_request", b"reveal_request", "sealed", b"sealed"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["answer", b"answer", "disclosure_key_id", b"disclosure_key_id", "disclosure_signature", b"disclosure_signature", "refusal", b"refusal", "reveal_request", b"reveal_request", "sealed", b"sealed"]) -> None: ...
     def WhichOneof(self, oneof_group: typing.Literal["answer", b"answer"]) -> typing.Literal["sealed", "refusal"] | None: ...
 
 Global___SubmitDisclosureRequest: typing_extensions.TypeAlias = SubmitDisclosureRequest

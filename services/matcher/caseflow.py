@@ -28,6 +28,7 @@ from services.matcher.schema import (
     disclosures,
     households,
     policies,
+    reveal_requests,
 )
 from services.matcher.schema import (
     alerts as alerts_t,
@@ -70,11 +71,13 @@ class CaseFlowUseCases(MatcherCore):
                 ContributingView(s.signal_type, s.partner_kind, s.observed_on))
         if detail:
             for d in conn.execute(
-                sa.select(disclosures).where(disclosures.c.alert_id.in_(list(by_id)))
+                sa.select(disclosures, reveal_requests.c.name_id.label("rr_name_id"))
+                .join(reveal_requests, reveal_requests.c.id == disclosures.c.reveal_request_id)
+                .where(disclosures.c.alert_id.in_(list(by_id)))
                 .order_by(disclosures.c.id)
             ):
                 v = by_id[int(d.alert_id)]
-                v.disclosures.append(disclosure_view(d, v.name_id))
+                v.disclosures.append(disclosure_view(d, v.name_id, d.rr_name_id))
         return views
 
     def _alert_query(self) -> sa.Select[Any]:

@@ -13,7 +13,8 @@ Example (paths are relative to the file; docs/matcher.md lists every setting):
     officer_trust: officers.yaml
     pseudonymiser_key_ids: [voprf:0123456789abcdef]
     partners:
-      woonstad-rotterdam: {kind: housing, purposes: [wgs-vroegsignalering]}
+      woonstad-rotterdam: {kind: housing, purposes: [wgs-vroegsignalering],
+                           disclosure_key: pki/gateway-woonstad-rotterdam/disclosure.key.pub}
       gemeente-rotterdam: {kind: municipality, purposes: [wams-gecoordineerde-aanpak]}
     inquiries: {per_minute: 10, per_day: 200}
     reveal_request_ttl_days: 14
@@ -33,6 +34,8 @@ from typing import Annotated, Any, ClassVar, Literal
 import sqlalchemy as sa
 from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
+from crypto.keys import load_verify_key
+from crypto.signing import VerifyKey
 from services.common.settings import (
     BindAddress,
     Directory,
@@ -101,6 +104,23 @@ class PartnerSettings(Section):
         description="housing | police | mental_health | municipality")
     purposes: list[str] = Field(min_length=1,
                                 description="processing purposes this partner may submit under")
+    disclosure_key: ReadableFile | None = Field(
+        default=None, description="the gateway's Ed25519 disclosure public key (.pub): sealed "
+        "disclosures must carry its signature (ADR 0017)")
+
+    @model_validator(mode="after")
+    def _key_loads(self) -> PartnerSettings:
+        if self.disclosure_key is not None:
+            from crypto.errors import CryptoError
+
+            try:
+                load_verify_key(self.disclosure_key)
+            except CryptoError as exc:
+                raise ValueError(str(exc)) from None
+        return self
+
+    def verify_key(self) -> VerifyKey | None:
+        return None if self.disclosure_key is None else load_verify_key(self.disclosure_key)
 
 
 class InquirySettings(Section):
@@ -166,7 +186,7 @@ class MatcherConfig(ServiceSettings):
     def settings(self) -> MatcherSettings:
         """The values the matching logic needs (plain, constructible without files)."""
         return MatcherSettings(
-            partners={org: PartnerEntry(org, p.kind, frozenset(p.purposes))
+            partners={org: PartnerEntry(org, p.kind, frozenset(p.purposes), p.verify_key())
                       for org, p in self.partners.items()},
             accepted_key_ids=frozenset(self.pseudonymiser_key_ids),
             municipality=self.municipality,

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from services.matcher import alerts, audit, store
 from services.matcher.core import MatcherCore, resource_id
+from services.matcher.disclosure_signature import check_disclosure_signature
 from services.matcher.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -103,6 +104,7 @@ class DisclosureUseCases(MatcherCore):
         *,
         sealed: tuple[bytes, str] | None,
         refusal: tuple[str, str] | None,
+        signature: tuple[bytes, str] | None = None,
     ) -> DisclosureView:
         partner = self.partner(caller)
         rr_id = resource_id(reveal_request, "revealRequests")
@@ -113,6 +115,8 @@ class DisclosureUseCases(MatcherCore):
                 raise InvalidArgument("sealed.ciphertext is required")
             if len(sealed[0]) > MAX_SEALED_BYTES:
                 raise InvalidArgument(f"sealed.ciphertext is larger than {MAX_SEALED_BYTES} bytes")
+            signature = check_disclosure_signature(partner, f"revealRequests/{rr_id}",
+                                                   sealed[0], signature)
         actor = self._actor(caller)
 
         def work(conn: sa.Connection) -> DisclosureView:
@@ -140,7 +144,7 @@ class DisclosureUseCases(MatcherCore):
                 prior = conn.execute(sa.select(disclosures).where(
                     disclosures.c.reveal_request_id == rr.id)).first()
                 if prior is not None:
-                    return disclosure_view(prior, rr.alert_name_id)
+                    return disclosure_view(prior, rr.alert_name_id, rr_id)
                 raise FailedPrecondition(
                     f"revealRequests/{rr_id} is {rr.state}: no answer is expected any more")
             if sealed is not None and rr.expire_at <= now:
@@ -164,6 +168,8 @@ class DisclosureUseCases(MatcherCore):
                 "recipient_public_key": sealed[1] if sealed else None,
                 "refusal_reason": refusal[0] if refusal else None,
                 "refusal_detail": refusal[1][:500] if refusal else None,
+                "signature": signature[0] if sealed and signature else None,
+                "signature_key_id": signature[1] if sealed and signature else None,
                 "audit_index": index, "created_at": now,
             }
             conn.execute(sa.insert(disclosures), values)
@@ -172,7 +178,8 @@ class DisclosureUseCases(MatcherCore):
             return DisclosureView(d_name, rr.alert_name_id, rr.partner, rr.partner_kind,
                                   tuple(rr.fields), values["ciphertext"],
                                   values["recipient_public_key"], values["refusal_reason"],
-                                  now, index)
+                                  now, index, rr_id, values["signature"],
+                                  values["signature_key_id"])
 
         view = store.run_transaction(self.engine, work)
         self.notifier.notify()

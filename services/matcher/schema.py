@@ -266,6 +266,9 @@ disclosures = sa.Table(
     sa.Column("recipient_public_key", sa.String(64)),
     sa.Column("refusal_reason", sa.String(64)),
     sa.Column("refusal_detail", sa.String(500)),
+    # the gateway's signature over the disclosure statement (services/common/disclosure.py)
+    sa.Column("signature", sa.LargeBinary),
+    sa.Column("signature_key_id", sa.String(64)),
     sa.Column("audit_index", BigId, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Index(None, "alert_id"),

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from crypto.signing import VerifyKey
+
 DEFAULT_BIND = "127.0.0.1:50052"
 """Where the matcher listens by default, and where its clients look for it."""
 
@@ -23,6 +25,8 @@ class PartnerEntry:
     """housing | police | mental_health | municipality (catalogue partner kinds)."""
     purposes: frozenset[str]
     """Processing purposes this partner may submit signals under."""
+    disclosure_key: VerifyKey | None = None
+    """The gateway's Ed25519 disclosure key: every sealed disclosure must carry its signature."""
 
 
 @dataclass(frozen=True)

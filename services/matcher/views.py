@@ -83,6 +83,10 @@ class DisclosureView:
     refusal_reason: str | None
     created_at: datetime
     audit_index: int
+    reveal_request_name_id: str = ""
+    signature: bytes | None = None
+    """The partner gateway's signature over the disclosure statement (ADR 0017)."""
+    signature_key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,9 +144,11 @@ class AuditEntryView:
     index: int
     row: dict[str, Any]
 
-def disclosure_view(row: Any, alert_name_id: str) -> DisclosureView:
+def disclosure_view(row: Any, alert_name_id: str, rr_name_id: str) -> DisclosureView:
     return DisclosureView(row.name_id, alert_name_id, row.partner, row.partner_kind,
                           tuple(row.fields),
                           None if row.ciphertext is None else bytes(row.ciphertext),
                           row.recipient_public_key, row.refusal_reason, row.created_at,
-                          int(row.audit_index))
+                          int(row.audit_index), rr_name_id,
+                          None if row.signature is None else bytes(row.signature),
+                          row.signature_key_id)

@@ -205,8 +205,12 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
                 partner_pb2.RefusalReason.Name(request.refusal.reason),
                 request.refusal.detail,
             )
+        signature = None
+        if request.disclosure_signature:
+            signature = (bytes(request.disclosure_signature), request.disclosure_key_id)
         view = self.matcher.submit_disclosure(
-            caller(context), request.reveal_request, sealed=sealed, refusal=refusal
+            caller(context), request.reveal_request, sealed=sealed, refusal=refusal,
+            signature=signature,
         )
         metrics.disclosure("sealed" if refusal is None else refusal[0])
         return partner_pb2.SubmitDisclosureResponse(

@@ -76,6 +76,9 @@ def alert_message(view: AlertView) -> wijkteam_pb2.Alert:
             fields=list(d.fields),
             refusal_reason=d.refusal_reason or "",
             create_time=timestamp(d.created_at),
+            reveal_request=f"revealRequests/{d.reveal_request_name_id}",
+            disclosure_signature=d.signature or b"",
+            disclosure_key_id=d.signature_key_id or "",
         )
         if d.ciphertext is not None:
             item.sealed.CopyFrom(

@@ -1,0 +1,266 @@
+"""Answering reveal requests: verify everything, then seal exactly the allowed fields, or refuse.
+
+For each request pulled from the matcher (`decide`):
+
+1. the matcher's Ed25519 signature over the exact payload bytes (services.matcher.reveal);
+2. the request is addressed to this partner and has not expired;
+3. the policy it names is in force by the gateway's own check (policy_check);
+4. the recipient key is the one in that signed policy;
+5. the fields asked lie within the policy's disclosure for this partner kind;
+6. the signal is live in the vault;
+7. four-eyes (`four_eyes: true`) or a daily ceiling reached: the request waits for a local
+   human decision (`samenloop gateway approvals`), and a ceiling logs an alarm;
+8. seal the fields, bound to the request (services.common.disclosure), and sign.
+
+Every decision goes into the local audit log with field names and a reason code, never values.
+`answer` then sends the sealed box or the refusal to the matcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import grpc
+import sqlalchemy as sa
+
+from crypto.errors import InvalidPublicKey, InvalidSignature
+from crypto.sealing import parse_x25519_public_key
+from policies.fields import IDENTITY_FIELDS
+from policies.trust import Trust, load_trust
+from samenloop.v1 import common_pb2, partner_pb2, policy_pb2
+from services.common.disclosure import Binding, SignedDisclosure, seal_disclosure
+from services.common.logging import get_logger
+from services.matcher import reveal
+from services.partner_gateway import audit as events
+from services.partner_gateway.audit import AuditLog
+from services.partner_gateway.connections import PeerRefused, call_with_retry
+from services.partner_gateway.journal import now_utc
+from services.partner_gateway.policy_check import (
+    POLICY_DIGEST_MISMATCH,
+    POLICY_INVALID,
+    POLICY_NO_REVIEW,
+    POLICY_OUT_OF_VALIDITY,
+    POLICY_REVOKED,
+    POLICY_UNKNOWN,
+    POLICY_UNSIGNED,
+    PolicyFacts,
+    check_policy,
+    signed_revocations,
+)
+from services.partner_gateway.runtime import Gateway
+from services.partner_gateway.store import approvals
+
+BAD_SIGNATURE = "bad_signature"
+WRONG_PARTNER = "wrong_partner"
+EXPIRED = "expired"
+RECIPIENT_MISMATCH = "recipient_mismatch"
+FIELDS_NOT_ALLOWED = "fields_not_allowed"
+SIGNAL_NOT_LIVE = "signal_not_live"
+REFUSED_BY_APPROVER = "refused_by_approver"
+
+REFUSAL_REASONS: Mapping[str, int] = {
+    BAD_SIGNATURE: partner_pb2.REFUSAL_REASON_BAD_SIGNATURE,
+    WRONG_PARTNER: partner_pb2.REFUSAL_REASON_OTHER,
+    EXPIRED: partner_pb2.REFUSAL_REASON_EXPIRED,
+    RECIPIENT_MISMATCH: partner_pb2.REFUSAL_REASON_RECIPIENT_MISMATCH,
+    FIELDS_NOT_ALLOWED: partner_pb2.REFUSAL_REASON_FIELDS_NOT_ALLOWED,
+    SIGNAL_NOT_LIVE: partner_pb2.REFUSAL_REASON_SIGNAL_NOT_LIVE,
+    REFUSED_BY_APPROVER: partner_pb2.REFUSAL_REASON_OTHER,
+    **{code: partner_pb2.REFUSAL_REASON_POLICY_NOT_IN_FORCE for code in (
+        POLICY_UNKNOWN, POLICY_DIGEST_MISMATCH, POLICY_UNSIGNED, POLICY_NO_REVIEW,
+        POLICY_OUT_OF_VALIDITY, POLICY_REVOKED, POLICY_INVALID)},
+}
+"""Every local reason code and the RefusalReason the matcher receives for it."""
+
+SEAL, REFUSE, HOLD = "seal", "refuse", "hold"
+FOUR_EYES, LIMIT_DAY, LIMIT_POLICY = "four_eyes", "limit_per_day", "limit_per_policy"
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # seal | refuse | hold
+    request: str
+    reason_code: str = ""
+    detail: str = ""
+    sealed: SignedDisclosure | None = None
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+class Discloser:
+    def __init__(self, gw: Gateway, trust: Trust | None = None) -> None:
+        self.gw = gw
+        self.trust = trust or load_trust(gw.settings.officer_trust)
+        self.audit = AuditLog(gw.engine)
+        self.log = get_logger()
+
+    # the policy as the matcher serves it ----------------------------------------------------
+    def policy_facts(self, policy_id: str) -> PolicyFacts | None:
+        stub = self.gw.policy_stub
+        try:
+            published = call_with_retry(
+                "the matcher", self.gw.settings.matcher,
+                lambda: stub.GetPolicy(policy_pb2.GetPolicyRequest(name=f"policies/{policy_id}"),
+                                       timeout=self.gw.retry.timeout_seconds), self.gw.retry)
+        except PeerRefused as exc:
+            if exc.code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return None
+            raise
+        statement = None
+        if ("revocation" in published.DESCRIPTOR.fields_by_name
+                and published.HasField("revocation")):  # type: ignore[arg-type]
+            statement = _revocation_document(published)
+        return PolicyFacts(bytes(published.document_json), published.digest, published.version,
+                           published.state == policy_pb2.POLICY_STATE_REVOKED, statement)
+
+    # deciding -------------------------------------------------------------------------------
+    def decide(self, signed: partner_pb2.SignedRevealRequest, *, approved_by: str | None = None,
+               now: datetime | None = None) -> Decision:
+        """Verify a reveal request and seal, refuse or hold it; every outcome is audited."""
+        now = now or datetime.now(UTC)
+        name = signed.request.name  # unverified: used only to address a refusal
+        try:
+            doc = reveal.verify(reveal.SignedRequest(
+                bytes(signed.signed.payload), bytes(signed.signed.signature),
+                signed.signed.key_id), self.gw.matcher_key)
+        except InvalidSignature:
+            return self._refuse(name, BAD_SIGNATURE, "the matcher's signature does not verify",
+                                {})
+        name = str(doc["name"])
+        if doc.get("partner") != self.gw.settings.organisation:
+            return self._refuse(name, WRONG_PARTNER, "the request is addressed to another "
+                                "partner", doc)
+        if _parse_time(str(doc["expire_time"])) <= now:
+            return self._refuse(name, EXPIRED, "the request expired", doc)
+        policy_id, version = str(doc["policy_id"]), int(doc["policy_version"])
+        facts = self.policy_facts(policy_id)
+        revoked = signed_revocations(
+            self.trust, self.gw.settings.controller, self.gw.settings.revocations,
+            facts.revocation if facts else None, now)
+        verdict = check_policy(facts, policy_id=policy_id, version=version,
+                               digest=str(doc["policy_digest"]), trust=self.trust,
+                               today=now.date(), revoked_digests=revoked)
+        if verdict.reason_code or verdict.policy is None:
+            return self._refuse(name, verdict.reason_code or POLICY_INVALID, verdict.detail, doc)
+        policy = verdict.policy
+        if not _same_key(str(doc["recipient_public_key"]), policy.recipient.public_key):
+            return self._refuse(name, RECIPIENT_MISMATCH, "the recipient key is not the one "
+                                "in the signed policy", doc)
+        asked = [str(f) for f in doc["fields"]]
+        allowed = set(policy.disclosure.fields_for(self.gw.settings.kind.value))
+        if not asked or not set(asked) <= allowed or not set(asked) <= set(IDENTITY_FIELDS):
+            outside = sorted(set(asked) - allowed) or ["(none asked)"]
+            return self._refuse(name, FIELDS_NOT_ALLOWED,
+                                f"fields outside the policy for {self.gw.settings.kind.value}: "
+                                f"{', '.join(outside)}", doc)
+        identity = self.gw.vault.read(str(doc["signal_id"]), now.date())
+        if identity is None:
+            return self._refuse(name, SIGNAL_NOT_LIVE, "the signal is withdrawn or past its "
+                                "retention", doc)
+        if approved_by is None:
+            why = self._needs_approval(policy_id, now.date())
+            if why is not None:
+                return self._hold(signed, name, why, doc)
+        binding = Binding(name, str(doc["alert"]), policy_id, version, str(doc["policy_digest"]),
+                          str(doc["signal_id"]), self.gw.settings.organisation)
+        fields = {f: identity[f] for f in asked if f in identity}
+        sealed = seal_disclosure(binding, fields, str(doc["recipient_public_key"]),
+                                 self.gw.disclosure_key)
+        self._record(events.DISCLOSED, doc, "", fields=sorted(fields),
+                     actor=approved_by or "gateway")
+        self.log.info("disclosure_sealed", request=name, alert=doc["alert"],
+                      policy=f"{policy_id}@{version}", fields=",".join(sorted(fields)))
+        return Decision(SEAL, name, sealed=sealed)
+
+    def _needs_approval(self, policy_id: str, today: date) -> str | None:
+        if self.gw.settings.four_eyes:
+            return FOUR_EYES
+        limits = self.gw.settings.limits
+        if self.audit.disclosed_on(today) >= limits.disclosures_per_day:
+            return LIMIT_DAY
+        if self.audit.disclosed_on(today, policy_id) >= limits.per_policy_per_day:
+            return LIMIT_POLICY
+        return None
+
+    def _record(self, event: str, doc: Mapping[str, Any], reason: str,
+                fields: list[str] | None = None, actor: str = "gateway", request: str = ""
+                ) -> None:
+        policy = f"{doc['policy_id']}@{doc['policy_version']}" if doc.get("policy_id") else ""
+        self.audit.append(
+            event, request=request or str(doc.get("name", "")), alert=str(doc.get("alert", "")),
+            policy=policy, policy_digest=str(doc.get("policy_digest", "")),
+            signal_id=str(doc.get("signal_id", "")),
+            fields=fields if fields is not None else [str(f) for f in doc.get("fields", [])],
+            reason_code=reason, actor=actor)
+
+    def _refuse(self, name: str, code: str, detail: str, doc: Mapping[str, Any]) -> Decision:
+        self._record(events.REFUSED, doc, code, request=name)
+        self.log.warning("reveal_request_refused", request=name, reason_code=code)
+        return Decision(REFUSE, name, code, detail)
+
+    def _hold(self, signed: partner_pb2.SignedRevealRequest, name: str, why: str,
+              doc: Mapping[str, Any]) -> Decision:
+        with self.gw.engine.begin() as conn:
+            present = conn.execute(sa.select(approvals.c.state).where(
+                approvals.c.request == name)).first()
+            if present is not None:
+                return Decision(HOLD, name, why)  # redelivered while waiting: nothing new
+            conn.execute(sa.insert(approvals).values(
+                request=name, payload=bytes(signed.signed.payload),
+                signature=bytes(signed.signed.signature), key_id=signed.signed.key_id, why=why,
+                state="waiting", received_at=now_utc()))
+        self._record(events.HELD, doc, why)
+        if why in (LIMIT_DAY, LIMIT_POLICY):
+            self._record(events.LIMIT_ALARM, doc, why)
+            self.log.warning("disclosure_limit_reached", request=name, limit=why,
+                             policy=f"{doc['policy_id']}@{doc['policy_version']}",
+                             action="held for local approval: samenloop gateway approvals list")
+        else:
+            self.log.info("reveal_request_held", request=name, why=why)
+        return Decision(HOLD, name, why)
+
+    # answering ------------------------------------------------------------------------------
+    def answer(self, decision: Decision) -> str | None:
+        """Send the box or the refusal to the matcher; returns the disclosure name."""
+        if decision.action == HOLD:
+            return None
+        request = partner_pb2.SubmitDisclosureRequest(reveal_request=decision.request)
+        if decision.action == SEAL:
+            assert decision.sealed is not None
+            request.sealed.CopyFrom(common_pb2.SealedBox(
+                ciphertext=decision.sealed.ciphertext,
+                recipient_public_key=decision.sealed.recipient_public_key))
+            request.disclosure_signature = decision.sealed.signature
+            request.disclosure_key_id = decision.sealed.key_id
+        else:
+            request.refusal.CopyFrom(partner_pb2.Refusal(
+                reason=REFUSAL_REASONS.get(decision.reason_code,  # type: ignore[arg-type]
+                                           partner_pb2.REFUSAL_REASON_OTHER),
+                detail=decision.reason_code))
+        stub = self.gw.partner_stub
+        response = call_with_retry(
+            "the matcher", self.gw.settings.matcher,
+            lambda: stub.SubmitDisclosure(request, timeout=self.gw.retry.timeout_seconds),
+            self.gw.retry)
+        return str(response.disclosure)
+
+
+def _same_key(a: str, b: str) -> bool:
+    try:
+        return parse_x25519_public_key(a) == parse_x25519_public_key(b)
+    except InvalidPublicKey:
+        return False
+
+
+def _revocation_document(published: Any) -> dict[str, Any]:
+    import base64
+
+    r = published.revocation
+    return {"policy_id": r.policy_id, "version": r.version, "digest": r.digest,
+            "reason": r.reason, "revoked_at": r.revoked_at, "officer_id": r.officer_id,
+            "key_id": r.key_id, "signature": base64.b64encode(bytes(r.signature)).decode()}
