@@ -331,7 +331,7 @@ def ingest_file(
     preparer = _Preparer(gw, kind, today)
     submitter = _Submitter(gw, sha, kind, tally)
     log = get_logger()
-    log.info("ingest_started", kind=kind.value, file_sha256=sha[:16])
+    log.info("ingest_started", kind=kind.value)
     rows = read_export(
         path, kind, mapping, default_purpose=gw.settings.default_purpose,
         catalogue=gw.catalogue, partner_kind=gw.settings.kind, today=today)
@@ -373,6 +373,6 @@ def ingest_file(
     if submitter.error is not None:
         raise submitter.error
     journal.finish_file(sha)
-    log.info("ingest_finished", kind=kind.value, file_sha256=sha[:16], read=summary.read,
+    log.info("ingest_finished", kind=kind.value, read=summary.read,
              **{o: summary.outcomes[o] for o in OUTCOMES})
     return summary
