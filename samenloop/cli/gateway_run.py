@@ -149,6 +149,58 @@ def serve(config: Path = CONFIG) -> None:
         gw.close()
 
 
+def watch(
+    folder: Path = typer.Argument(..., help="The folder the partner's system exports into."),
+    config: Path = CONFIG,
+    once: bool = typer.Option(False, "--once", help="Process what is there now, then exit."),
+    with_serve: bool = typer.Option(
+        False, "--serve", help="Also answer reveal requests (as `serve`) in the same process."),
+) -> None:
+    """Ingest every export dropped into FOLDER; move each aside with its report.
+
+    Processed files go to FOLDER/processed/ with `<name>.report.jsonl` and
+    `<name>.summary.json`; unreadable files to FOLDER/failed/ with `<name>.error.txt`.
+    With --once the exit code is 1 if any row was rejected.
+    """
+    import signal
+    import threading
+
+    from services.partner_gateway.server import serve as run_serve
+    from services.partner_gateway.watch import Watcher
+
+    if not folder.is_dir():
+        typer.echo(f"error: {folder}: not a folder", err=True)
+        raise typer.Exit(EXIT_UNUSABLE)
+    with _one_line_errors():
+        gw = _start(config)
+        watcher = Watcher(gw, folder)
+        if once:
+            try:
+                summaries = watcher.run_once()
+            finally:
+                gw.close()
+            for summary in summaries:
+                for line in summary.lines():
+                    typer.echo(line)
+            raise typer.Exit(EXIT_REJECTED if any(s.rejected for s in summaries) else EXIT_OK)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    server = None
+    if with_serve:
+        server = threading.Thread(target=run_serve, args=(gw, stop), daemon=True)
+        server.start()
+    typer.echo(f"gateway {gw.settings.organisation} watching {folder}", err=True)
+    try:
+        with _one_line_errors():
+            watcher.run(stop)
+    finally:
+        stop.set()
+        if server is not None:
+            server.join(timeout=gw.settings.pull_wait_seconds + 5)
+        gw.close()
+
+
 def purge(config: Path = CONFIG) -> None:
     """Delete vault rows of signals past their retention now (serve does this daily)."""
     from services.partner_gateway.server import purge_vault
@@ -233,10 +285,66 @@ def approvals_refuse(
     _decide(config, request, by, False)
 
 
+def inquire(
+    config: Path = CONFIG,
+    address: str | None = typer.Option(
+        None, "--address", help='Postcode and house number, e.g. "3072AB 14" or "3072 ab 12A-2".'),
+    bsn: str | None = typer.Option(
+        None, "--bsn", help="A BSN of a person on whom you hold a live signal with an address."),
+    reason: str = typer.Option(..., "--reason", help="Reason code (list: domain/codes.yaml)."),
+    role: str = typer.Option(..., "--role", help="Your role code (list: domain/codes.yaml)."),
+    policy: str = typer.Option(..., "--policy", help="The on_request policy id."),
+) -> None:
+    """Ask whether a coordinated approach is indicated for one household (Wams, on request).
+
+    Prints only "coordinated approach indicated; the team will contact you" (exit 0) or
+    "not indicated" (exit 1); nothing else about the household is ever shown.
+    """
+    from domain.identifiers.address import parse_address
+    from domain.identifiers.bsn import parse_bsn
+    from services.partner_gateway.inquiry import inquire as ask
+    from services.partner_gateway.inquiry import parse_address_option
+
+    if (address is None) == (bsn is None):
+        typer.echo("error: give exactly one of --address or --bsn", err=True)
+        raise typer.Exit(EXIT_UNUSABLE)
+    with _one_line_errors():
+        _check_codes(reason, role)
+        gw = _start(config)
+        try:
+            if address is not None:
+                household = parse_address_option(address)
+            else:
+                found = gw.vault.address_of(parse_bsn(str(bsn)).value, date.today())
+                if found is None:
+                    typer.echo("error: none of your live signals about this BSN has an address; "
+                               "ask with --address", err=True)
+                    raise typer.Exit(EXIT_UNUSABLE)
+                household = parse_address(found["postcode"], found["huisnummer"],
+                                          found.get("huisletter") or None,
+                                          found.get("huisnummertoevoeging") or None)
+            answer = ask(gw, household, policy=policy, reason=reason, role=role)
+        finally:
+            gw.close()
+    typer.echo(answer.text)
+    raise typer.Exit(EXIT_OK if answer.indicated else EXIT_REJECTED)
+
+
+def _check_codes(reason: str, role: str) -> None:
+    """Reason and role are codes from the versioned lists; free text never leaves."""
+    from domain.codes import load_codes
+
+    codes = load_codes()
+    codes.inquiry_reason.check(reason, "--reason")
+    codes.requester_role.check(role, "--role")
+
+
 def register(app: typer.Typer) -> None:
     """Add the running gateway's commands to the `samenloop gateway` group."""
     app.command("config-check")(config_check)
     app.command("ingest")(ingest)
     app.command("serve")(serve)
+    app.command("watch")(watch)
     app.command("purge")(purge)
     app.add_typer(approvals_app, name="approvals")
+    app.command("inquire")(inquire)

@@ -89,6 +89,23 @@ class Vault:
                 conn.execute(sa.delete(vault).where(vault.c.expires_on < today))
         return ids
 
+    def address_of(self, bsn: str, today: date) -> dict[str, str] | None:
+        """The address fields held with a live signal about this BSN, if any.
+
+        An inquiry names a household; a professional who knows the person by BSN is involved
+        only through a signal of their own, so the address is looked up there (every row is
+        decrypted in turn: the vault is the partner's own, and modest in size).
+        """
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(vault.c.signal_id, vault.c.ciphertext).where(
+                vault.c.expires_on >= today)).all()
+        for row in rows:
+            data = json.loads(decrypt_row(self._key, row.signal_id, bytes(row.ciphertext)))
+            if data.get("bsn") == bsn and data.get("postcode") and data.get("huisnummer"):
+                return {k: str(v) for k, v in data.items()
+                        if k in ("postcode", "huisnummer", "huisletter", "huisnummertoevoeging")}
+        return None
+
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(vault)).scalar_one())
