@@ -18,6 +18,7 @@ from typing import TypeVar
 import grpc
 
 from crypto.errors import CryptoError, InvalidProof
+from services.common.server_identity import ServerIdentityError
 from services.common.tls import TlsMaterial, secure_channel
 from services.pseudonymiser.client import PinnedKeyMismatch, PseudonymiserClient
 
@@ -90,6 +91,8 @@ def call_with_retry(
             return call()
         except grpc.RpcError as exc:
             code = _code(exc)
+            if isinstance(exc, ServerIdentityError) and code not in TRANSIENT:
+                raise CertificateRefused(f"{what}: {_details(exc)}") from None
             if _is_tls_failure(exc):
                 raise CertificateRefused(
                     f"{what} at {target} refused the TLS connection ({_details(exc)}); check that "
@@ -113,9 +116,8 @@ def call_with_retry(
 
 
 def channel(target: str, tls: TlsMaterial, server_role: str) -> grpc.Channel:
-    """An mTLS channel to a samenloop server of `server_role`."""
-    del server_role  # checked by services.common.tls once the transport work is on main
-    return secure_channel(target, tls)
+    """An mTLS channel that talks only to a samenloop server of `server_role` (ADR 0003)."""
+    return secure_channel(target, tls, server_role=server_role)
 
 
 class RetryingPseudonymiserClient(PseudonymiserClient):

@@ -87,6 +87,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                 "key": str(pki.directory / "pseudonymiser" / "tls.key")},
         "voprf_key": str(pki.key_file("pseudonymiser", "voprf")),
         "max_batch_size": 1000,
+        "organisations": {org: {"daily_elements": 10_000_000, "rate_per_second": 1_000_000,
+                                "burst": 1_000_000} for org in ORGS.values()},
     }))
     process, port = start_server_process(["pseudonymiser", "serve", "--config", str(config)],
                                          base / "pseudonymiser.log")

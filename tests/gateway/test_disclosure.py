@@ -70,12 +70,23 @@ def helpers_pki(deployment: Deployment) -> Pki:
 
 
 def channel(deployment: Deployment, matcher: MatcherProcess, component: str) -> grpc.Channel:
-    return secure_channel(matcher.target, deployment.pki.tls(component))
+    return secure_channel(matcher.target, deployment.pki.tls(component), server_role="matcher")
 
 
 def publish(deployment: Deployment, matcher: MatcherProcess, **overrides: Any) -> dict[str, Any]:
     pki = helpers_pki(deployment)
     doc = sign(pki, policy_document(pki, id="wgs-wonen", mode="standing", **overrides))
+    with channel(deployment, matcher, OFFICER) as ch:
+        policy_pb2_grpc.PolicyServiceStub(ch).PublishPolicy(
+            policy_pb2.PublishPolicyRequest(document=document_bytes(doc)), timeout=30)
+    return doc
+
+
+def publish_on_request(deployment: Deployment, matcher: MatcherProcess, policy_id: str
+                       ) -> dict[str, Any]:
+    """An on_request policy under the Wams purpose (inquiries), signed by two officers."""
+    pki = helpers_pki(deployment)
+    doc = sign(pki, policy_document(pki, id=policy_id))
     with channel(deployment, matcher, OFFICER) as ch:
         policy_pb2_grpc.PolicyServiceStub(ch).PublishPolicy(
             policy_pb2.PublishPolicyRequest(document=document_bytes(doc)), timeout=30)

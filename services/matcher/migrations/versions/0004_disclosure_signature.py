@@ -1,7 +1,7 @@
 """Disclosures carry the partner gateway's signature over the sealed box (ADR 0017).
 
-Revision ID: 0002_disclosure_signature
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_disclosure_signature"
-down_revision = "0001"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
