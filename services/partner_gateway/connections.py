@@ -25,7 +25,9 @@ from services.pseudonymiser.client import PinnedKeyMismatch, PseudonymiserClient
 T = TypeVar("T")
 
 TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
-_TLS_WORDS = ("handshake", "certificate", "ssl", "tls")
+_TLS_WORDS = ("handshake", "certificate", "ssl", "tls", "socket closed")
+"""In an UNAVAILABLE from gRPC these mean the TLS session failed, not that nobody listens:
+"Socket closed" is what a client sees when the server refuses its certificate (TLS 1.3)."""
 
 
 class GatewayConnectionError(Exception):
@@ -95,9 +97,9 @@ def call_with_retry(
                 raise CertificateRefused(f"{what}: {_details(exc)}") from None
             if _is_tls_failure(exc):
                 raise CertificateRefused(
-                    f"{what} at {target} refused the TLS connection ({_details(exc)}); check that "
-                    "tls.cert is issued by the deployment CA, is not expired or on a deny-list, "
-                    "and that tls.ca is that CA"
+                    f"{what} at {target} refused the TLS connection, probably this gateway's "
+                    f"certificate ({_details(exc)}); check that tls.cert is issued by the "
+                    "deployment CA, is not expired or on a deny-list, and that tls.ca is that CA"
                 ) from None
             if code not in TRANSIENT:
                 name = code.name if code is not None else "UNKNOWN"

@@ -1,9 +1,10 @@
 """Ingest one export: read → validate → pseudonymise → journal + vault → submit → report.
 
-The reader and the pseudonymiser run on the calling thread; submission to the matcher runs on
-one worker thread behind a bounded queue, so the next VOPRF batch is evaluated while the
-previous batch is in flight, and memory stays flat for any file size (at most a few batches are
-held). Every row ends in the summary and the per-row report under one outcome: accepted,
+The reader runs on the calling thread; up to two batches are pseudonymised at once on worker
+threads (one blinds or verifies while the other waits for the pseudonymiser), and submission to
+the matcher runs on one more thread behind a bounded queue, so the next VOPRF batch is evaluated
+while the previous batch is in flight. Memory stays flat for any file size: at most a few
+batches are held. Every row ends in the summary and the per-row report under one outcome: accepted,
 refreshed, duplicate or rejected (with the reason code), and a rerun after a crash picks up
 where the journal says it stopped (see `journal`).
 """
@@ -14,8 +15,9 @@ import json
 import queue
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,7 +30,6 @@ from domain.formats import (
     PartnerMapping,
     Rejection,
     SignalRow,
-    WithdrawalRow,
     read_export,
 )
 from samenloop.v1 import common_pb2, partner_pb2
@@ -50,6 +51,8 @@ from services.partner_gateway.vault import VaultEntry, identity_fields
 ACCEPTED, REFRESHED, DUPLICATE, REJECTED = "accepted", "refreshed", "duplicate", "rejected"
 OUTCOMES = (ACCEPTED, REFRESHED, DUPLICATE, REJECTED)
 QUEUE_DEPTH = 2
+PREPARE_AHEAD = 2
+_PreparedBatch = tuple[list[Prepared], list[VaultEntry], list[str]]
 
 
 @dataclass
@@ -262,8 +265,7 @@ class _Preparer:
         return common_pb2.Pseudonym(voprf_output=table[data],
                                     key_id=self.gw.settings.pseudonymiser_key_id)
 
-    def prepare(self, rows: Sequence[Any], batch_id: str
-                ) -> tuple[list[Prepared], list[VaultEntry], list[str]]:
+    def prepare(self, rows: Sequence[Any], batch_id: str) -> _PreparedBatch:
         """Messages, vault entries, and signal ids to drop from the vault (withdrawals)."""
         if self.kind is ExportKind.WITHDRAWALS:
             items = [Prepared(r.line, r.signal_id, partner_pb2.Withdrawal(
@@ -311,6 +313,28 @@ class _Preparer:
         return Prepared(r.line, link_id, msg.SerializeToString())
 
 
+def _triage(chunk: Sequence[Any], known: dict[int, Entry], tally: _Tally
+            ) -> tuple[list[Any], dict[str, list[Entry]]]:
+    """Split a chunk: rejections and rows done earlier are tallied; the rest is returned as
+    fresh rows and, by batch id, rows prepared by an earlier run."""
+    fresh: list[Any] = []
+    resumed: dict[str, list[Entry]] = {}
+    for r in chunk:
+        entry = known.get(r.line)
+        if isinstance(r, Rejection):
+            tally.outcome(r.line, "", REJECTED, r.codes,
+                          "; ".join(f"{e.field}: {e.reason}" for e in r.errors))
+        elif entry is not None and entry.state == DONE:
+            codes = [entry.reason_code] if entry.reason_code else []
+            tally.outcome(r.line, entry.row_id, entry.outcome or ACCEPTED, codes,
+                          entry.reason or "", resumed=True)
+        elif entry is not None and entry.state == PREPARED:
+            resumed.setdefault(entry.batch_id, []).append(entry)
+        else:
+            fresh.append(r)
+    return fresh, resumed
+
+
 def ingest_file(
     gw: Gateway,
     path: Path,
@@ -335,41 +359,43 @@ def ingest_file(
     rows = read_export(
         path, kind, mapping, default_purpose=gw.settings.default_purpose,
         catalogue=gw.catalogue, partner_kind=gw.settings.kind, today=today)
+    if kind is not ExportKind.WITHDRAWALS:
+        gw.pseudonymiser  # noqa: B018 - connect and check the pinned key once, up front
     submitter.start()
-    try:
-        for chunk in _chunks(rows, gw.settings.batch_size):
-            tally.read(len(chunk))
-            known = journal.lookup(sha, [r.line for r in chunk])
-            fresh: list[SignalRow | HouseholdLinkRow | WithdrawalRow] = []
-            resumed: dict[str, list[Entry]] = {}
-            for r in chunk:
-                entry = known.get(r.line)
-                if isinstance(r, Rejection):
-                    tally.outcome(r.line, "", REJECTED, r.codes, "; ".join(
-                        f"{e.field}: {e.reason}" for e in r.errors))
-                elif entry is not None and entry.state == DONE:
-                    codes = [entry.reason_code] if entry.reason_code else []
-                    tally.outcome(r.line, entry.row_id, entry.outcome or ACCEPTED, codes,
-                                  entry.reason or "", resumed=True)
-                elif entry is not None and entry.state == PREPARED:
-                    resumed.setdefault(entry.batch_id, []).append(entry)
-                else:
-                    fresh.append(r)
-            for batch_id, entries in resumed.items():
-                submitter.put(_Batch(batch_id, [
-                    Prepared(e.line, e.row_id, e.message or b"") for e in entries], True))
-            if fresh:
-                batch_id = uuid.uuid4().hex
-                items, entries_, drop = preparer.prepare(fresh, batch_id)
-                with gw.engine.begin() as conn:
-                    gw.vault.put_many(conn, entries_, now_utc())
-                    if drop:
-                        gw.vault.remove(conn, drop)
-                    journal.prepare(conn, sha, kind.value, batch_id, items)
-                submitter.put(_Batch(batch_id, items, False))
-    finally:
-        submitter.put(None)
-        submitter.join()
+    # Up to PREPARE_AHEAD batches are pseudonymised at once on worker threads: while one waits
+    # for the pseudonymiser, another blinds or verifies (gRPC waits without the GIL).
+    in_flight: deque[tuple[str, Future[_PreparedBatch]]] = deque()
+
+    def record(batch_id: str, future: Future[_PreparedBatch]) -> None:
+        items, entries_, drop = future.result()
+        with gw.engine.begin() as conn:
+            gw.vault.put_many(conn, entries_, now_utc())
+            if drop:
+                gw.vault.remove(conn, drop)
+            journal.prepare(conn, sha, kind.value, batch_id, items)
+        submitter.put(_Batch(batch_id, items, False))
+
+    with ThreadPoolExecutor(PREPARE_AHEAD, thread_name_prefix="gateway-voprf") as pool:
+        try:
+            for chunk in _chunks(rows, gw.settings.batch_size):
+                tally.read(len(chunk))
+                fresh, resumed = _triage(chunk, journal.lookup(sha, [r.line for r in chunk]),
+                                         tally)
+                for batch_id, entries in resumed.items():
+                    submitter.put(_Batch(batch_id, [
+                        Prepared(e.line, e.row_id, e.message or b"") for e in entries], True))
+                if fresh:
+                    batch_id = uuid.uuid4().hex
+                    in_flight.append((batch_id, pool.submit(preparer.prepare, fresh, batch_id)))
+                    if len(in_flight) >= PREPARE_AHEAD:
+                        record(*in_flight.popleft())
+            while in_flight:
+                record(*in_flight.popleft())
+        finally:
+            for _, future in in_flight:
+                future.cancel()
+            submitter.put(None)
+            submitter.join()
     if submitter.error is not None:
         raise submitter.error
     journal.finish_file(sha)

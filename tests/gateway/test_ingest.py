@@ -205,3 +205,43 @@ def test_unreachable_matcher_is_said_in_one_line_and_the_journal_is_kept(
             "SELECT count(*) FROM journal WHERE state = 'prepared'")).scalar_one()
     engine.dispose()
     assert prepared == 5
+
+
+def test_a_refused_certificate_is_said_as_such(deployment: Deployment, matcher: MatcherProcess,
+                                               tmp_path: Path) -> None:
+    from crypto.pki import create_ca, issue_certificate, save_certified_key
+
+    rogue = issue_certificate(create_ca("rogue CA"), organisation="woonstad-rotterdam",
+                              role="gateway", common_name="gateway-woonstad-rotterdam")
+    save_certified_key(rogue, tmp_path / "rogue.crt", tmp_path / "rogue.key")
+    export = tmp_path / "few.csv"
+    _big_export(export, 3)
+    config = gateway_config(
+        deployment, tmp_path / "gw", "housing", matcher.target, mapping=None,
+        tls={"ca": str(deployment.pki.directory / "ca" / "ca.crt"),
+             "cert": str(tmp_path / "rogue.crt"), "key": str(tmp_path / "rogue.key")})
+    done = run_cli("gateway", "ingest", str(export), "--config", str(config), "--as-of",
+                   "2026-11-30", env={"SAMENLOOP_GATEWAY__RETRY__ATTEMPTS": "2"})
+    assert done.returncode == 2
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("error:")]
+    assert "the pseudonymiser" in line and ("certificate" in line or "TLS" in line), line
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_pseudonymiser_is_said_in_one_line(
+        deployment: Deployment, matcher: MatcherProcess, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    export = tmp_path / "few.csv"
+    _big_export(export, 3)
+    config = gateway_config(deployment, tmp_path / "gw", "housing", matcher.target,
+                            mapping=None, pseudonymiser=f"127.0.0.1:{free}")
+    done = run_cli("gateway", "ingest", str(export), "--config", str(config), "--as-of",
+                   "2026-11-30", env={"SAMENLOOP_GATEWAY__RETRY__ATTEMPTS": "2"})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        f"error: the pseudonymiser at 127.0.0.1:{free} is unreachable")
+    assert matcher.count_signals("woonstad-rotterdam") == 0
