@@ -6,6 +6,7 @@ as their own processes over loopback mTLS, as in production. Reported: signals/s
 elements/s of the gateway, the in-process VOPRF throughput (blind, evaluate, prove, verify,
 unblind in one process, batches of 1000) measured in the same run, their ratio (target
 >= 0.5), and the peak resident memory of each process (ru_maxrss / VmHWM).
+The services start from the configurations `pki dev-setup` writes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from services.matcher.config import MIGRATIONS
 from tests.support.processes import start_server_process
 
 ORG = "woonstad-rotterdam"
-PURPOSES = ["wams-gecoordineerde-aanpak", "wgs-vroegsignalering"]
 LETTERS = "ABCEGHJKLMNPRTVWXYZD"  # no S: SA, SD and SS are not used in Dutch postcodes
 
 
@@ -85,47 +85,28 @@ def _peak_kib(pid: int) -> int:
     return 0
 
 
-def _configs(pki: Path, work: Path, key_id: str) -> tuple[Path, Path]:
-    tls = {"ca": str(pki / "ca/ca.crt")}
-    pseudonymiser = work / "pseudonymiser.yaml"
-    pseudonymiser.write_text(yaml.safe_dump({
-        "bind": "127.0.0.1:0",
-        "tls": {**tls, "cert": str(pki / "pseudonymiser/tls.crt"),
-                "key": str(pki / "pseudonymiser/tls.key")},
-        "voprf_key": str(pki / "pseudonymiser/voprf.key"), "max_batch_size": 1000,
-        "organisations": {ORG: {"daily_elements": 10**9, "rate_per_second": 10**9,
-                                "burst": 10**9}},
-    }))
-    matcher = work / "matcher.yaml"
-    matcher.write_text(yaml.safe_dump({
-        "bind": "127.0.0.1:0", "data_dir": str(work / "matcher-data"), "municipality": "GM0599",
-        "pki_dir": str(pki), "component": "matcher", "officer_trust": str(work / "officers.yaml"),
-        "pseudonymiser_key_ids": [key_id],
-        "partners": {ORG: {"kind": "housing", "purposes": PURPOSES,
-                           "disclosure_key": str(pki / f"gateway-{ORG}/disclosure.key.pub")}},
-        "purge_interval_seconds": 0, "log_level": "WARNING",
-    }))
-    (work / "officers.yaml").write_text(yaml.safe_dump(
-        {"format": "samenloop-officers/v1", "officers": []}))
-    return pseudonymiser, matcher
+def _configs(pki: Path, work: Path) -> tuple[Path, Path, Path]:
+    """dev-setup's configurations, on free ports, with throughput-sized quotas."""
+    from crypto.devsetup import read_manifest
+    from samenloop.deploy_configs import write_deployment
 
-
-def _gateway_config(pki: Path, work: Path, key_id: str, ports: tuple[int, int]) -> Path:
-    comp = pki / f"gateway-{ORG}"
-    path = work / "gateway.yaml"
-    path.write_text(yaml.safe_dump({
-        "organisation": ORG, "kind": "housing",
-        "matcher": f"127.0.0.1:{ports[1]}", "pseudonymiser": f"127.0.0.1:{ports[0]}",
-        "pseudonymiser_key_id": key_id,
-        "pseudonymiser_public_key": str(pki / "pseudonymiser/voprf.key.pub"),
-        "matcher_public_key": str(pki / "matcher/signing.key.pub"),
-        "tls": {"ca": str(pki / "ca/ca.crt"), "cert": str(comp / "tls.crt"),
-                "key": str(comp / "tls.key")},
-        "disclosure_key": str(comp / "disclosure.key"), "vault_key": str(comp / "vault.key"),
-        "data_dir": str(work / "gateway-data"), "officer_trust": str(work / "officers.yaml"),
-        "batch_size": 1000, "log_level": "WARNING",
-    }))
-    return path
+    write_deployment(pki, read_manifest(pki))
+    pseudonymiser = yaml.safe_load((pki / "pseudonymiser.yaml").read_text())
+    pseudonymiser.update(bind="127.0.0.1:0", organisations={ORG: {
+        "daily_elements": 10**9, "rate_per_second": 10**9, "burst": 10**9}})
+    matcher = yaml.safe_load((pki / "matcher.yaml").read_text())
+    matcher.update(bind="127.0.0.1:0", data_dir=str(work / "matcher-data"),
+                   purge_interval_seconds=0, log_level="WARNING")
+    gateway = yaml.safe_load((pki / f"gateway-{ORG}.yaml").read_text())
+    gateway.update(data_dir=str(work / "gateway-data"), mapping=None, batch_size=1000,
+                   log_level="WARNING")
+    paths = []
+    for name, doc in (("bench-pseudonymiser", pseudonymiser), ("bench-matcher", matcher),
+                      ("bench-gateway", gateway)):
+        path = pki / f"{name}.yaml"  # next to the generated files: relative paths hold
+        path.write_text(yaml.safe_dump(doc))
+        paths.append(path)
+    return paths[0], paths[1], paths[2]
 
 
 def run(quick: bool) -> None:
@@ -133,14 +114,13 @@ def run(quick: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         pki = work / "pki"
-        manifest = dev_setup(pki)
-        key_id = manifest["components"]["pseudonymiser"]["keys"]["voprf"]["key_id"]
+        dev_setup(pki)
         sk = keys.load_voprf_key(pki / "pseudonymiser/voprf.key")
         export = work / "export.csv"
         _export(export, rows)
         print(f"export: {rows:,} signals, two identifiers each, "
               f"{export.stat().st_size / 2**20:.1f} MiB CSV")
-        pseudonymiser_yaml, matcher_yaml = _configs(pki, work, key_id)
+        pseudonymiser_yaml, matcher_yaml, gateway_yaml = _configs(pki, work)
         (work / "matcher-data").mkdir()
         migrate(MIGRATIONS, f"sqlite:///{work / 'matcher-data' / 'matcher.sqlite'}")
         p_proc, p_port = start_server_process(
@@ -149,7 +129,11 @@ def run(quick: bool) -> None:
         m_proc, m_port = start_server_process(
             ["matcher", "serve", "--config", str(matcher_yaml)], work / "matcher.log")
         try:
-            config = _gateway_config(pki, work, key_id, (p_port, m_port))
+            gateway_doc = yaml.safe_load(gateway_yaml.read_text())
+            gateway_doc.update(matcher=f"127.0.0.1:{m_port}",
+                               pseudonymiser=f"127.0.0.1:{p_port}")
+            gateway_yaml.write_text(yaml.safe_dump(gateway_doc))
+            config = gateway_yaml
             started = time.perf_counter()
             gateway = subprocess.Popen(
                 [sys.executable, "-m", "samenloop.cli.main", "gateway", "ingest", str(export),

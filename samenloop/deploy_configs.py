@@ -125,7 +125,8 @@ def matcher_config(manifest: dict[str, Any]) -> dict[str, Any]:
         "pseudonymiser_key_ids": [_key(manifest, pseudonymiser, "voprf")["key_id"]],
         "partners": {
             comp["organisation"]: {"kind": comp["partner_kind"],
-                                   "purposes": PURPOSES[comp["partner_kind"]]}
+                                   "purposes": PURPOSES[comp["partner_kind"]],
+                                   "disclosure_key": comp["keys"]["disclosure"]["public_file"]}
             for comp in sorted(_components(manifest, "gateway").values(),
                                key=lambda c: str(c["organisation"]))
         },
@@ -136,23 +137,35 @@ def matcher_config(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def gateway_config(manifest: dict[str, Any], name: str, mapping: str | None) -> dict[str, Any]:
+    """A gateway that runs (docs/gateway.md); GGZ waits for a local approval (four-eyes)."""
     comp = manifest["components"][name]
     pseudonymiser, _ = _only(manifest, "pseudonymiser")
+    matcher, _ = _only(manifest, "matcher")
     voprf = _key(manifest, pseudonymiser, "voprf")
-    return {
+    config: dict[str, Any] = {
         "organisation": comp["organisation"],
-        "partner_kind": comp["partner_kind"],
+        "kind": comp["partner_kind"],
         "matcher": MATCHER_ADDRESS,
         "pseudonymiser": PSEUDONYMISER_ADDRESS,
         "pseudonymiser_key_id": voprf["key_id"],
         "pseudonymiser_public_key": voprf["public_file"],
+        "matcher_public_key": _key(manifest, matcher, "signing")["public_file"],
         "tls": _tls(name),
+        "disclosure_key": _key(manifest, name, "disclosure")["file"],
         "vault_key": _key(manifest, name, "vault")["file"],
         "officer_trust": TRUST_FILE,
+        "controller": controller(manifest),
         "mapping": mapping,
         "data_dir": f"{name}-data",
+        "limits": {"disclosures_per_day": 200, "per_policy_per_day": 50},
+        "four_eyes": comp["partner_kind"] == "mental_health",
         "deny_list": None,
     }
+    if comp["partner_kind"] == "municipality":
+        links = _EXAMPLES / "gemeente" / "links-mapping.yaml"
+        if links.is_file():
+            config["link_mapping"] = f"{name}/links-mapping.yaml"
+    return config
 
 
 def inbox_config(manifest: dict[str, Any], name: str) -> dict[str, Any]:
@@ -179,7 +192,8 @@ _HEADERS = {
     "pseudonymiser": "start: samenloop pseudonymiser serve --config {file}",
     "matcher": "start: samenloop matcher migrate --config {file} && "
                "samenloop matcher serve --config {file}",
-    "gateway": "for the partner gateway (issue 12: not built yet); validated once it exists",
+    "gateway": "start: samenloop gateway serve --config {file}  (send exports with "
+               "samenloop gateway ingest FILE --config {file}; docs/gateway.md)",
     "inbox": "start: samenloop inbox user add ID --config {file} && "
              "samenloop inbox serve --config {file}",
 }
@@ -223,6 +237,9 @@ def _copy_example_mapping(directory: Path, name: str, kind: str) -> str | None:
     if source is None or not source.is_file():
         return None
     shutil.copyfile(source, directory / name / "mapping.yaml")
+    links = _EXAMPLES / folder / "links-mapping.yaml" if folder else None
+    if links is not None and links.is_file():
+        shutil.copyfile(links, directory / name / "links-mapping.yaml")
     return f"{name}/mapping.yaml"
 
 
@@ -252,11 +269,12 @@ def readme_text(directory: Path, manifest: dict[str, Any]) -> str:
         "`samenloop <role> config-check FILE`; override any setting from the environment, e.g. "
         "`SAMENLOOP_MATCHER__DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/samenloop`.",
         "",
-        "Written for components that are not built yet (the files are validated once they "
-        "exist):",
+        "Each partner gateway (docs/gateway.md):",
         "",
-        *[f"- `{g}.yaml`: the partner gateway of {manifest['components'][g]['organisation']}"
-          for g in gateways],
+        "```sh",
+        *[f"samenloop gateway serve --config {d}/{g}.yaml  # "
+          f"{manifest['components'][g]['organisation']}" for g in gateways],
+        "```",
         "",
         f"`{TRUST_FILE}` is the officer trust file the matcher (and the gateways) verify policy "
         "approvals against; `manifest.json` lists every certificate and key.",

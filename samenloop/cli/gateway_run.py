@@ -16,6 +16,8 @@ from pathlib import Path
 
 import typer
 
+from samenloop.cli._app import cli_app, json_option
+
 EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_UNUSABLE = 2
@@ -47,14 +49,16 @@ def _one_line_errors() -> Iterator[None]:
 
 def config_check(
     file: Path = typer.Argument(..., help="The gateway configuration to check."),
+    as_json: bool = json_option("Print JSON instead of YAML."),
 ) -> None:
-    """Validate a gateway configuration and print the effective settings (no secrets)."""
+    """Validate the configuration (file + SAMENLOOP_GATEWAY__* environment) and print the
+    effective settings, secrets elided."""
+    from samenloop.cli._config_check import print_effective
     from services.partner_gateway.settings import load_settings
 
     with _one_line_errors():
         settings = load_settings(file)
-    typer.echo(json.dumps(settings.effective(), indent=2, sort_keys=True))
-    typer.echo(f"{file}: ok", err=True)
+    print_effective(settings.effective(), str(file), as_json)
 
 
 def _start(config: Path):  # type: ignore[no-untyped-def]
@@ -212,14 +216,13 @@ def purge(config: Path = CONFIG) -> None:
     typer.echo(f"vault: {count} expired identities deleted")
 
 
-approvals_app = typer.Typer(no_args_is_help=True,
-                            help="Reveal requests waiting for a local human decision.")
+approvals_app = cli_app(help="Reveal requests waiting for a local human decision.")
 
 
 @approvals_app.command("list")
 def approvals_list(
     config: Path = CONFIG,
-    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    json_out: bool = json_option(),
 ) -> None:
     """List reveal requests waiting for approval (four-eyes, or above a daily ceiling)."""
     from services.partner_gateway.approvals import list_waiting

@@ -111,10 +111,7 @@ class Discloser:
             if exc.code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 return None
             raise
-        statement = None
-        if ("revocation" in published.DESCRIPTOR.fields_by_name
-                and published.HasField("revocation")):  # type: ignore[arg-type]
-            statement = _revocation_document(published)
+        statement = _revocation_document(published) if published.HasField("revocation") else None
         return PolicyFacts(bytes(published.document_json), published.digest, published.version,
                            published.state == policy_pb2.POLICY_STATE_REVOKED, statement)
 
@@ -143,8 +140,8 @@ class Discloser:
             self.trust, self.gw.settings.controller, self.gw.settings.revocations,
             facts.revocation if facts else None, now)
         verdict = check_policy(facts, policy_id=policy_id, version=version,
-                               digest=str(doc["policy_digest"]), trust=self.trust,
-                               today=now.date(), revoked_digests=revoked)
+                               digest=str(doc["policy_digest"]), trust=self.trust, now=now,
+                               revoked_digests=revoked, controller=self.gw.settings.controller)
         if verdict.reason_code or verdict.policy is None:
             return self._refuse(name, verdict.reason_code or POLICY_INVALID, verdict.detail, doc)
         policy = verdict.policy

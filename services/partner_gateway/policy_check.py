@@ -9,21 +9,22 @@ Revocation. The matcher saying "revoked" is believed (it only ever stops a discl
 matcher that hides a revocation is caught by signed revocation statements: those the matcher
 returns with the policy and those the controller publishes into the gateway's `revocations`
 folder are verified against the trust file (`policies.revocation`, by the controller's officers)
-and count whatever the matcher says. `signed_revocations` is that hook.
+and count whatever the matcher says (`signed_revocations`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from policies.errors import PolicyError
 from policies.in_force import in_force
 from policies.model import Policy, parse_policy
+from policies.revocation import Revocation, verify_revocation
 from policies.trust import Trust
 
 # Local reason codes (the gateway's audit log), each mapped to the RefusalReason sent back.
@@ -74,24 +75,20 @@ def signed_revocations(
 ) -> set[str]:
     """Digests revoked by a valid statement of the controller's officer (hook, ADR 0017).
 
-    Uses `policies.revocation` (signed revocations, the officers' work) when it is available;
-    until then no statement can be verified and only the matcher's word counts.
+    A statement counts when `policies.revocation.verify_revocation` accepts it against the
+    gateway's own trust file: a privacy officer of the controller signed it.
     """
-    try:
-        from policies import revocation as rv  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - until policies/revocation.py is on main
-        return set()
-    verify: Callable[..., Any] = rv.verify_revocation
     revoked: set[str] = set()
     candidates = list(_statements(folder))
     if from_matcher:
         candidates.append(("matcher", from_matcher))
     for source, doc in candidates:
         try:
-            statement = rv.Revocation.from_document(doc, source)
+            statement = Revocation.from_document(doc, source)
         except PolicyError:
             continue
-        if controller and verify(statement, trust, controller=controller, now=now).valid:
+        if controller and verify_revocation(statement, trust, controller=controller,
+                                            now=now).valid:
             revoked.add(statement.digest)
     return revoked
 
@@ -103,8 +100,9 @@ def check_policy(
     version: int,
     digest: str,
     trust: Trust,
-    today: date,
+    now: datetime,
     revoked_digests: set[str],
+    controller: str | None = None,
 ) -> PolicyVerdict:
     """Is the policy the request names, as served, in force today by the gateway's own check?"""
     if facts is None:
@@ -117,7 +115,8 @@ def check_policy(
         policy = parse_policy(json.loads(facts.document_json))
     except (PolicyError, ValueError):
         return PolicyVerdict(None, POLICY_INVALID, "the served policy document is not valid")
-    verdict = in_force(policy, trust, today, revoked=revoked_digests)
+    verdict = in_force(policy, trust, now.date(), revoked=revoked_digests, now=now,
+                       controller=controller)
     if verdict.digest != digest or policy.id != policy_id or policy.version != version:
         return PolicyVerdict(None, POLICY_DIGEST_MISMATCH,
                              "the served document does not have the digest the request names")
@@ -126,7 +125,8 @@ def check_policy(
     if verdict.in_force:
         return PolicyVerdict(policy, "")
     text = "; ".join(verdict.reasons)
-    if any(r.startswith("needs valid approvals") for r in verdict.reasons):
+    if any(r.startswith("needs valid approvals") or "controller" in r
+           for r in verdict.reasons):
         return PolicyVerdict(policy, POLICY_UNSIGNED, text)
     if any("independent_review" in r for r in verdict.reasons):
         return PolicyVerdict(policy, POLICY_NO_REVIEW, text)

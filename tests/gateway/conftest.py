@@ -52,16 +52,13 @@ class Deployment:
         return self.pki.directory / component
 
 
-def _trust_file(pki: DevPki) -> Path:
-    comps = pki.manifest["components"]
-    assert isinstance(comps, dict)
-    officers = [
-        {"officer_id": name, "role": c["role"], "public_key": c["keys"]["signing"]["public"]}
-        for name, c in comps.items() if c["role"] in ("privacy_officer", "independent_review")
-    ]
-    path = pki.directory / "officers.yaml"
-    path.write_text(yaml.safe_dump({"format": "samenloop-officers/v1", "officers": officers}))
-    return path
+def _dev_setup(directory: Path) -> tuple[DevPki, Path]:
+    """What `samenloop pki dev-setup --dir D` writes: keys, certificates, configs, trust file."""
+    from samenloop.deploy_configs import TRUST_FILE, write_deployment
+
+    pki = make_pki(directory)
+    write_deployment(directory, pki.manifest)
+    return pki, directory / TRUST_FILE
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -77,19 +74,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="session")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     base = tmp_path_factory.mktemp("deployment")
-    pki = make_pki(base / "pki")
-    trust = _trust_file(pki)
-    config = base / "pseudonymiser.yaml"
-    config.write_text(yaml.safe_dump({
-        "bind": "127.0.0.1:0",
-        "tls": {"ca": str(pki.directory / "ca" / "ca.crt"),
-                "cert": str(pki.directory / "pseudonymiser" / "tls.crt"),
-                "key": str(pki.directory / "pseudonymiser" / "tls.key")},
-        "voprf_key": str(pki.key_file("pseudonymiser", "voprf")),
-        "max_batch_size": 1000,
-        "organisations": {org: {"daily_elements": 10_000_000, "rate_per_second": 1_000_000,
-                                "burst": 1_000_000} for org in ORGS.values()},
-    }))
+    pki, trust = _dev_setup(base / "pki")
+    generated = yaml.safe_load((pki.directory / "pseudonymiser.yaml").read_text())
+    config = pki.directory / "pseudonymiser-test.yaml"  # next to it: relative paths hold
+    config.write_text(yaml.safe_dump({**generated, "bind": "127.0.0.1:0"}))
     process, port = start_server_process(["pseudonymiser", "serve", "--config", str(config)],
                                          base / "pseudonymiser.log")
     try:
@@ -140,26 +128,17 @@ def run_cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None
 
 
 def matcher_config(deployment: Deployment, directory: Path) -> Path:
-    pki = deployment.pki
-    partners: dict[str, Any] = {}
-    for kind, org in ORGS.items():
-        entry: dict[str, Any] = {"kind": kind, "purposes": PURPOSES}
-        disclosure_pub = pki.directory / f"gateway-{org}" / "disclosure.key.pub"
-        if disclosure_pub.exists():
-            entry["disclosure_key"] = str(disclosure_pub)
-        partners[org] = entry
-    config = {
-        "bind": "127.0.0.1:0",
-        "data_dir": str(directory / "matcher-data"),
-        "municipality": "GM0599",
-        "pki_dir": str(pki.directory),
-        "component": "matcher",
-        "officer_trust": str(deployment.trust),
-        "pseudonymiser_key_ids": [deployment.voprf_key_id],
-        "partners": partners,
-        "purge_interval_seconds": 0,
-        "log_level": "WARNING",
-    }
+    """dev-setup's matcher.yaml, with its own data folder and any free port."""
+    config = yaml.safe_load((deployment.pki.directory / "matcher.yaml").read_text())
+    base = deployment.pki.directory
+    for key in ("signing_key", "hmac_key", "officer_trust"):
+        config[key] = str(base / config[key])
+    config["tls"] = {k: str(base / v) for k, v in config["tls"].items()}
+    for entry in config["partners"].values():
+        if entry.get("disclosure_key"):
+            entry["disclosure_key"] = str(base / entry["disclosure_key"])
+    config.update(bind="127.0.0.1:0", data_dir=str(directory / "matcher-data"),
+                  purge_interval_seconds=0)
     path = directory / "matcher.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -212,35 +191,30 @@ def summary_counts(stdout: str) -> dict[str, int]:
 
 def gateway_config(deployment: Deployment, directory: Path, kind: str, matcher_target: str,
                    **overrides: Any) -> Path:
-    """What an operator writes for the gateway of partner `kind` (paths into the dev PKI)."""
-    pki = deployment.pki.directory
-    org = ORGS[kind]
-    comp = pki / GATEWAYS[kind]
-    examples = {"housing": "woonstichting", "police": "politie", "mental_health": "ggz",
-                "municipality": "gemeente"}[kind]
-    config: dict[str, Any] = {
-        "organisation": org,
-        "kind": kind,
-        "matcher": matcher_target,
-        "pseudonymiser": f"127.0.0.1:{deployment.pseudonymiser_port}",
-        "pseudonymiser_key_id": deployment.voprf_key_id,
-        "pseudonymiser_public_key": str(pki / "pseudonymiser" / "voprf.key.pub"),
-        "matcher_public_key": str(pki / "matcher" / "signing.key.pub"),
-        "tls": {"ca": str(pki / "ca" / "ca.crt"), "cert": str(comp / "tls.crt"),
-                "key": str(comp / "tls.key")},
-        "disclosure_key": str(comp / "disclosure.key"),
-        "vault_key": str(comp / "vault.key"),
-        "data_dir": str(directory / "data"),
-        "mapping": str(EXAMPLES / examples / "mapping.yaml"),
-        "officer_trust": str(deployment.trust),
-        "controller": "gemeente-rotterdam",
-        "batch_size": 100,
-        "log_level": "INFO",
-    }
-    if kind == "municipality":
-        config["link_mapping"] = str(EXAMPLES / "gemeente" / "links-mapping.yaml")
-    config.update(overrides)
+    """dev-setup's `gateway-<org>.yaml` for partner `kind`, pointed at the running services.
+
+    Paths are made absolute (the file is written elsewhere); `overrides` replace settings, a
+    value None removes one.
+    """
+    base = deployment.pki.directory
+    config: dict[str, Any] = yaml.safe_load((base / f"{GATEWAYS[kind]}.yaml").read_text())
+    for key in ("pseudonymiser_public_key", "matcher_public_key", "disclosure_key",
+                "vault_key", "officer_trust", "mapping", "link_mapping"):
+        if config.get(key):
+            config[key] = str(base / config[key])
+    config["tls"] = {k: str(base / v) for k, v in config["tls"].items()}
+    config.update(matcher=matcher_target,
+                  pseudonymiser=f"127.0.0.1:{deployment.pseudonymiser_port}",
+                  data_dir=str(directory / "data"), batch_size=100, log_level="INFO",
+                  four_eyes=False)
+    for key, value in overrides.items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "gateway.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+

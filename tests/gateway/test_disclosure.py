@@ -313,14 +313,46 @@ def test_a_withdrawn_signal_is_refused(setup: Setup, tmp_path: Path) -> None:
     assert setup.discloser.decide(pulled["h-2"]).action == SEAL
 
 
+def _revocation(deployment: Deployment, policy: dict[str, Any], signer: str = OFFICER) -> Any:
+    from policies.revocation import sign_revocation
+
+    key = load_signing_key(deployment.pki.key_file(signer, "signing"))
+    return sign_revocation(policy_id=policy["id"], version=policy["version"],
+                           digest=policy_digest(parse_policy(policy)), reason="end_of_use",
+                           key=key, officer_id=signer, now=datetime.now(UTC))
+
+
 def test_a_revoked_policy_is_refused(setup: Setup, deployment: Deployment) -> None:
     [rr, _] = setup.pull()  # delivered before the revocation
+    statement = _revocation(deployment, setup.policy)
     with channel(deployment, setup.matcher, OFFICER) as ch:
-        policy_pb2_grpc.PolicyServiceStub(ch).RevokePolicy(
-            policy_pb2.RevokePolicyRequest(name="policies/wgs-wonen", reason="end_of_use"),
-            timeout=30)
+        policy_pb2_grpc.PolicyServiceStub(ch).RevokePolicy(policy_pb2.RevokePolicyRequest(
+            name="policies/wgs-wonen", revocation=policy_pb2.PolicyRevocation(
+                **{k: v for k, v in statement.to_document().items() if k != "signature"},
+                signature=base64.b64decode(statement.signature))), timeout=30)
     decision = setup.discloser.decide(rr)
     assert (decision.action, decision.reason_code) == (REFUSE, "policy_revoked")
+
+
+def test_a_revocation_the_matcher_hides_still_counts(
+        deployment: Deployment, matcher: MatcherProcess, tmp_path: Path) -> None:
+    folder = tmp_path / "revocations"
+    folder.mkdir()
+    s = Setup(deployment, matcher, tmp_path, revocations=str(folder))
+    try:
+        [rr, _] = s.pull()
+        # the controller publishes a signed revocation; the matcher does not pass it on
+        statement = _revocation(deployment, s.policy)
+        (folder / "wgs-wonen-1.json").write_text(json.dumps(statement.to_document()))
+        # a statement by an officer of another organisation does not count
+        other = _revocation(deployment, s.policy, signer="po-woonstad-rotterdam")
+        (folder / "forged.json").write_text(json.dumps(other.to_document()))
+        decision = s.discloser.decide(rr)
+        assert (decision.action, decision.reason_code) == (REFUSE, "policy_revoked")
+        (folder / "wgs-wonen-1.json").unlink()
+        assert s.discloser.decide(rr).action == SEAL
+    finally:
+        s.close()
 
 
 def test_four_eyes_holds_until_a_local_approval(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +17,14 @@ from services.partner_gateway.policy_check import PolicyFacts, check_policy
 from tests.matcher.helpers import Pki, policy_document, sign
 from tests.support.services import make_pki
 
-TODAY = date(2026, 12, 1)
-
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    from samenloop.deploy_configs import trust_document
+
     dev = make_pki(tmp_path_factory.mktemp("pki") / "dev")
-    comps = dev.manifest["components"]
-    assert isinstance(comps, dict)
     trust = dev.directory / "officers.yaml"
-    trust.write_text(yaml.safe_dump({"format": "samenloop-officers/v1", "officers": [
-        {"officer_id": n, "role": c["role"], "public_key": c["keys"]["signing"]["public"]}
-        for n, c in comps.items() if c["role"] in ("privacy_officer", "independent_review")]}))
+    trust.write_text(yaml.safe_dump(trust_document(dev.manifest)))
     return Pki(dev.directory, dev.manifest, trust, dev)
 
 
@@ -44,8 +40,9 @@ def verdict(pki: Pki, served: PolicyFacts | None, doc: dict[str, Any],
             revoked: set[str] | None = None, trust: Trust | None = None) -> str:
     return check_policy(served, policy_id=doc["id"], version=doc["version"],
                         digest=policy_digest(parse_policy(doc)),
-                        trust=trust or load_trust(pki.trust), today=TODAY,
-                        revoked_digests=revoked or set()).reason_code
+                        trust=trust or load_trust(pki.trust), now=datetime.now(UTC),
+                        revoked_digests=revoked or set(),
+                        controller="gemeente-rotterdam").reason_code
 
 
 def test_each_reason_a_served_policy_does_not_count(pki: Pki, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -46,19 +47,21 @@ def test_a_complete_config_loads_with_defaults_and_relative_paths(config: Path) 
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"batch_sise": 10}, "unknown setting `batch_sise`; did you mean `batch_size`?"),
+        ({"batch_sise": 10}, "`batch_sise`: unknown setting; did you mean `batch_size`?"),
         ({"limits": {"disclosures_per_dag": 5}},
-         "unknown setting `limits.disclosures_per_dag`; "
-         "did you mean `limits.disclosures_per_day`?"),
-        ({"matcher": "localhost"}, "setting `matcher`: 'localhost' is not host:port"),
-        ({"matcher": "127.0.0.1:99999"}, "setting `matcher`: port 99999 is outside 1-65535"),
-        ({"kind": "bank"}, "setting `kind`"),
-        ({"organisation": None}, "missing required setting `organisation`"),
-        ({"pseudonymiser_key_id": "voprf:xyz"}, "setting `pseudonymiser_key_id`"),
+         "`limits.disclosures_per_dag`: unknown setting; did you mean `disclosures_per_day`?"),
+        ({"matcher": "localhost"}, "`matcher`: 'localhost' has no port; write HOST:PORT"),
+        ({"matcher": "127.0.0.1:99999"}, "`matcher`: port '99999'"),
+        ({"kind": "bank"}, "`kind`: must be one of 'housing', 'police', 'mental_health' or "
+                           "'municipality', got 'bank'"),
+        ({"organisation": None}, "`organisation`: missing required setting"),
+        ({"pseudonymiser_key_id": "voprf:xyz"},
+         "`pseudonymiser_key_id`: 'voprf:xyz' is not a pseudonymiser key id"),
         ({"officer_trust": "/nonexistent/officers.yaml"},
-         "setting `officer_trust`: /nonexistent/officers.yaml does not exist"),
-        ({"batch_size": 0}, "setting `batch_size`"),
-        ({"limits": {"per_policy_per_day": -1}}, "setting `limits.per_policy_per_day`"),
+         "`officer_trust`: /nonexistent/officers.yaml does not exist"),
+        ({"batch_size": 0}, "`batch_size`: must be at least 1, got 0"),
+        ({"limits": {"per_policy_per_day": -1}},
+         "`limits.per_policy_per_day`: must be greater than 0"),
     ],
 )
 def test_mistakes_are_named_with_file_and_key(config: Path, change: dict[str, object],
@@ -66,8 +69,9 @@ def test_mistakes_are_named_with_file_and_key(config: Path, change: dict[str, ob
     rewrite(config, **change)
     with pytest.raises(ConfigError) as info:
         load_settings(config)
-    assert str(info.value).startswith(f"{config}: ")
-    assert expected in str(info.value)
+    message = str(info.value)
+    assert message.startswith(f"{config}") and "\n" not in message
+    assert expected in message
 
 
 def test_a_group_readable_secret_key_is_refused_with_the_chmod(
@@ -92,10 +96,11 @@ def test_the_environment_overrides_the_file(config: Path,
 
 def test_config_check_prints_the_effective_settings_without_secrets(config: Path) -> None:
     secret = Path(yaml.safe_load(config.read_text())["vault_key"]).read_text()
-    done = run_cli("gateway", "config-check", str(config))
+    done = run_cli("gateway", "config-check", str(config), "--json")
     assert done.returncode == 0, done.stderr
-    assert '"organisation": "woonstad-rotterdam"' in done.stdout
-    assert '"batch_size": 100' in done.stdout
+    effective = json.loads(done.stdout)
+    assert effective["organisation"] == "woonstad-rotterdam" and effective["batch_size"] == 100
+    assert effective["limits"] == {"disclosures_per_day": 200, "per_policy_per_day": 50}
     assert secret not in done.stdout
     broken = rewrite(config, batch_sise=1)
     done = run_cli("gateway", "config-check", str(broken))
