@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -131,19 +132,13 @@ def serve(config: Path = CONFIG) -> None:
 
     Also purges the identity vault of signals past their retention once a day.
     """
-    import signal
-    import threading
 
     from services.partner_gateway.server import serve as run
 
     with _one_line_errors():
         gw = _start(config)
-        gw.disclosure_key  # noqa: B018 - load the keys now: a bad key file fails at start
-        gw.matcher_key  # noqa: B018
-        gw.vault_key  # noqa: B018
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        probes = _probes(gw)
+    stop = _stop_event(probes)
     typer.echo(f"gateway {gw.settings.organisation} serving reveal requests from "
                f"{gw.settings.matcher}", err=True)
     try:
@@ -151,6 +146,42 @@ def serve(config: Path = CONFIG) -> None:
             run(gw, stop)
     finally:
         gw.close()
+        if probes is not None:
+            probes[1].stop()
+
+
+def _probes(gw: Any) -> Any:
+    """Load the keys now (a bad key file fails at start) and, with `health: {bind}`, serve the
+    probe port: ready once the keys are loaded and while the certificate is valid."""
+    from services.common.health_http import certificate_check, start_health
+
+    gw.disclosure_key  # noqa: B018
+    gw.matcher_key  # noqa: B018
+    gw.vault_key  # noqa: B018
+    gw.engine  # noqa: B018
+    probes = start_health(gw.settings.health, "gateway")
+    if probes is not None:
+        probes[0].add_readiness("keys", lambda: None)
+        probes[0].add_readiness("certificate", certificate_check(gw.settings.tls.cert))
+        probes[0].mark_started()
+    return probes
+
+
+def _stop_event(probes: Any) -> Any:
+    """Set on SIGTERM/SIGINT; readiness fails first so no new work is routed here."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def handle(*_: object) -> None:
+        if probes is not None:
+            probes[0].mark_draining()
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handle)
+    return stop
 
 
 def watch(
@@ -166,7 +197,6 @@ def watch(
     `<name>.summary.json`; unreadable files to FOLDER/failed/ with `<name>.error.txt`.
     With --once the exit code is 1 if any row was rejected.
     """
-    import signal
     import threading
 
     from services.partner_gateway.server import serve as run_serve
@@ -187,9 +217,9 @@ def watch(
                 for line in summary.lines():
                     typer.echo(line)
             raise typer.Exit(EXIT_REJECTED if any(s.rejected for s in summaries) else EXIT_OK)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    with _one_line_errors():
+        probes = _probes(gw)
+    stop = _stop_event(probes)
     server = None
     if with_serve:
         server = threading.Thread(target=run_serve, args=(gw, stop), daemon=True)
@@ -203,6 +233,8 @@ def watch(
         if server is not None:
             server.join(timeout=gw.settings.pull_wait_seconds + 5)
         gw.close()
+        if probes is not None:
+            probes[1].stop()
 
 
 def purge(config: Path = CONFIG) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.partner_gateway.settings import load_settings
-from tests.gateway.conftest import ORGS, Deployment, run_cli
+from tests.gateway.conftest import (
+    ORGS,
+    ROOT,
+    Deployment,
+    MatcherProcess,
+    gateway_config,
+    run_cli,
+)
 from tests.support.services import GATEWAYS
 
 
@@ -23,3 +30,34 @@ def test_every_generated_gateway_config_validates(deployment: Deployment) -> Non
         assert done.returncode == 0, done.stderr
     readme = (base / "README.md").read_text()
     assert "samenloop gateway serve --config" in readme
+
+
+def test_serve_runs_as_a_process_with_its_probe_port(
+        deployment: Deployment, matcher: MatcherProcess, tmp_path: Path) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    config = gateway_config(deployment, tmp_path / "gw", "housing", matcher.target,
+                            health={"bind": "127.0.0.1:0"})
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "samenloop.cli.main", "gateway", "serve", "--config",
+             str(config)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        port = None
+        while port is None and process.poll() is None:
+            for line in log.read_text().splitlines():
+                if line.startswith("{") and json.loads(line).get("event") == "health_listening":
+                    port = json.loads(line)["port"]
+            time.sleep(0.1)
+        assert port is not None, log.read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as answer:
+            assert answer.status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log.read_text()
