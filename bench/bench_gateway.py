@@ -96,7 +96,7 @@ def _configs(pki: Path, work: Path) -> tuple[Path, Path, Path]:
         "daily_elements": 10**9, "rate_per_second": 10**9, "burst": 10**9}})
     matcher = yaml.safe_load((pki / "matcher.yaml").read_text())
     matcher.update(bind="127.0.0.1:0", data_dir=str(work / "matcher-data"),
-                   purge_interval_seconds=0, log_level="WARNING")
+                   purge_interval_seconds=0)
     gateway = yaml.safe_load((pki / f"gateway-{ORG}.yaml").read_text())
     gateway.update(data_dir=str(work / "gateway-data"), mapping=None, batch_size=1000,
                    log_level="WARNING")

@@ -109,15 +109,20 @@ class Journal:
 
     def complete(self, conn: sa.Connection, sha: str, outcomes: Sequence[Outcome]) -> None:
         """Mark rows done with the matcher's outcome; the stored message is dropped."""
+        if not outcomes:
+            return
         now = now_utc()
-        for o in outcomes:
-            conn.execute(
-                journal.update()
-                .where(journal.c.file_sha256 == sha, journal.c.line == o.line)
-                .values(state=DONE, outcome=o.outcome, reason_code=o.reason_code or None,
-                        reason=(o.reason or None) and o.reason[:500], message=None,
-                        updated_at=now)
-            )
+        conn.execute(
+            journal.update()
+            .where(journal.c.file_sha256 == sa.bindparam("sha"),
+                   journal.c.line == sa.bindparam("row_line"))
+            .values(state=DONE, outcome=sa.bindparam("row_outcome"),
+                    reason_code=sa.bindparam("row_code"), reason=sa.bindparam("row_reason"),
+                    message=None, updated_at=now),
+            [{"sha": sha, "row_line": o.line, "row_outcome": o.outcome,
+              "row_code": o.reason_code or None,
+              "row_reason": (o.reason or None) and o.reason[:500]} for o in outcomes],
+        )
 
     def accepted_elsewhere(self, conn: sa.Connection, row_ids: Sequence[str]) -> set[str]:
         """Ids the matcher holds from some earlier row (accepted, refreshed or duplicate)."""
