@@ -37,7 +37,7 @@ lock: $(STAMP)
 		--no-emit-index-url --no-emit-find-links $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
 
 demo: $(STAMP)
-	$(BIN)/samenloop demo run
+	$(BIN)/samenloop demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
