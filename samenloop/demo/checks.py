@@ -111,31 +111,52 @@ class Finding:
 
 
 def scan(files: Iterable[Path], identities: Identities) -> list[Finding]:
-    """Every file in which some identity value occurs (one finding per file and kind)."""
-    findings = []
+    """Every log file in which some identity value occurs (one finding per file and kind)."""
+    return [Finding(path, what) for path in files
+            for what in _kinds_found(path.read_bytes(), identities)]
+
+
+def scan_database(database: Path, identities: Identities) -> list[Finding]:
+    """Every value in every table of a SQLite database (through SQLite, so its write-ahead log
+    counts too): text and numbers as they are, blobs only when they are UTF-8 text (a
+    pseudonym's random bytes would match short names by chance)."""
+    if not database.is_file():
+        return [Finding(database, "missing database")]
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")]
+        values: list[str] = []
+        for table in tables:
+            for row in conn.execute(f'SELECT * FROM "{table}"'):  # noqa: S608 (names from SQLite)
+                for value in row:
+                    if isinstance(value, bytes):
+                        try:
+                            values.append(value.decode("utf-8"))
+                        except UnicodeDecodeError:
+                            continue
+                    elif value is not None:
+                        values.append(str(value))
+    text = "\n".join(values).encode("utf-8")
+    return [Finding(database, what) for what in _kinds_found(text, identities)]
+
+
+def _kinds_found(data: bytes, identities: Identities) -> list[str]:
+    found = []
+    if {m.decode() for m in _DIGITS.findall(data)} & identities.bsns:
+        found.append("bsn")
+    postcodes = {(a + b).decode().upper() for a, b in _POSTCODE.findall(data)}
+    if postcodes & identities.postcodes:
+        found.append("postcode")
+    if identities.birth_dates and (
+            {m.decode() for m in _DATE.findall(data)} & identities.birth_dates):
+        found.append("birth date")
+    text = data.decode("utf-8", errors="replace")
+    words = set(_WORD.findall(text))
     first_words: dict[str, list[str]] = {}
     for name in identities.names:
         first_words.setdefault(name.split()[0], []).append(name)
-    for path in files:
-        data = path.read_bytes()
-        if {m.decode() for m in _DIGITS.findall(data)} & identities.bsns:
-            findings.append(Finding(path, "bsn"))
-        postcodes = {(a + b).decode().upper() for a, b in _POSTCODE.findall(data)}
-        if postcodes & identities.postcodes:
-            findings.append(Finding(path, "postcode"))
-        if identities.birth_dates and (
-                {m.decode() for m in _DATE.findall(data)} & identities.birth_dates):
-            findings.append(Finding(path, "birth date"))
-        text = data.decode("utf-8", errors="replace")
-        words = set(_WORD.findall(text))
-        for word in words & set(first_words):
-            if any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text) for n in first_words[word]):
-                findings.append(Finding(path, "name"))
-                break
-    return findings
-
-
-def database_files(database: Path) -> list[Path]:
-    """The SQLite file and its write-ahead log, if any."""
-    return [p for p in (database, Path(f"{database}-wal"), Path(f"{database}-journal"))
-            if p.is_file()]
+    for word in words & set(first_words):
+        if any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text) for n in first_words[word]):
+            found.append("name")
+            break
+    return found

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -226,27 +227,24 @@ def _inbox(config: Path) -> Any:
     return Inbox(load_inbox_settings(config))
 
 
-def wait_for_disclosures(team_configs: dict[str, Path], timeout: float,
-                         progress: Callable[[int, int], None] | None = None) -> int:
-    """Poll the teams' alerts until no disclosure is pending; the number still pending."""
-    inboxes = {team: _inbox(cfg) for team, cfg in team_configs.items()}
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            total = waiting = 0
-            for inbox in inboxes.values():
-                for summary in inbox.list_alerts(DEMO_USER):
-                    detail = inbox.alert(DEMO_USER, summary.name)
-                    total += 1
-                    waiting += sum(n for _, n in detail.pending)
-            if progress is not None:
-                progress(total, waiting)
-            if waiting == 0 or time.monotonic() > deadline:
-                return waiting
-            time.sleep(1.0)
-    finally:
-        for inbox in inboxes.values():
-            inbox.close()
+def pending_reveal_requests(database: Path) -> int:
+    """Reveal requests the gateways have not answered yet, read from the matcher's database
+    (the examiner's view: no service offers this count, and a request cancelled because its
+    signal was withdrawn is not pending)."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+        (count,) = conn.execute(
+            "SELECT count(*) FROM reveal_requests WHERE state = 'pending'").fetchone()
+    return int(count)
+
+
+def wait_for_disclosures(database: Path, timeout: float) -> int:
+    """Until the gateways answered every reveal request; the number still pending."""
+    deadline = time.monotonic() + timeout
+    while True:
+        waiting = pending_reveal_requests(database)
+        if waiting == 0 or time.monotonic() > deadline:
+            return waiting
+        time.sleep(0.5)
 
 
 def open_alerts(team_configs: dict[str, Path]) -> list[TeamAlert]:

@@ -110,21 +110,19 @@ class Services:
         """Names of services that exited on their own (a crash during the run)."""
         return [n for n, p in self.processes.items() if p.poll() is not None]
 
-    def stop(self, name: str) -> None:
-        process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
     def stop_all(self, keep: tuple[str, ...] = ()) -> None:
-        for name in list(self.processes):
-            if name not in keep:
-                self.stop(name)
+        """SIGTERM to every service (all at once, each by its own process id), then wait."""
+        stopping = [(n, p) for n, p in self.processes.items() if n not in keep]
+        for _, process in stopping:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for name, process in stopping:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            self.processes.pop(name, None)
 
 
 def run_cli(args: list[str], log: Path, *, stdin: str | None = None,

@@ -24,7 +24,10 @@ _ADDRESS = ("postcode", "huisnummer", "huisletter", "huisnummertoevoeging")
 def rows_per_partner(result: Result) -> dict[str, dict[str, int]]:
     out: dict[str, Counter[str]] = defaultdict(Counter)
     for f in result.files:
-        counts = out[f.export.partner_kind]
+        # The BRP links are the municipality's too, but thousands of them would hide its
+        # signal rows: they get a line of their own.
+        counts = out["municipality (BRP links)" if f.export.kind == "links"
+                     else f.export.partner_kind]
         counts["read"] += f.read
         counts["accepted"] += f.accepted
         counts["rejected"] += f.rejected

@@ -8,6 +8,7 @@ each with its wall time, and a progress bar for the long ones when the output is
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -88,6 +89,11 @@ def run_demo(data_factory: Callable[[Path], DemoData], work: Path, stages: Stage
     the inbox for `--serve`)."""
     logs = work / "logs"
     services = Services(logs)
+    # What the gateway and inbox libraries log in this process goes to a file, as the
+    # services' logs do; the terminal shows only the stages and the report.
+    from services.common.logging import configure_logging
+
+    configure_logging("demo", stream=(logs / "demo.log").open("a", encoding="utf-8"))
     try:
         result = _run(data_factory, work, stages, services, serve=serve)
     except BaseException:
@@ -108,7 +114,7 @@ def _run(data_factory: Callable[[Path], DemoData], work: Path, stages: Stages,
         municipalities = {p.municipality for p in prepared if p.municipality}
         municipality = municipalities.pop() if len(municipalities) == 1 else None
     with stages.stage("services started over mTLS: pseudonymiser, matcher (SQLite), four "
-                      "gateways, inboxes"):
+                      "gateways, inbox"):
         matcher_cfg = deployment.write_matcher_config(dep, municipality)
         services.start("pseudonymiser", ["pseudonymiser", "serve", "--config",
                                          str(deployment.write_pseudonymiser_config(dep))])
@@ -128,19 +134,21 @@ def _run(data_factory: Callable[[Path], DemoData], work: Path, stages: Stages,
             for kind in sorted(dep.gateways)}
         for kind, cfg in gateway_cfgs.items():
             services.start(f"gateway-{kind}", ["gateway", "serve", "--config", str(cfg)])
+        # Every team gets its inbox configuration; the web inbox runs for the team most
+        # policies address (one process: the others' alerts are read through the inbox's
+        # library with their own keys, the same code the web app calls).
         team_cfgs: dict[str, Path] = {}
-        urls: dict[str, str] = {}
+        port = free_port()
         for team in sorted({p.team_id for p in prepared}):
-            port = free_port()
             team_cfgs[team] = deployment.write_inbox_config(dep, team, matcher=matcher,
                                                             bind=f"127.0.0.1:{port}")
-            urls[team] = f"http://127.0.0.1:{port}"
-            services.start(f"inbox-{team}", ["inbox", "serve", "--config",
-                                             str(team_cfgs[team])])
+        web_team = Counter(p.team_id for p in prepared).most_common(1)[0][0]
+        inbox_url = f"http://127.0.0.1:{port}"
+        services.start(f"inbox-{web_team}", ["inbox", "serve", "--config",
+                                             str(team_cfgs[web_team])])
         for kind in gateway_cfgs:
             services.wait_event(f"gateway-{kind}", "gateway_serving")
-        for team, url in urls.items():
-            services.wait_url(f"inbox-{team}", f"{url}/login")
+        services.wait_url(f"inbox-{web_team}", f"{inbox_url}/login")
     with stages.stage(f"{len(prepared)} policies signed (two privacy officers; the reviewer "
                       "too for standing ones), published"):
         policies.sign_all(dep, prepared, logs / "policy.log")
@@ -153,29 +161,32 @@ def _run(data_factory: Callable[[Path], DemoData], work: Path, stages: Stages,
     with stages.stage(f"{len(rows)} inquiries sent"), \
             stages.bar("inquiries", len(rows)) as advance:
         answers = flow.send_inquiries(rows, gateway_cfgs, data.as_of, tick=lambda: advance(1))
+    database = checks.matcher_sqlite(dep)
     with stages.stage("reveal requests answered by the gateways"):
-        pending = flow.wait_for_disclosures(team_cfgs, DISCLOSURE_TIMEOUT)
+        pending = flow.wait_for_disclosures(database, DISCLOSURE_TIMEOUT)
     with stages.stage("disclosures verified and opened with the teams' keys"):
         alerts = flow.open_alerts(team_cfgs)
-    database = checks.matcher_sqlite(dep)
     with stages.stage("scorecard: truth, and the scan for identities"):
         scores = None
         if data.truth is not None:
             scores = checks.score(data.truth, checks.alerted_households(database),
                                   checks.Pseudonymiser(dep))
         crashed = services.check_running()
-        scanned = sorted(logs.glob("*.log")) + checks.database_files(database)
-        findings = checks.scan(scanned, data.identities)
+        log_files = sorted(logs.glob("*.log"))
+        findings = (checks.scan(log_files, data.identities)
+                    + checks.scan_database(database, data.identities))
+        scanned = [*log_files, database]
     result = Result(work, files, alerts, answers, scores, findings, len(scanned),
                     matcher_database=database)
     result.checks = _verdicts(result, data, pending, crashed)
     if serve:
-        first = sorted(team_cfgs)[0]
         password = secrets.token_urlsafe(DEMO_PASSWORD_BYTES)
         added = run_cli(["inbox", "user", "add", flow.DEMO_USER, "--config",
-                         str(team_cfgs[first])], logs / "inbox-user.log", stdin=password + "\n")
-        if added.returncode == 0:
-            result.inbox_url, result.login = urls[first], (flow.DEMO_USER, password)
+                         str(team_cfgs[web_team])], logs / "inbox-user.log",
+                        stdin=password + "\n")
+        if added.returncode != 0:
+            raise flow.FlowError(f"inbox user add failed; see {logs / 'inbox-user.log'}")
+        result.inbox_url, result.login = inbox_url, (flow.DEMO_USER, password)
     result.times = list(stages.times)
     return result
 
