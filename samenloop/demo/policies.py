@@ -84,6 +84,13 @@ def prepare(dep: Deployment, sources: list[Path], out_dir: Path) -> list[DemoPol
     return prepared
 
 
+def lint_all(policies: list[DemoPolicy], log: Path) -> None:
+    """`samenloop policy lint` each one before any service starts: a policy an officer could
+    not sign stops the demo at once, with the linter's first error."""
+    for p in policies:
+        _cli(["policy", "lint", str(p.path)], log)
+
+
 def _cli(args: list[str], log: Path) -> None:
     from samenloop.cli.main import app
 
@@ -91,8 +98,9 @@ def _cli(args: list[str], log: Path) -> None:
     with log.open("a", encoding="utf-8") as out:
         out.write(f"$ samenloop {' '.join(args)}\n{result.output}(exit {result.exit_code})\n")
     if result.exit_code != 0:
-        last = (result.output.strip().splitlines() or [repr(result.exception)])[-1]
-        raise PolicyStepError(f"`samenloop {args[0]} {args[1]}` failed: {last} (see {log})")
+        lines = result.output.strip().splitlines() or [repr(result.exception)]
+        first = next((line for line in lines if "error" in line), lines[-1])
+        raise PolicyStepError(f"`samenloop {args[0]} {args[1]}` failed: {first} (see {log})")
 
 
 def sign_all(dep: Deployment, policies: list[DemoPolicy], log: Path) -> None:

@@ -21,13 +21,14 @@ _NAME = ("voorletters", "voorvoegsel", "geslachtsnaam")
 _ADDRESS = ("postcode", "huisnummer", "huisletter", "huisnummertoevoeging")
 
 
-def rows_per_partner(result: Result) -> dict[str, dict[str, int]]:
+def rows_per_partner(result: Result, *, links_apart: bool = False) -> dict[str, dict[str, int]]:
+    """Rows read / accepted / rejected per partner kind, over all its files. `links_apart`:
+    the BRP links on a line of their own (thousands of them would hide the municipality's
+    signal rows in the printed table)."""
     out: dict[str, Counter[str]] = defaultdict(Counter)
     for f in result.files:
-        # The BRP links are the municipality's too, but thousands of them would hide its
-        # signal rows: they get a line of their own.
-        counts = out["municipality (BRP links)" if f.export.kind == "links"
-                     else f.export.partner_kind]
+        apart = links_apart and f.export.kind == "links"
+        counts = out["municipality (BRP links)" if apart else f.export.partner_kind]
         counts["read"] += f.read
         counts["accepted"] += f.accepted
         counts["rejected"] += f.rejected
@@ -75,7 +76,7 @@ def print_report(console: Console, result: Result) -> None:
     rows = Table(title="rows per partner", title_justify="left")
     for column in ("partner", "read", "accepted", "rejected"):
         rows.add_column(column, justify="left" if column == "partner" else "right")
-    for kind, c in rows_per_partner(result).items():
+    for kind, c in rows_per_partner(result, links_apart=True).items():
         rows.add_row(kind, str(c["read"]), str(c["accepted"]), str(c["rejected"]))
     console.print(rows)
 

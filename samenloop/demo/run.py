@@ -111,6 +111,7 @@ def _run(data_factory: Callable[[Path], DemoData], work: Path, stages: Stages,
         data = data_factory(work)
     with stages.stage("policies bound to their teams' keys"):
         prepared = policies.prepare(dep, data.policy_files, work / "policies")
+        policies.lint_all(prepared, logs / "policy.log")
         municipalities = {p.municipality for p in prepared if p.municipality}
         municipality = municipalities.pop() if len(municipalities) == 1 else None
     with stages.stage("services started over mTLS: pseudonymiser, matcher (SQLite), four "
