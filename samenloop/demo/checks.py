@@ -22,7 +22,7 @@ from samenloop.demo.deployment import Deployment
 
 
 def _component(dep: Deployment, role: str) -> str:
-    return next(n for n, c in dep.manifest["components"].items() if c["role"] == role)
+    return next(str(n) for n, c in dep.manifest["components"].items() if c["role"] == role)
 
 
 class Pseudonymiser:

@@ -52,7 +52,7 @@ class Deployment:
         return str(self.manifest["components"][name]["organisation"])
 
     def key_file(self, name: str, purpose: str) -> Path:
-        return self.directory / self.manifest["components"][name]["keys"][purpose]["file"]
+        return self.directory / str(self.manifest["components"][name]["keys"][purpose]["file"])
 
     def public_key(self, name: str, purpose: str) -> str:
         return str(self.manifest["components"][name]["keys"][purpose]["public"])

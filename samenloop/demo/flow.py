@@ -263,9 +263,9 @@ def open_alerts(team_configs: dict[str, Path]) -> list[TeamAlert]:
 def _open(inbox: Any, team: str, name: str) -> TeamAlert:
     """What the inbox's alert page does after a reason is chosen, keeping each box's signal
     id (the inbox shows it per partner, the demo's JSON names it)."""
+    from samenloop.v1 import wijkteam_pb2
     from services.common.disclosure import DisclosureRejected, verify_disclosure
     from services.wijkteam.inbox import PARTNER_KINDS
-    from samenloop.v1 import wijkteam_pb2
 
     detail = inbox.alert(DEMO_USER, name)  # pending count, partner kinds (no identity)
     alert = inbox._call(inbox.stub.GetAlert, wijkteam_pb2.GetAlertRequest(

@@ -117,6 +117,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 def _collect(path: Path, identities: Identities) -> None:
     """Every BSN, surname, postcode and date of birth in a canonical file."""
+    from domain.errors import DomainError
     from domain.identifiers.address import parse_address
 
     for row in _rows(path):
@@ -134,9 +135,10 @@ def _collect(path: Path, identities: Identities) -> None:
                 address = parse_address(row["postcode"], row["huisnummer"],
                                         row.get("huisletter") or None,
                                         row.get("huisnummertoevoeging") or None)
-            except Exception:  # an invalid address is the gateway's to reject, not ours
-                continue
-            identities.postcodes.add(address.postcode)
+            except DomainError:  # an invalid address is the gateway's to reject; scan the text
+                identities.postcodes.add(row["postcode"].replace(" ", "").upper())
+            else:
+                identities.postcodes.add(address.postcode)
 
 
 def _split_withdrawals(path: Path, folder: Path) -> list[Export]:

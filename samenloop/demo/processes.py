@@ -57,8 +57,8 @@ class Services:
               ) -> subprocess.Popen[bytes]:
         """Start `samenloop <args>` as its own process (it starts up while others do)."""
         with self.log(name).open("ab") as out:
-            process = subprocess.Popen(_command(args), stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL,
+            process = subprocess.Popen(  # noqa: S603 (our own command line)
+                _command(args), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        env={**os.environ, **(env or {})})
         self.processes[name] = process
         return process
@@ -93,7 +93,7 @@ class Services:
         while time.monotonic() < deadline:
             self._check_alive(name, process)
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (http on loopback)
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -128,8 +128,9 @@ class Services:
 def run_cli(args: list[str], log: Path, *, stdin: str | None = None,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run one `samenloop` command to completion, its output appended to `log`."""
-    done = subprocess.run(_command(args), input=stdin, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, check=False)
+    done = subprocess.run(  # noqa: S603 (our own command line)
+        _command(args), input=stdin, capture_output=True, text=True,
+        env={**os.environ, **(env or {})}, check=False)
     with log.open("a", encoding="utf-8") as out:
         out.write(f"$ samenloop {' '.join(args)}\n{done.stdout}{done.stderr}"
                   f"(exit {done.returncode})\n")

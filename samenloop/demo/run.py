@@ -8,9 +8,9 @@ each with its wall time, and a progress bar for the long ones when the output is
 from __future__ import annotations
 
 import secrets
-from collections import Counter
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,12 +49,19 @@ class Stages:
     def bar(self, label: str, total: int) -> Iterator[Callable[[int], None]]:
         """`advance(n)` moves the bar; nothing is drawn when not on a terminal."""
         if not self.console.is_terminal:
-            yield lambda n=1: None
+            def nothing(n: int = 1) -> None:
+                return None
+
+            yield nothing
             return
         with Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=self.console, transient=True) as progress:
             task = progress.add_task(label, total=total)
-            yield lambda n=1: progress.advance(task, n)
+
+            def advance(n: int = 1) -> None:
+                progress.advance(task, n)
+
+            yield advance
 
 
 @dataclass
@@ -219,7 +226,7 @@ def _verdicts(result: Result, data: DemoData, pending: int, crashed: list[str]
     if data.expected_answers is not None:
         got = [a["answer"] for a in result.inquiries]
         out.append(("inquiry answers as truth.json says", got == data.expected_answers,
-                    f"{sum(x == y for x, y in zip(got, data.expected_answers))} of "
+                    f"{sum(x == y for x, y in zip(got, data.expected_answers, strict=False))} of "
                     f"{len(data.expected_answers)} match"))
     if result.scores is not None:
         perfect = all(s.precision == 1.0 and s.recall == 1.0 for s in result.scores.values())
