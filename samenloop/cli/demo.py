@@ -122,7 +122,8 @@ def _serve(console: Console, result: Any) -> None:
     user, password = result.login
     console.print(f"\ninbox: {result.inbox_url}  login: {user} / {password}")
     console.print(f"work directory: {result.work}; press Ctrl-C to stop")
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
+        signal.signal(signum, signal.default_int_handler)
     try:
         while True:
             time.sleep(3600)
