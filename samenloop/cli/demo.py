@@ -60,7 +60,7 @@ def demo(
     work.mkdir(parents=True, exist_ok=True)
     keep = workdir is not None or serve
     console = Console(highlight=False)
-    code = _run(console, work, households, seed, input_dir, out, serve)
+    code = _run(console, work, households, seed, input_dir, out, serve, keep)
     if not keep:
         shutil.rmtree(work, ignore_errors=True)
     raise typer.Exit(code)
@@ -77,7 +77,7 @@ def _fail(message: str) -> None:
 
 
 def _run(console: Console, work: Path, households: int, seed: int, input_dir: Path | None,
-         out: Path | None, serve: bool) -> int:
+         out: Path | None, serve: bool, keep: bool) -> int:
     from samenloop.demo import inputs, report
     from samenloop.demo.flow import FlowError
     from samenloop.demo.policies import PolicyStepError
@@ -106,6 +106,9 @@ def _run(console: Console, work: Path, households: int, seed: int, input_dir: Pa
         return EXIT_UNUSABLE
     try:
         report.print_report(console, result)
+        if keep:
+            console.print(f"work directory kept: {work}; the matcher's database: "
+                          f"sqlite:///{result.matcher_database}")
         if out is not None:
             out.write_text(json.dumps(report.as_document(result), indent=2, ensure_ascii=False)
                            + "\n", encoding="utf-8")

@@ -68,7 +68,7 @@ def _person(fields: dict[str, str]) -> str:
     parts = [p for p in (name, address) if p]
     if contact:
         parts.append(f"contact: {contact}")
-    return ", ".join(parts) or "(its row holds none of the fields the policy allows)"
+    return ", ".join(parts) or "(no allowed field in its row)"
 
 
 def print_report(console: Console, result: Result) -> None:
@@ -119,6 +119,5 @@ def print_report(console: Console, result: Result) -> None:
     for name, ok, detail in result.checks:
         mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
         console.print(f"  {mark} {name}: {detail}")
-    console.print(f"\nmatcher database: sqlite:///{result.matcher_database}")
     console.print("[bold green]all checks hold[/bold green]" if result.ok
                   else "[bold red]some checks failed[/bold red]")

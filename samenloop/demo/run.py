@@ -121,8 +121,7 @@ def _run(data_factory: Callable[[Path], DemoData], work: Path, stages: Stages,
         policies.lint_all(prepared, logs / "policy.log")
         municipalities = {p.municipality for p in prepared if p.municipality}
         municipality = municipalities.pop() if len(municipalities) == 1 else None
-    with stages.stage("services started over mTLS: pseudonymiser, matcher (SQLite), four "
-                      "gateways, inbox"):
+    with stages.stage("services up over mTLS: pseudonymiser, matcher, 4 gateways, inbox"):
         matcher_cfg = deployment.write_matcher_config(dep, municipality)
         services.start("pseudonymiser", ["pseudonymiser", "serve", "--config",
                                          str(deployment.write_pseudonymiser_config(dep))])
@@ -157,8 +156,8 @@ def _run(data_factory: Callable[[Path], DemoData], work: Path, stages: Stages,
         for kind in gateway_cfgs:
             services.wait_event(f"gateway-{kind}", "gateway_serving")
         services.wait_url(f"inbox-{web_team}", f"{inbox_url}/login")
-    with stages.stage(f"{len(prepared)} policies signed (two privacy officers; the reviewer "
-                      "too for standing ones), published"):
+    with stages.stage(f"{len(prepared)} policies signed by 2 officers (+ reviewer if "
+                      "standing), published"):
         policies.sign_all(dep, prepared, logs / "policy.log")
         policies.publish_all(dep, prepared, matcher, logs / "policy.log")
     with stages.stage("exports ingested: links, then signals, then withdrawals"), \
