@@ -50,8 +50,6 @@ def demo(
         False, "--serve", help="Leave the inbox running afterwards and print its URL and login."),
 ) -> None:
     """Run the whole flow end to end over mTLS and print an honest scorecard."""
-    if ctx.invoked_subcommand is not None:
-        return
     if input_dir is not None and out is None:
         _fail("--input needs --out FILE for the result")
     if workdir is not None and workdir.exists() and any(workdir.iterdir()):
@@ -64,11 +62,6 @@ def demo(
     if not keep:
         shutil.rmtree(work, ignore_errors=True)
     raise typer.Exit(code)
-
-
-@app.command(hidden=True)
-def run() -> None:
-    """Kept for old Makefiles: `samenloop demo run` is `samenloop demo`."""
 
 
 def _fail(message: str) -> None:
