@@ -34,7 +34,6 @@ app = cli_app(invoke_without_command=True, no_args_is_help=False)
 
 @app.callback()
 def demo(
-    ctx: typer.Context,
     households: int = typer.Option(
         DEFAULT_HOUSEHOLDS, "--households", "-n", min=10, max=200_000,
         help="Households in the synthetic city."),
