@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 import yaml
 
 LIBRARY = Path(__file__).resolve().parents[2] / "policies" / "library"
+CAPTURE = Path(__file__).resolve().parent / "capture"  # sitecustomize: the matcher's interceptor
 TODAY = date.today()
 WAMS = "wams-gecoordineerde-aanpak"
 WGS = "wgs-vroegsignalering"
@@ -182,12 +184,14 @@ def make_input(folder: Path) -> Path:
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("demo-input")
     source = make_input(base / "input")
-    out, work = base / "result.json", base / "work"
+    out, work, captured = base / "result.json", base / "work", base / "matcher-received.jsonl"
+    path = os.pathsep.join(filter(None, [str(CAPTURE), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "SAMENLOOP_TEST_CAPTURE": str(captured), "PYTHONPATH": path}
     done = subprocess.run(
         [sys.executable, "-m", "samenloop.cli.main", "demo", "--input", str(source), "--out",
          str(out), "--workdir", str(work)], capture_output=True, text=True, timeout=600,
-        check=False)
-    return {"done": done, "out": out, "work": work}
+        check=False, env=env)
+    return {"done": done, "out": out, "work": work, "captured": captured}
 
 
 def _comparable(alert: dict[str, Any]) -> dict[str, Any]:
@@ -246,3 +250,15 @@ def test_no_identity_in_logs_or_matcher_database(demo_run: dict[str, Any]) -> No
         dump = "\n".join(conn.iterdump())  # blobs as X'hex', text as it is stored
     assert "test-wams" in dump  # the dump is the real database
     assert _found(dump) == []
+
+
+@pytest.mark.slow
+def test_no_identity_in_any_message_the_matcher_received(demo_run: dict[str, Any]) -> None:
+    lines = [json.loads(x) for x in demo_run["captured"].read_text().splitlines()]
+    methods = {line["method"].rsplit("/", 1)[-1] for line in lines}
+    # The capture is real: it saw the links, the signals, the withdrawal, the inquiries, the
+    # disclosures and the policies.
+    assert {"SubmitHouseholdLinks", "SubmitSignals", "WithdrawSignals", "CreateInquiry",
+            "SubmitDisclosure", "PublishPolicy"} <= methods, methods
+    for line in lines:
+        assert _found("\n".join(line["texts"])) == [], line["method"]
