@@ -101,7 +101,7 @@ class Identities:
 _DIGITS = re.compile(rb"(?<![0-9])[0-9]{8,9}(?![0-9])")
 _POSTCODE = re.compile(rb"(?<![0-9A-Za-z])([1-9][0-9]{3}) ?([A-Za-z]{2})(?![A-Za-z])")
 _DATE = re.compile(rb"(?<![0-9])[0-9]{4}-[0-9]{2}-[0-9]{2}(?![0-9])")
-_WORD = re.compile(r"[^\W\d_][\w'\-]*")
+_LETTERS = re.compile(r"[^\W\d_]+")
 
 
 @dataclass(frozen=True)
@@ -151,10 +151,14 @@ def _kinds_found(data: bytes, identities: Identities) -> list[str]:
             {m.decode() for m in _DATE.findall(data)} & identities.birth_dates):
         found.append("birth date")
     text = data.decode("utf-8", errors="replace")
-    words = set(_WORD.findall(text))
+    # Candidates by the name's first run of letters (so "Jansen-1" or "Jansen's" still count),
+    # then the whole name, not inside a longer word.
+    words = set(_LETTERS.findall(text))
     first_words: dict[str, list[str]] = {}
     for name in identities.names:
-        first_words.setdefault(name.split()[0], []).append(name)
+        first = _LETTERS.search(name)
+        if first is not None:
+            first_words.setdefault(first.group(), []).append(name)
     for word in words & set(first_words):
         if any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text) for n in first_words[word]):
             found.append("name")

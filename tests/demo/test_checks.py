@@ -29,6 +29,12 @@ def test_scan_names_each_kind_it_finds(tmp_path: Path) -> None:
         "birth date", "bsn", "name", "postcode"]
 
 
+def test_scan_finds_a_name_glued_to_an_id(tmp_path: Path) -> None:
+    log = tmp_path / "c.log"
+    log.write_text('{"event": "inquiry", "request_id": "Jansen-17"}\n')
+    assert [f.what for f in scan([log], _identities())] == ["name"]
+
+
 def test_scan_ignores_lookalikes(tmp_path: Path) -> None:
     log = tmp_path / "b.log"
     log.write_text('{"event": "Jansenius", "id": "1011122233", "pc": "3072ABC", '
