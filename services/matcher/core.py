@@ -4,6 +4,7 @@ pseudonym step, the audit actor, and resource-name / code / page-token parsing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,8 +14,9 @@ from crypto.pseudonyms import matcher_pseudonym
 from crypto.signing import SigningKey
 from domain.catalogue import Catalogue
 from domain.codes import CodeList, UnknownCode
+from services.common import metrics
 from services.common.logging import get_logger
-from services.matcher import audit, matching
+from services.matcher import alerts, audit, matching
 from services.matcher.clock import Clock
 from services.matcher.errors import (
     InvalidArgument,
@@ -67,6 +69,15 @@ class MatcherCore:
             alert_signal_retention_days=settings.alert_signal_retention_days,
         )
 
+
+    def announce_created(self, attempts: Iterable[alerts.Attempt]) -> int:
+        """Count the alerts a committed transaction created, record the metric and wake the
+        teams' long polls and streams; returns the count."""
+        created = sum(1 for a in attempts if a.result is alerts.AttemptResult.CREATED)
+        if created:
+            metrics.alerts_created(created)
+            self.notifier.notify()
+        return created
 
     @property
     def log(self) -> Any:

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 
 from domain.catalogue import PartnerKind
 from domain.codes import load_codes
-from services.common import metrics
 from services.matcher import alerts, audit, matching, store
 from services.matcher import signal_steps as steps
 from services.matcher.core import MatcherCore, check_code
@@ -101,10 +100,7 @@ class IngestUseCases(MatcherCore):
         stored, attempts = store.run_transaction(self.engine, work) if valid else ({}, [])
         for i, r in stored.items():
             results[i] = r
-        created = sum(1 for a in attempts if a.result is alerts.AttemptResult.CREATED)
-        if created:
-            metrics.alerts_created(created)
-            self.notifier.notify()
+        created = self.announce_created(attempts)
         final = [r for r in results if r is not None]
         result = BatchResult(final, created)
         self.log.info("signals_received", partner=partner.organisation, batch_id=batch_id[:64],
@@ -178,10 +174,7 @@ class IngestUseCases(MatcherCore):
             return out, attempts
 
         results, attempts = store.run_transaction(self.engine, work)
-        created = sum(1 for a in attempts if a.result is alerts.AttemptResult.CREATED)
-        if created:
-            metrics.alerts_created(created)
-            self.notifier.notify()
+        created = self.announce_created(attempts)
         batch = BatchResult(results, created)
         self.log.info("signals_withdrawn", partner=partner.organisation, rows=len(withdrawals),
                       accepted=batch.count(ACCEPTED), rejected=batch.count(REJECTED))
@@ -290,10 +283,7 @@ class IngestUseCases(MatcherCore):
         stored, attempts = store.run_transaction(self.engine, work) if valid else ({}, [])
         for i, r in stored.items():
             results[i] = r
-        created = sum(1 for a in attempts if a.result is alerts.AttemptResult.CREATED)
-        if created:
-            metrics.alerts_created(created)
-            self.notifier.notify()
+        created = self.announce_created(attempts)
         batch = BatchResult([r for r in results if r is not None], created)
         self.log.info("household_links_received", partner=partner.organisation,
                       rows=len(rows), accepted=batch.count(ACCEPTED),

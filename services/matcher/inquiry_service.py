@@ -13,7 +13,6 @@ import sqlalchemy as sa
 
 from domain.codes import load_codes
 from policies.model import PolicyMode
-from services.common import metrics
 from services.matcher import alerts, audit, store
 from services.matcher import inquiries as inquiry_rules
 from services.matcher.core import MatcherCore, check_code, resource_id
@@ -79,18 +78,18 @@ class InquiryUseCases(MatcherCore):
                 {"policy": f"policies/{policy_id}", "requester_organisation": org,
                  "requester_role": requester_role, "reason": reason, "refusal": code})], now)
 
-        def work(conn: sa.Connection) -> tuple[InquiryView | MatcherError, bool]:
+        def work(conn: sa.Connection) -> tuple[InquiryView | MatcherError, list[alerts.Attempt]]:
             now = self.clock.now()
             inquiry_rules.lock_partner(conn, org)
             prior = inquiry_rules.earlier(conn, org, request_id)
             if prior is not None:
                 if content.same_as(prior):
-                    return self._inquiry_view(prior, household), False
+                    return self._inquiry_view(prior, household), []
                 refuse(conn, now, self._activity(conn, policy_id),
                        inquiry_rules.REQUEST_ID_REUSED)
                 return AlreadyExists(
                     "inquiry.request_id was used before for another inquiry (household, policy, "
-                    "role or reason); use a new request_id for a new question"), False
+                    "role or reason); use a new request_id for a new question"), []
             active = self.registry.active_by_id(conn, policy_id, now.date())
             if active is None:
                 raise NotFound(f"policies/{policy_id} is not a published policy in force")
@@ -108,7 +107,7 @@ class InquiryUseCases(MatcherCore):
                 limit = getattr(self.settings.inquiries, window)
                 return ResourceExhausted(
                     f"partner {org} reached its inquiry limit ({limit} {window.replace('_', ' ')}"
-                    "); try again later or ask the matcher operator about the limit"), False
+                    "); try again later or ask the matcher operator about the limit"), []
             result = inquiry_rules.evaluate(conn, self.env, active, key, org, now=now,
                                             actor=actor)
             name_id = alerts.new_name_id()
@@ -132,17 +131,14 @@ class InquiryUseCases(MatcherCore):
                 audit.HOUSEHOLD, attrs)], now)
             view = InquiryView(name_id, policy_id, household, requester_role, reason, request_id,
                                result.answer, now)
-            created = attempt is not None and attempt.result is alerts.AttemptResult.CREATED
-            return view, created
+            return view, [attempt] if attempt is not None else []
 
-        outcome, created = store.run_transaction(self.engine, work)
+        outcome, attempts = store.run_transaction(self.engine, work)
         if isinstance(outcome, MatcherError):
             self.log.info("inquiry_refused", partner=org, policy=policy_id,
                           refusal=type(outcome).__name__)
             raise outcome
-        if created:
-            metrics.alerts_created(1)
-            self.notifier.notify()
+        self.announce_created(attempts)
         self.log.info("inquiry_answered", partner=org, policy=policy_id)
         return outcome
 
