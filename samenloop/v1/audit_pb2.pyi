@@ -61,6 +61,8 @@ class AuditEntry(google.protobuf.message.Message):
     FOREIGN_OPERATION_FIELD_NUMBER: builtins.int
     ATTRIBUTES_FIELD_NUMBER: builtins.int
     LEAF_FIELD_NUMBER: builtins.int
+    LEAF_HASH_FIELD_NUMBER: builtins.int
+    CONTENT_PURGED_FIELD_NUMBER: builtins.int
     index: builtins.int
     """Position in the log (leaf index)."""
     trace_id: builtins.str
@@ -82,7 +84,12 @@ class AuditEntry(google.protobuf.message.Message):
     foreign_operation: builtins.str
     """The caller at another organisation, when the operation was on its behalf."""
     leaf: builtins.bytes
-    """The exact leaf bytes (RFC 8785 canonical JSON) hashed into the tree."""
+    """The exact leaf bytes (RFC 8785 canonical JSON) hashed into the tree. Empty once the entry's
+    content has been purged after its retention (then `content_purged` is set).
+    """
+    leaf_hash: builtins.bytes
+    """RFC 9162 leaf hash of `leaf`; kept after a retention purge so that proofs stay valid."""
+    content_purged: builtins.bool
     @property
     def start_time(self) -> google.protobuf.timestamp_pb2.Timestamp: ...
     @property
@@ -110,9 +117,11 @@ class AuditEntry(google.protobuf.message.Message):
         foreign_operation: builtins.str = ...,
         attributes: collections.abc.Mapping[builtins.str, builtins.str] | None = ...,
         leaf: builtins.bytes = ...,
+        leaf_hash: builtins.bytes = ...,
+        content_purged: builtins.bool = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["end_time", b"end_time", "start_time", b"start_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["actor_organisation", b"actor_organisation", "actor_role", b"actor_role", "attributes", b"attributes", "data_subject_id", b"data_subject_id", "data_subject_id_type", b"data_subject_id_type", "end_time", b"end_time", "foreign_operation", b"foreign_operation", "index", b"index", "leaf", b"leaf", "name", b"name", "parent_span_id", b"parent_span_id", "processing_activity_id", b"processing_activity_id", "span_id", b"span_id", "start_time", b"start_time", "status_code", b"status_code", "trace_id", b"trace_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["actor_organisation", b"actor_organisation", "actor_role", b"actor_role", "attributes", b"attributes", "content_purged", b"content_purged", "data_subject_id", b"data_subject_id", "data_subject_id_type", b"data_subject_id_type", "end_time", b"end_time", "foreign_operation", b"foreign_operation", "index", b"index", "leaf", b"leaf", "leaf_hash", b"leaf_hash", "name", b"name", "parent_span_id", b"parent_span_id", "processing_activity_id", b"processing_activity_id", "span_id", b"span_id", "start_time", b"start_time", "status_code", b"status_code", "trace_id", b"trace_id"]) -> None: ...
 
 Global___AuditEntry: typing_extensions.TypeAlias = AuditEntry
 
@@ -164,9 +173,17 @@ Global___ListAuditEntriesResponse: typing_extensions.TypeAlias = ListAuditEntrie
 class GetCheckpointRequest(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
+    TREE_SIZE_FIELD_NUMBER: builtins.int
+    tree_size: builtins.int
+    """0: the latest checkpoint. Otherwise the checkpoint signed at exactly this tree size
+    (NOT_FOUND if none was).
+    """
     def __init__(
         self,
+        *,
+        tree_size: builtins.int = ...,
     ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["tree_size", b"tree_size"]) -> None: ...
 
 Global___GetCheckpointRequest: typing_extensions.TypeAlias = GetCheckpointRequest
 
@@ -178,12 +195,17 @@ class Checkpoint(google.protobuf.message.Message):
     ROOT_HASH_FIELD_NUMBER: builtins.int
     SIGNED_NOTE_FIELD_NUMBER: builtins.int
     CREATE_TIME_FIELD_NUMBER: builtins.int
+    COSIGNATURES_FIELD_NUMBER: builtins.int
     tree_size: builtins.int
     root_hash: builtins.bytes
     signed_note: builtins.str
-    """The complete signed note (C2SP signed-note with a tlog-checkpoint body)."""
+    """The complete signed note (C2SP signed-note with a tlog-checkpoint body): the matcher's
+    signature line followed by one `cosignature/v1` line per witness that cosigned it.
+    """
     @property
     def create_time(self) -> google.protobuf.timestamp_pb2.Timestamp: ...
+    @property
+    def cosignatures(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___Cosignature]: ...
     def __init__(
         self,
         *,
@@ -191,11 +213,105 @@ class Checkpoint(google.protobuf.message.Message):
         root_hash: builtins.bytes = ...,
         signed_note: builtins.str = ...,
         create_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        cosignatures: collections.abc.Iterable[Global___Cosignature] | None = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["create_time", b"create_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["create_time", b"create_time", "root_hash", b"root_hash", "signed_note", b"signed_note", "tree_size", b"tree_size"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["cosignatures", b"cosignatures", "create_time", b"create_time", "root_hash", b"root_hash", "signed_note", b"signed_note", "tree_size", b"tree_size"]) -> None: ...
 
 Global___Checkpoint: typing_extensions.TypeAlias = Checkpoint
+
+@typing.final
+class Cosignature(google.protobuf.message.Message):
+    """One witness's C2SP tlog-cosignature over a checkpoint."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    WITNESS_NAME_FIELD_NUMBER: builtins.int
+    TIME_FIELD_NUMBER: builtins.int
+    SIGNATURE_LINE_FIELD_NUMBER: builtins.int
+    witness_name: builtins.str
+    """The witness's note key name (its organisation, as in the matcher's partner registry)."""
+    signature_line: builtins.str
+    """The signature line as it appears in the note ("— <name> <base64>")."""
+    @property
+    def time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """The cosignature's own timestamp (seconds since the epoch, as signed)."""
+
+    def __init__(
+        self,
+        *,
+        witness_name: builtins.str = ...,
+        time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        signature_line: builtins.str = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["time", b"time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["signature_line", b"signature_line", "time", b"time", "witness_name", b"witness_name"]) -> None: ...
+
+Global___Cosignature: typing_extensions.TypeAlias = Cosignature
+
+@typing.final
+class ListCheckpointsRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    MIN_TREE_SIZE_FIELD_NUMBER: builtins.int
+    page_size: builtins.int
+    page_token: builtins.str
+    min_tree_size: builtins.int
+    """Only checkpoints with at least this tree size."""
+    def __init__(
+        self,
+        *,
+        page_size: builtins.int = ...,
+        page_token: builtins.str = ...,
+        min_tree_size: builtins.int = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["min_tree_size", b"min_tree_size", "page_size", b"page_size", "page_token", b"page_token"]) -> None: ...
+
+Global___ListCheckpointsRequest: typing_extensions.TypeAlias = ListCheckpointsRequest
+
+@typing.final
+class ListCheckpointsResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    CHECKPOINTS_FIELD_NUMBER: builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    next_page_token: builtins.str
+    @property
+    def checkpoints(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___Checkpoint]: ...
+    def __init__(
+        self,
+        *,
+        checkpoints: collections.abc.Iterable[Global___Checkpoint] | None = ...,
+        next_page_token: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["checkpoints", b"checkpoints", "next_page_token", b"next_page_token"]) -> None: ...
+
+Global___ListCheckpointsResponse: typing_extensions.TypeAlias = ListCheckpointsResponse
+
+@typing.final
+class AddCosignatureRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    TREE_SIZE_FIELD_NUMBER: builtins.int
+    ROOT_HASH_FIELD_NUMBER: builtins.int
+    SIGNATURE_LINE_FIELD_NUMBER: builtins.int
+    tree_size: builtins.int
+    """The checkpoint being cosigned, identified by its size and root hash."""
+    root_hash: builtins.bytes
+    signature_line: builtins.str
+    """The witness's `cosignature/v1` signature line over that checkpoint's body."""
+    def __init__(
+        self,
+        *,
+        tree_size: builtins.int = ...,
+        root_hash: builtins.bytes = ...,
+        signature_line: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["root_hash", b"root_hash", "signature_line", b"signature_line", "tree_size", b"tree_size"]) -> None: ...
+
+Global___AddCosignatureRequest: typing_extensions.TypeAlias = AddCosignatureRequest
 
 @typing.final
 class GetInclusionProofRequest(google.protobuf.message.Message):

@@ -26,8 +26,15 @@ if _version_not_supported:
 
 
 class AuditServiceStub(object):
-    """Callers: `privacy_officer` for every method; `gateway` for GetCheckpoint, GetInclusionProof
-    and GetConsistencyProof of entries about its own partner. Reads are logged too.
+    """Callers: `privacy_officer` for every method but AddCosignature; `gateway` for GetCheckpoint,
+    ListCheckpoints, GetConsistencyProof, AddCosignature, and GetInclusionProof of entries about
+    its own partner. Reads are logged too.
+
+    The partners' gateways are the log's witnesses (C2SP tlog-witness, pulled rather than pushed,
+    because a gateway accepts no inbound connection): a gateway fetches the latest checkpoint,
+    verifies a consistency proof from the last checkpoint it cosigned, and returns its
+    `cosignature/v1` line with AddCosignature. The matcher serves each checkpoint with the
+    cosignatures it has collected, so a verifier can require k of n partners.
 
     What an officer sees (ListAuditEntries, LookupSubject): the controller's privacy officers see
     every entry. An officer of another organisation sees only entries about that organisation's
@@ -53,6 +60,11 @@ class AuditServiceStub(object):
                 request_serializer=samenloop_dot_v1_dot_audit__pb2.GetCheckpointRequest.SerializeToString,
                 response_deserializer=samenloop_dot_v1_dot_audit__pb2.Checkpoint.FromString,
                 _registered_method=True)
+        self.ListCheckpoints = channel.unary_unary(
+                '/samenloop.v1.AuditService/ListCheckpoints',
+                request_serializer=samenloop_dot_v1_dot_audit__pb2.ListCheckpointsRequest.SerializeToString,
+                response_deserializer=samenloop_dot_v1_dot_audit__pb2.ListCheckpointsResponse.FromString,
+                _registered_method=True)
         self.GetInclusionProof = channel.unary_unary(
                 '/samenloop.v1.AuditService/GetInclusionProof',
                 request_serializer=samenloop_dot_v1_dot_audit__pb2.GetInclusionProofRequest.SerializeToString,
@@ -63,6 +75,11 @@ class AuditServiceStub(object):
                 request_serializer=samenloop_dot_v1_dot_audit__pb2.GetConsistencyProofRequest.SerializeToString,
                 response_deserializer=samenloop_dot_v1_dot_audit__pb2.ConsistencyProof.FromString,
                 _registered_method=True)
+        self.AddCosignature = channel.unary_unary(
+                '/samenloop.v1.AuditService/AddCosignature',
+                request_serializer=samenloop_dot_v1_dot_audit__pb2.AddCosignatureRequest.SerializeToString,
+                response_deserializer=samenloop_dot_v1_dot_audit__pb2.Checkpoint.FromString,
+                _registered_method=True)
         self.LookupSubject = channel.unary_unary(
                 '/samenloop.v1.AuditService/LookupSubject',
                 request_serializer=samenloop_dot_v1_dot_audit__pb2.LookupSubjectRequest.SerializeToString,
@@ -71,8 +88,15 @@ class AuditServiceStub(object):
 
 
 class AuditServiceServicer(object):
-    """Callers: `privacy_officer` for every method; `gateway` for GetCheckpoint, GetInclusionProof
-    and GetConsistencyProof of entries about its own partner. Reads are logged too.
+    """Callers: `privacy_officer` for every method but AddCosignature; `gateway` for GetCheckpoint,
+    ListCheckpoints, GetConsistencyProof, AddCosignature, and GetInclusionProof of entries about
+    its own partner. Reads are logged too.
+
+    The partners' gateways are the log's witnesses (C2SP tlog-witness, pulled rather than pushed,
+    because a gateway accepts no inbound connection): a gateway fetches the latest checkpoint,
+    verifies a consistency proof from the last checkpoint it cosigned, and returns its
+    `cosignature/v1` line with AddCosignature. The matcher serves each checkpoint with the
+    cosignatures it has collected, so a verifier can require k of n partners.
 
     What an officer sees (ListAuditEntries, LookupSubject): the controller's privacy officers see
     every entry. An officer of another organisation sees only entries about that organisation's
@@ -89,7 +113,14 @@ class AuditServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def GetCheckpoint(self, request, context):
-        """The latest signed checkpoint.
+        """The latest signed checkpoint, or the one signed at a given tree size.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCheckpoints(self, request, context):
+        """Every signed checkpoint, oldest first (for `samenloop audit verify` over the API).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -103,6 +134,16 @@ class AuditServiceServicer(object):
 
     def GetConsistencyProof(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddCosignature(self, request, context):
+        """A witness (a partner's gateway) adds its cosignature to a checkpoint. The matcher verifies it
+        against the witness key registered for the caller's organisation and refuses
+        (INVALID_ARGUMENT / PERMISSION_DENIED) a cosignature that does not verify, names another
+        witness, or is for a checkpoint the matcher did not sign.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -128,6 +169,11 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     request_deserializer=samenloop_dot_v1_dot_audit__pb2.GetCheckpointRequest.FromString,
                     response_serializer=samenloop_dot_v1_dot_audit__pb2.Checkpoint.SerializeToString,
             ),
+            'ListCheckpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCheckpoints,
+                    request_deserializer=samenloop_dot_v1_dot_audit__pb2.ListCheckpointsRequest.FromString,
+                    response_serializer=samenloop_dot_v1_dot_audit__pb2.ListCheckpointsResponse.SerializeToString,
+            ),
             'GetInclusionProof': grpc.unary_unary_rpc_method_handler(
                     servicer.GetInclusionProof,
                     request_deserializer=samenloop_dot_v1_dot_audit__pb2.GetInclusionProofRequest.FromString,
@@ -137,6 +183,11 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.GetConsistencyProof,
                     request_deserializer=samenloop_dot_v1_dot_audit__pb2.GetConsistencyProofRequest.FromString,
                     response_serializer=samenloop_dot_v1_dot_audit__pb2.ConsistencyProof.SerializeToString,
+            ),
+            'AddCosignature': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddCosignature,
+                    request_deserializer=samenloop_dot_v1_dot_audit__pb2.AddCosignatureRequest.FromString,
+                    response_serializer=samenloop_dot_v1_dot_audit__pb2.Checkpoint.SerializeToString,
             ),
             'LookupSubject': grpc.unary_unary_rpc_method_handler(
                     servicer.LookupSubject,
@@ -152,8 +203,15 @@ def add_AuditServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AuditService(object):
-    """Callers: `privacy_officer` for every method; `gateway` for GetCheckpoint, GetInclusionProof
-    and GetConsistencyProof of entries about its own partner. Reads are logged too.
+    """Callers: `privacy_officer` for every method but AddCosignature; `gateway` for GetCheckpoint,
+    ListCheckpoints, GetConsistencyProof, AddCosignature, and GetInclusionProof of entries about
+    its own partner. Reads are logged too.
+
+    The partners' gateways are the log's witnesses (C2SP tlog-witness, pulled rather than pushed,
+    because a gateway accepts no inbound connection): a gateway fetches the latest checkpoint,
+    verifies a consistency proof from the last checkpoint it cosigned, and returns its
+    `cosignature/v1` line with AddCosignature. The matcher serves each checkpoint with the
+    cosignatures it has collected, so a verifier can require k of n partners.
 
     What an officer sees (ListAuditEntries, LookupSubject): the controller's privacy officers see
     every entry. An officer of another organisation sees only entries about that organisation's
@@ -218,6 +276,33 @@ class AuditService(object):
             _registered_method=True)
 
     @staticmethod
+    def ListCheckpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/samenloop.v1.AuditService/ListCheckpoints',
+            samenloop_dot_v1_dot_audit__pb2.ListCheckpointsRequest.SerializeToString,
+            samenloop_dot_v1_dot_audit__pb2.ListCheckpointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetInclusionProof(request,
             target,
             options=(),
@@ -261,6 +346,33 @@ class AuditService(object):
             '/samenloop.v1.AuditService/GetConsistencyProof',
             samenloop_dot_v1_dot_audit__pb2.GetConsistencyProofRequest.SerializeToString,
             samenloop_dot_v1_dot_audit__pb2.ConsistencyProof.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddCosignature(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/samenloop.v1.AuditService/AddCosignature',
+            samenloop_dot_v1_dot_audit__pb2.AddCosignatureRequest.SerializeToString,
+            samenloop_dot_v1_dot_audit__pb2.Checkpoint.FromString,
             options,
             channel_credentials,
             insecure,

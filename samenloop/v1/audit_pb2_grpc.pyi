@@ -60,6 +60,22 @@ _AuditServiceGetCheckpointType = typing_extensions.TypeVar(
     ],
 )
 
+_AuditServiceListCheckpointsType = typing_extensions.TypeVar(
+    '_AuditServiceListCheckpointsType',
+    grpc.UnaryUnaryMultiCallable[
+        samenloop.v1.audit_pb2.ListCheckpointsRequest,
+        samenloop.v1.audit_pb2.ListCheckpointsResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        samenloop.v1.audit_pb2.ListCheckpointsRequest,
+        samenloop.v1.audit_pb2.ListCheckpointsResponse,
+    ],
+    default=grpc.UnaryUnaryMultiCallable[
+        samenloop.v1.audit_pb2.ListCheckpointsRequest,
+        samenloop.v1.audit_pb2.ListCheckpointsResponse,
+    ],
+)
+
 _AuditServiceGetInclusionProofType = typing_extensions.TypeVar(
     '_AuditServiceGetInclusionProofType',
     grpc.UnaryUnaryMultiCallable[
@@ -92,6 +108,22 @@ _AuditServiceGetConsistencyProofType = typing_extensions.TypeVar(
     ],
 )
 
+_AuditServiceAddCosignatureType = typing_extensions.TypeVar(
+    '_AuditServiceAddCosignatureType',
+    grpc.UnaryUnaryMultiCallable[
+        samenloop.v1.audit_pb2.AddCosignatureRequest,
+        samenloop.v1.audit_pb2.Checkpoint,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        samenloop.v1.audit_pb2.AddCosignatureRequest,
+        samenloop.v1.audit_pb2.Checkpoint,
+    ],
+    default=grpc.UnaryUnaryMultiCallable[
+        samenloop.v1.audit_pb2.AddCosignatureRequest,
+        samenloop.v1.audit_pb2.Checkpoint,
+    ],
+)
+
 _AuditServiceLookupSubjectType = typing_extensions.TypeVar(
     '_AuditServiceLookupSubjectType',
     grpc.UnaryUnaryMultiCallable[
@@ -108,9 +140,16 @@ _AuditServiceLookupSubjectType = typing_extensions.TypeVar(
     ],
 )
 
-class AuditServiceStub(typing.Generic[_AuditServiceListAuditEntriesType, _AuditServiceGetCheckpointType, _AuditServiceGetInclusionProofType, _AuditServiceGetConsistencyProofType, _AuditServiceLookupSubjectType]):
-    """Callers: `privacy_officer` for every method; `gateway` for GetCheckpoint, GetInclusionProof
-    and GetConsistencyProof of entries about its own partner. Reads are logged too.
+class AuditServiceStub(typing.Generic[_AuditServiceListAuditEntriesType, _AuditServiceGetCheckpointType, _AuditServiceListCheckpointsType, _AuditServiceGetInclusionProofType, _AuditServiceGetConsistencyProofType, _AuditServiceAddCosignatureType, _AuditServiceLookupSubjectType]):
+    """Callers: `privacy_officer` for every method but AddCosignature; `gateway` for GetCheckpoint,
+    ListCheckpoints, GetConsistencyProof, AddCosignature, and GetInclusionProof of entries about
+    its own partner. Reads are logged too.
+
+    The partners' gateways are the log's witnesses (C2SP tlog-witness, pulled rather than pushed,
+    because a gateway accepts no inbound connection): a gateway fetches the latest checkpoint,
+    verifies a consistency proof from the last checkpoint it cosigned, and returns its
+    `cosignature/v1` line with AddCosignature. The matcher serves each checkpoint with the
+    cosignatures it has collected, so a verifier can require k of n partners.
 
     What an officer sees (ListAuditEntries, LookupSubject): the controller's privacy officers see
     every entry. An officer of another organisation sees only entries about that organisation's
@@ -131,12 +170,20 @@ class AuditServiceStub(typing.Generic[_AuditServiceListAuditEntriesType, _AuditS
             samenloop.v1.audit_pb2.Checkpoint,
         ],
         grpc.UnaryUnaryMultiCallable[
+            samenloop.v1.audit_pb2.ListCheckpointsRequest,
+            samenloop.v1.audit_pb2.ListCheckpointsResponse,
+        ],
+        grpc.UnaryUnaryMultiCallable[
             samenloop.v1.audit_pb2.GetInclusionProofRequest,
             samenloop.v1.audit_pb2.InclusionProof,
         ],
         grpc.UnaryUnaryMultiCallable[
             samenloop.v1.audit_pb2.GetConsistencyProofRequest,
             samenloop.v1.audit_pb2.ConsistencyProof,
+        ],
+        grpc.UnaryUnaryMultiCallable[
+            samenloop.v1.audit_pb2.AddCosignatureRequest,
+            samenloop.v1.audit_pb2.Checkpoint,
         ],
         grpc.UnaryUnaryMultiCallable[
             samenloop.v1.audit_pb2.LookupSubjectRequest,
@@ -155,12 +202,20 @@ class AuditServiceStub(typing.Generic[_AuditServiceListAuditEntriesType, _AuditS
             samenloop.v1.audit_pb2.Checkpoint,
         ],
         grpc.aio.UnaryUnaryMultiCallable[
+            samenloop.v1.audit_pb2.ListCheckpointsRequest,
+            samenloop.v1.audit_pb2.ListCheckpointsResponse,
+        ],
+        grpc.aio.UnaryUnaryMultiCallable[
             samenloop.v1.audit_pb2.GetInclusionProofRequest,
             samenloop.v1.audit_pb2.InclusionProof,
         ],
         grpc.aio.UnaryUnaryMultiCallable[
             samenloop.v1.audit_pb2.GetConsistencyProofRequest,
             samenloop.v1.audit_pb2.ConsistencyProof,
+        ],
+        grpc.aio.UnaryUnaryMultiCallable[
+            samenloop.v1.audit_pb2.AddCosignatureRequest,
+            samenloop.v1.audit_pb2.Checkpoint,
         ],
         grpc.aio.UnaryUnaryMultiCallable[
             samenloop.v1.audit_pb2.LookupSubjectRequest,
@@ -171,11 +226,21 @@ class AuditServiceStub(typing.Generic[_AuditServiceListAuditEntriesType, _AuditS
     ListAuditEntries: _AuditServiceListAuditEntriesType
 
     GetCheckpoint: _AuditServiceGetCheckpointType
-    """The latest signed checkpoint."""
+    """The latest signed checkpoint, or the one signed at a given tree size."""
+
+    ListCheckpoints: _AuditServiceListCheckpointsType
+    """Every signed checkpoint, oldest first (for `samenloop audit verify` over the API)."""
 
     GetInclusionProof: _AuditServiceGetInclusionProofType
 
     GetConsistencyProof: _AuditServiceGetConsistencyProofType
+
+    AddCosignature: _AuditServiceAddCosignatureType
+    """A witness (a partner's gateway) adds its cosignature to a checkpoint. The matcher verifies it
+    against the witness key registered for the caller's organisation and refuses
+    (INVALID_ARGUMENT / PERMISSION_DENIED) a cosignature that does not verify, names another
+    witness, or is for a checkpoint the matcher did not sign.
+    """
 
     LookupSubject: _AuditServiceLookupSubjectType
     """Subject access (AVG art. 15): every entry about one pseudonymous data subject. The officer
@@ -192,6 +257,10 @@ AuditServiceAsyncStub: typing_extensions.TypeAlias = AuditServiceStub[
         samenloop.v1.audit_pb2.Checkpoint,
     ],
     grpc.aio.UnaryUnaryMultiCallable[
+        samenloop.v1.audit_pb2.ListCheckpointsRequest,
+        samenloop.v1.audit_pb2.ListCheckpointsResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
         samenloop.v1.audit_pb2.GetInclusionProofRequest,
         samenloop.v1.audit_pb2.InclusionProof,
     ],
@@ -200,14 +269,25 @@ AuditServiceAsyncStub: typing_extensions.TypeAlias = AuditServiceStub[
         samenloop.v1.audit_pb2.ConsistencyProof,
     ],
     grpc.aio.UnaryUnaryMultiCallable[
+        samenloop.v1.audit_pb2.AddCosignatureRequest,
+        samenloop.v1.audit_pb2.Checkpoint,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
         samenloop.v1.audit_pb2.LookupSubjectRequest,
         samenloop.v1.audit_pb2.ListAuditEntriesResponse,
     ],
 ]
 
 class AuditServiceServicer(metaclass=abc.ABCMeta):
-    """Callers: `privacy_officer` for every method; `gateway` for GetCheckpoint, GetInclusionProof
-    and GetConsistencyProof of entries about its own partner. Reads are logged too.
+    """Callers: `privacy_officer` for every method but AddCosignature; `gateway` for GetCheckpoint,
+    ListCheckpoints, GetConsistencyProof, AddCosignature, and GetInclusionProof of entries about
+    its own partner. Reads are logged too.
+
+    The partners' gateways are the log's witnesses (C2SP tlog-witness, pulled rather than pushed,
+    because a gateway accepts no inbound connection): a gateway fetches the latest checkpoint,
+    verifies a consistency proof from the last checkpoint it cosigned, and returns its
+    `cosignature/v1` line with AddCosignature. The matcher serves each checkpoint with the
+    cosignatures it has collected, so a verifier can require k of n partners.
 
     What an officer sees (ListAuditEntries, LookupSubject): the controller's privacy officers see
     every entry. An officer of another organisation sees only entries about that organisation's
@@ -230,7 +310,15 @@ class AuditServiceServicer(metaclass=abc.ABCMeta):
         request: samenloop.v1.audit_pb2.GetCheckpointRequest,
         context: _ServicerContext,
     ) -> typing.Union[samenloop.v1.audit_pb2.Checkpoint, collections.abc.Awaitable[samenloop.v1.audit_pb2.Checkpoint]]:
-        """The latest signed checkpoint."""
+        """The latest signed checkpoint, or the one signed at a given tree size."""
+
+    @abc.abstractmethod
+    def ListCheckpoints(
+        self,
+        request: samenloop.v1.audit_pb2.ListCheckpointsRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[samenloop.v1.audit_pb2.ListCheckpointsResponse, collections.abc.Awaitable[samenloop.v1.audit_pb2.ListCheckpointsResponse]]:
+        """Every signed checkpoint, oldest first (for `samenloop audit verify` over the API)."""
 
     @abc.abstractmethod
     def GetInclusionProof(
@@ -245,6 +333,18 @@ class AuditServiceServicer(metaclass=abc.ABCMeta):
         request: samenloop.v1.audit_pb2.GetConsistencyProofRequest,
         context: _ServicerContext,
     ) -> typing.Union[samenloop.v1.audit_pb2.ConsistencyProof, collections.abc.Awaitable[samenloop.v1.audit_pb2.ConsistencyProof]]: ...
+
+    @abc.abstractmethod
+    def AddCosignature(
+        self,
+        request: samenloop.v1.audit_pb2.AddCosignatureRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[samenloop.v1.audit_pb2.Checkpoint, collections.abc.Awaitable[samenloop.v1.audit_pb2.Checkpoint]]:
+        """A witness (a partner's gateway) adds its cosignature to a checkpoint. The matcher verifies it
+        against the witness key registered for the caller's organisation and refuses
+        (INVALID_ARGUMENT / PERMISSION_DENIED) a cosignature that does not verify, names another
+        witness, or is for a checkpoint the matcher did not sign.
+        """
 
     @abc.abstractmethod
     def LookupSubject(
