@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from samenloop.cli._app import cli_app, confirm_irreversible, json_option, yes_option
+from samenloop.cli._config_check import config_check_command
 from samenloop.cli._errors import exit_with
 from services.common.logging import configure_logging, quiet_grpc_core
 from services.common.tracing import configure_tracing
@@ -110,16 +111,5 @@ def purge(
         typer.echo(f"{key}: {value}")
 
 
-@app.command("config-check")
-def config_check(
-    file: Path = typer.Argument(..., help="Matcher YAML configuration."),
-    as_json: bool = json_option("Print JSON instead of YAML."),
-) -> None:
-    """Validate the configuration (file + SAMENLOOP_MATCHER__* environment) and print the
-    effective settings, secrets elided."""
-    from samenloop.cli._config_check import print_effective
-    from services.matcher.config import load_config
-
-    with exit_with():
-        cfg = load_config(file)
-    print_effective(cfg.effective(), str(file), as_json)
+app.command("config-check")(config_check_command(
+    "matcher", "Matcher", "services.matcher.config:load_config"))

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from samenloop.cli._app import cli_app, json_option
+from samenloop.cli._app import cli_app
+from samenloop.cli._config_check import config_check_command
 from samenloop.cli._errors import exit_with
 from services.common.logging import configure_logging, quiet_grpc_core
 from services.common.tracing import configure_tracing
@@ -57,16 +58,5 @@ def public_key(
     typer.echo(f"public_key: {base64.b64encode(key.public_key.to_bytes()).decode()}")
 
 
-@app.command("config-check")
-def config_check(
-    file: Path = typer.Argument(..., help="Pseudonymiser YAML configuration."),
-    as_json: bool = json_option("Print JSON instead of YAML."),
-) -> None:
-    """Validate the configuration (file + SAMENLOOP_PSEUDONYMISER__* environment) and print the
-    effective settings, secrets elided."""
-    from samenloop.cli._config_check import print_effective
-    from services.pseudonymiser.config import load_config
-
-    with exit_with():
-        cfg = load_config(file)
-    print_effective(cfg.effective(), str(file), as_json)
+app.command("config-check")(config_check_command(
+    "pseudonymiser", "Pseudonymiser", "services.pseudonymiser.config:load_config"))

@@ -199,6 +199,17 @@ class MatcherConfig(ServiceSettings):
             max_batch_rows=self.max_batch_rows,
         )
 
+    def partners_without_disclosure_key(self) -> list[str]:
+        """Partners that can never disclose: their sealed boxes are refused (ADR 0029)."""
+        return sorted(org for org, p in self.partners.items() if p.disclosure_key is None)
+
+    def warnings(self) -> list[str]:
+        """Settings that load but leave something not working (`config-check` says them)."""
+        return [f"partners.{org}: no disclosure_key, so every sealed disclosure from it is "
+                "refused (FAILED_PRECONDITION, DISCLOSURE_KEY_NOT_REGISTERED); register the "
+                f"gateway's disclosure.key.pub as partners.{org}.disclosure_key"
+                for org in self.partners_without_disclosure_key()]
+
     def effective(self) -> dict[str, Any]:
         out = super().effective()
         out["database_url"] = sa.make_url(self.url).render_as_string(hide_password=True)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
+from services.common.error_reason import REVEAL_REQUEST_CLOSED
 from services.matcher import alerts, audit, store
 from services.matcher.core import MatcherCore, resource_id
 from services.matcher.disclosure_signature import check_disclosure_signature
@@ -40,6 +42,16 @@ from services.matcher.views import (
 )
 
 
+def _requests_with_alert() -> sa.Select[Any]:
+    """Reveal requests with their alert's name and policy and the household's pseudonym (the
+    audit subject): what delivering and answering a request both need."""
+    return (sa.select(reveal_requests, alerts_t.c.name_id.label("alert_name_id"),
+                      alerts_t.c.policy_id.label("alert_policy_id"),
+                      households.c.pseudonym.label("household_pseudonym"))
+            .join(alerts_t, alerts_t.c.id == reveal_requests.c.alert_id)
+            .join(households, households.c.id == alerts_t.c.household_id))
+
+
 class DisclosureUseCases(MatcherCore):
     """PullRevealRequests, SubmitDisclosure."""
 
@@ -64,11 +76,7 @@ class DisclosureUseCases(MatcherCore):
     ) -> list[RevealRequestView]:
         now = self.clock.now()
         rows = conn.execute(
-            sa.select(reveal_requests, alerts_t.c.name_id.label("alert_name_id"),
-                      alerts_t.c.policy_id.label("alert_policy_id"),
-                      households.c.pseudonym.label("household_pseudonym"))
-            .join(alerts_t, alerts_t.c.id == reveal_requests.c.alert_id)
-            .join(households, households.c.id == alerts_t.c.household_id)
+            _requests_with_alert()
             .where(reveal_requests.c.partner == partner.organisation,
                    reveal_requests.c.state == PENDING,
                    reveal_requests.c.expire_at > now)
@@ -122,13 +130,7 @@ class DisclosureUseCases(MatcherCore):
         def work(conn: sa.Connection) -> DisclosureView:
             now = self.clock.now()
             rr = conn.execute(
-                sa.select(reveal_requests, alerts_t.c.name_id.label("alert_name_id"),
-                          alerts_t.c.policy_id.label("alert_policy_id"),
-                          households.c.pseudonym.label("household_pseudonym"))
-                .join(alerts_t, alerts_t.c.id == reveal_requests.c.alert_id)
-                .join(households, households.c.id == alerts_t.c.household_id)
-                .where(reveal_requests.c.name_id == rr_id)
-            ).first()
+                _requests_with_alert().where(reveal_requests.c.name_id == rr_id)).first()
             if rr is None or rr.partner != partner.organisation:
                 raise NotFound(f"revealRequests/{rr_id} not found")
             document = json.loads(bytes(rr.payload))
@@ -146,9 +148,11 @@ class DisclosureUseCases(MatcherCore):
                 if prior is not None:
                     return disclosure_view(prior, rr.alert_name_id, rr_id)
                 raise FailedPrecondition(
-                    f"revealRequests/{rr_id} is {rr.state}: no answer is expected any more")
+                    f"revealRequests/{rr_id} is {rr.state}: no answer is expected any more",
+                    reason=REVEAL_REQUEST_CLOSED)
             if sealed is not None and rr.expire_at <= now:
-                raise FailedPrecondition(f"revealRequests/{rr_id} expired; it was not answered")
+                raise FailedPrecondition(f"revealRequests/{rr_id} expired; it was not answered",
+                                         reason=REVEAL_REQUEST_CLOSED)
             name = "disclosure_received" if sealed is not None else "disclosure_refused"
             d_name = alerts.new_name_id()
             attrs = {"alert": f"alerts/{rr.alert_name_id}",

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 
 class MatcherError(Exception):
-    """Base class. Messages are fit for the caller: ids, codes and counts, no personal data."""
+    """Base class. Messages are fit for the caller: ids, codes and counts, no personal data.
+
+    `reason`, when set, is a stable code the caller's program can act on (sent as
+    google.rpc.ErrorInfo, services/common/error_reason.py); the proto documents each one.
+    """
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class InvalidArgument(MatcherError):

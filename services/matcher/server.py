@@ -53,6 +53,10 @@ def build_matcher(
     """Open the database (refusing an unmigrated one), load keys, trust file and catalogue."""
     engine = engine or create_engine(config.url)
     ensure_migrated(engine, MIGRATIONS, MIGRATE_HINT.format(config=config.source))
+    for org in config.partners_without_disclosure_key():
+        get_logger(component="matcher").warning(
+            "partner_without_disclosure_key", partner=org,
+            action="register its disclosure.key.pub as partners.<org>.disclosure_key")
     return Matcher(
         engine=engine,
         settings=config.settings,

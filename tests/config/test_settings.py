@@ -69,6 +69,21 @@ def test_config_check_prints_yaml_with_defaults_filled_in(deployment: Path) -> N
     assert effective["max_batch_rows"] == 10_000
 
 
+def test_config_check_warns_about_a_partner_without_disclosure_key(deployment: Path) -> None:
+    """dev-setup registers every gateway's key; one left out is said, the check still passes
+    (the partner can send signals, but every sealed disclosure from it is refused)."""
+    code, lines = check("matcher", deployment / "matcher.yaml")
+    assert code == 0 and not [line for line in lines if line.startswith("warning:")]
+    config = edit(deployment / "matcher.yaml",
+                  lambda d: d["partners"]["politie-rotterdam"].pop("disclosure_key"))
+    code, lines = check("matcher", config)
+    assert code == 0, lines
+    assert [line for line in lines if line.startswith("warning:")] == [
+        f"warning: {config}: partners.politie-rotterdam: no disclosure_key, so every sealed "
+        "disclosure from it is refused (FAILED_PRECONDITION, DISCLOSURE_KEY_NOT_REGISTERED); "
+        "register the gateway's disclosure.key.pub as partners.politie-rotterdam.disclosure_key"]
+
+
 # Each row: the service, a change to its generated config, the line the operator must see.
 MISTAKES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("pseudonymiser", lambda d: d.update(max_batch_sise=10),

@@ -20,10 +20,12 @@ from google.protobuf.duration_pb2 import Duration
 
 from crypto.pseudonyms import voprf_input
 from crypto.sealing import seal
-from crypto.signing import VerifyKey
+from crypto.keys import load_signing_key
+from crypto.signing import SigningKey, VerifyKey
 from domain.identifiers.address import parse_address
 from domain.identifiers.bsn import parse_bsn
 from samenloop.v1 import common_pb2, partner_pb2, partner_pb2_grpc, policy_pb2_grpc
+from services.common.disclosure import statement
 from services.common.tls import secure_channel
 from services.matcher import reveal
 from services.pseudonymiser.client import PseudonymiserClient
@@ -169,11 +171,19 @@ class GatewayTestClient:
                  ) -> partner_pb2.SubmitDisclosureResponse:
         doc = self.verify(signed)
         box = seal(doc["recipient_public_key"], json.dumps(values).encode("utf-8"))
+        key = self.disclosure_key
         return self.stub.SubmitDisclosure(partner_pb2.SubmitDisclosureRequest(
             reveal_request=doc["name"],
             sealed=common_pb2.SealedBox(ciphertext=box,
-                                        recipient_public_key=doc["recipient_public_key"])),
+                                        recipient_public_key=doc["recipient_public_key"]),
+            disclosure_signature=key.sign_bytes(statement(doc["name"], box, doc["partner"])),
+            disclosure_key_id=key.key_id),
             timeout=30)
+
+    @property
+    def disclosure_key(self) -> SigningKey:
+        """This gateway's disclosure key from the dev PKI (registered with the matcher)."""
+        return load_signing_key(self.pki.key_file(self.component, "disclosure"))
 
     def refuse(self, signed: partner_pb2.SignedRevealRequest,
                reason: int = partner_pb2.REFUSAL_REASON_SIGNAL_NOT_LIVE

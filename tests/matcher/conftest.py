@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import pytest
 import yaml
 
 from crypto.devsetup import issue_component, load_ca
-from crypto.keys import KeyKind, generate_key_file
+from crypto.keys import KeyKind, generate_key_file, load_signing_key
 from policies.revocation import sign_revocation
 from samenloop.v1 import (
     audit_pb2_grpc,
@@ -121,9 +122,17 @@ def _quiet_json_logs() -> None:
     configure_logging("matcher-tests", level="WARNING")
 
 
+def registered_partners(pki: Pki) -> dict[str, PartnerEntry]:
+    """PARTNERS, each with its gateway's disclosure key from the dev PKI registered, as
+    `dev-setup` writes them into matcher.yaml (a sealed box is accepted only when signed)."""
+    return {org: replace(p, disclosure_key=load_signing_key(
+                pki.key_file(f"gateway-{org}", "disclosure")).verify_key)
+            for org, p in PARTNERS.items()}
+
+
 def settings_for(pki: Pki, pseudonymiser: Pseudonymiser, **overrides: object) -> MatcherSettings:
     values: dict[str, object] = {
-        "partners": PARTNERS,
+        "partners": registered_partners(pki),
         "accepted_key_ids": frozenset({pseudonymiser.key_id}),
         "municipality": "GM0599",
         "controller": CONTROLLER,

@@ -64,7 +64,9 @@ def write_config(tmp: Path, pki: Pki, pseudonymiser: Pseudonymiser, url: str) ->
         "controller": "gemeente-rotterdam",
         "officer_trust": str(pki.trust),
         "pseudonymiser_key_ids": [pseudonymiser.key_id],
-        "partners": {org: {"kind": p.kind, "purposes": sorted(p.purposes)}
+        "partners": {org: {"kind": p.kind, "purposes": sorted(p.purposes),
+                           "disclosure_key": str(pki.dir / pki.component(f"gateway-{org}")[
+                               "keys"]["disclosure"]["public_file"])}
                      for org, p in PARTNERS.items()},
         "purge_interval_seconds": 0,
         "log_level": "INFO",

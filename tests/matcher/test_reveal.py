@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 
 import grpc
 import pytest
@@ -13,6 +14,12 @@ from crypto.errors import InvalidSignature
 from crypto.keys import load_verify_key, load_x25519_private_key
 from crypto.sealing import open_sealed
 from samenloop.v1 import common_pb2, partner_pb2, wijkteam_pb2
+from services.common.disclosure import statement
+from services.common.error_reason import (
+    DISCLOSURE_KEY_NOT_REGISTERED,
+    REVEAL_REQUEST_CLOSED,
+    reason_of,
+)
 from services.matcher import reveal
 from services.matcher.schema import disclosures
 from tests.matcher.conftest import Harness
@@ -85,13 +92,18 @@ def test_disclosures_are_opaque_and_only_for_the_recipient_team(matcher: Harness
     [rr_p] = police.pull()
     police.refuse(rr_p, partner_pb2.REFUSAL_REASON_SIGNAL_NOT_LIVE)
     [rr_g] = ggz.pull()
-    # A box sealed to another key is refused by the matcher.
+    # A box sealed to another key is refused by the matcher (signed, so that is the check).
+    key = ggz.disclosure_key
     with pytest.raises(grpc.RpcError) as err:
         ggz.stub.SubmitDisclosure(partner_pb2.SubmitDisclosureRequest(
             reveal_request=rr_g.request.name,
             sealed=common_pb2.SealedBox(ciphertext=b"x" * 80,
-                                        recipient_public_key="A" * 43 + "=")), timeout=10)
+                                        recipient_public_key="A" * 43 + "="),
+            disclosure_signature=key.sign_bytes(statement(rr_g.request.name, b"x" * 80,
+                                                          GGZ)),
+            disclosure_key_id=key.key_id), timeout=10)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not the recipient key of the policy" in (err.value.details() or "")
 
     # Stored opaque: the matcher holds the ciphertext, never the plaintext.
     with matcher.matcher.engine.connect() as conn:
@@ -170,3 +182,33 @@ def test_long_poll_and_stream_wake_on_a_new_alert(matcher: Harness) -> None:
     assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED  # nothing for another team
     # A pull with no request waiting returns when its wait is over.
     assert matcher.gateway(GGZ).pull(wait=0.3) == []
+
+
+def test_a_sealed_box_needs_a_registered_key_and_an_open_request(matcher: Harness) -> None:
+    """ADR 0029: no unsigned path. A partner without a registered disclosure key cannot submit
+    a sealed box at all (its refusals still count); an answer to a cancelled request says so
+    with a reason a gateway acts on."""
+    alert = make_alert(matcher)
+    housing, police = matcher.gateway(HOUSING), matcher.gateway(POLICE)
+    settings = matcher.matcher.settings
+    matcher.matcher.settings = replace(settings, partners={
+        **settings.partners, POLICE: replace(settings.partners[POLICE], disclosure_key=None)})
+    [rr_p] = police.pull()
+    with pytest.raises(grpc.RpcError) as err:
+        police.disclose(rr_p, {"contactpersoon": "Wijkagent Bakker"})  # signed, but unknown key
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason_of(err.value) == DISCLOSURE_KEY_NOT_REGISTERED
+    assert f"partners.{POLICE}.disclosure_key" in (err.value.details() or "")
+    [again] = police.pull()  # nothing was stored: the request still waits
+    assert again.request.name == rr_p.request.name
+    police.refuse(again)  # a refusal carries no identity and needs no key
+    # The housing request is cancelled when its signal is withdrawn.
+    [rr_h] = housing.pull()
+    housing.withdraw("h-1")
+    assert housing.pull() == []
+    with pytest.raises(grpc.RpcError) as err:
+        housing.disclose(rr_h, {"postcode": "3071AB", "huisnummer": "1"})
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason_of(err.value) == REVEAL_REQUEST_CLOSED
+    detail = matcher.team().GetAlert(wijkteam_pb2.GetAlertRequest(name=alert), timeout=10)
+    assert [d.partner for d in detail.disclosures] == [POLICE]

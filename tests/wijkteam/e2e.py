@@ -3,8 +3,8 @@ gateway does (services/common/disclosure.py), and the inbox run as `samenloop in
 
 The partner gateways are played by `tests.matcher.client.GatewayTestClient` (real pseudonymiser,
 real PartnerService); what they disclose is sealed to the team's key from the dev PKI and signed
-with a disclosure key made here, whose public half goes into the inbox's `partner_keys`, as a
-partner publishes it to the team.
+with the gateway's disclosure key from the dev PKI, registered with the matcher, whose public
+half goes into the inbox's `partner_keys`, as a partner publishes it to the team.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from crypto.keys import load_signing_key
 from crypto.sealing import X25519PrivateKey
 from crypto.signing import SigningKey
 from samenloop.v1 import common_pb2, partner_pb2
@@ -32,7 +33,7 @@ from services.common.disclosure import Binding, seal_disclosure
 from services.matcher.schema import disclosures
 from tests.matcher.client import GatewayTestClient
 from tests.matcher.conftest import Harness
-from tests.matcher.helpers import GGZ, HOUSING, MUNICIPALITY, POLICE
+from tests.matcher.helpers import GGZ, HOUSING, MUNICIPALITY, POLICE, Pki
 from tests.wijkteam.helpers import PASSWORD, write_config
 
 POLICY = "inbox-e2e"
@@ -54,14 +55,14 @@ class DisclosureKeys:
     public_files: dict[str, Path]
 
 
-def disclosure_keys(directory: Path) -> DisclosureKeys:
-    directory.mkdir(parents=True, exist_ok=True)
+def disclosure_keys(pki: Pki) -> DisclosureKeys:
+    """Each partner gateway's disclosure key from the dev PKI: the matcher has it registered
+    (a sealed box is accepted only when signed with it) and the team is given its .pub."""
     keys, files = {}, {}
     for org in PARTNERS:
-        key = SigningKey.generate()
-        path = directory / f"{org}-disclosure.key.pub"
-        key.verify_key.save(path)
-        keys[org], files[org] = key, path
+        comp = pki.component(f"gateway-{org}")["keys"]["disclosure"]
+        keys[org] = load_signing_key(pki.dir / comp["file"])
+        files[org] = pki.dir / comp["public_file"]
     return DisclosureKeys(keys, files)
 
 

@@ -93,7 +93,7 @@ def test_a_team_member_works_an_alert_in_the_browser(
         matcher: Harness, browser: Any, tmp_path: Path) -> None:
     h = matcher
     h.publish_policy(id=POLICY)
-    keys = disclosure_keys(tmp_path / "keys")
+    keys = disclosure_keys(matcher.pki)
     alert_a = make_alert(h, "3071AB 1", "111222333", "a")
     alert_b = make_alert(h, "3071AB 2", "123456782", "b")
     id_a, id_b = alert_a.removeprefix("alerts/"), alert_b.removeprefix("alerts/")

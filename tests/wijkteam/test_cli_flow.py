@@ -40,7 +40,7 @@ def audit(h: Harness) -> list[audit_pb2.AuditEntry]:
 def test_the_case_flow_through_the_cli(matcher: Harness, tmp_path: Path) -> None:
     h = matcher
     h.publish_policy(id=POLICY)
-    keys = disclosure_keys(tmp_path / "keys")
+    keys = disclosure_keys(matcher.pki)
     alert = make_alert(h, "3071AB 1", "111222333", "a")
     alert_id = alert.removeprefix("alerts/")
     config = str(inbox_config(tmp_path, h, TEAM, keys))
@@ -114,7 +114,7 @@ def test_the_case_flow_through_the_cli(matcher: Harness, tmp_path: Path) -> None
 
 
 def test_the_user_must_be_a_team_local_id(matcher: Harness, tmp_path: Path) -> None:
-    keys = disclosure_keys(tmp_path / "keys")
+    keys = disclosure_keys(matcher.pki)
     config = str(inbox_config(tmp_path, matcher, TEAM, keys))
     code, out = inbox("alerts", "--config", config, "--user", "Jan de Vries")
     assert code == 1 and "error: user: must be the regisseur's team-local user id" in out
@@ -123,7 +123,7 @@ def test_the_user_must_be_a_team_local_id(matcher: Harness, tmp_path: Path) -> N
 @pytest.mark.parametrize("password_line", ["kort\n", ""])
 def test_user_add_refuses_short_passwords_from_stdin(
         matcher: Harness, tmp_path: Path, password_line: str) -> None:
-    keys = disclosure_keys(tmp_path / "keys")
+    keys = disclosure_keys(matcher.pki)
     config = str(inbox_config(tmp_path, matcher, TEAM, keys))
     result = runner.invoke(app, ["inbox", "user", "add", "u-1", "--config", config],
                            input=password_line)

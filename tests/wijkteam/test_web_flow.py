@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import grpc
 import pytest
 from starlette.testclient import TestClient
 
 from crypto.sealing import seal
 from samenloop.v1 import audit_pb2, common_pb2, partner_pb2
+from services.matcher.schema import disclosures
 from services.wijkteam.accounts import AccountStore
 from services.wijkteam.inbox import Inbox
 from services.wijkteam.settings import load_inbox_settings
@@ -21,7 +23,15 @@ from services.wijkteam.web import InboxApp
 from tests.matcher.conftest import Harness
 from tests.matcher.helpers import HOUSING, OTHER_TEAM
 from tests.support.databases import database_url
-from tests.wijkteam.e2e import POLICY, disclosure_keys, inbox_config, make_alert, pending_for
+from tests.wijkteam.e2e import (
+    POLICY,
+    disclose,
+    disclosure_keys,
+    disclosure_row,
+    inbox_config,
+    make_alert,
+    pending_for,
+)
 from tests.wijkteam.helpers import PASSWORD, TEAM, csrf_of
 
 
@@ -54,17 +64,26 @@ def post(client: TestClient, path: str, **fields: str) -> str:
 def test_the_case_flow_in_the_web_app(matcher: Harness, tmp_path: Path) -> None:
     h = matcher
     h.publish_policy(id=POLICY)
-    keys = disclosure_keys(tmp_path / "keys")
+    keys = disclosure_keys(matcher.pki)
     alert = make_alert(h, "3071AB 1", "111222333", "w")
     alert_id = alert.removeprefix("alerts/")
-    # A gateway that does not sign: the box opens with the team's key, but nothing proves who
-    # sealed it, so the inbox must not show it.
+    # A gateway that does not sign: the matcher refuses its box (ADR 0029).
     housing = h.gateway(HOUSING)
-    doc = housing.verify(pending_for(housing, alert))
+    rr = pending_for(housing, alert)
+    doc = housing.verify(rr)
     box = seal(doc["recipient_public_key"], json.dumps({"geslachtsnaam": "Jansen"}).encode())
-    housing.stub.SubmitDisclosure(partner_pb2.SubmitDisclosureRequest(
-        reveal_request=doc["name"], sealed=common_pb2.SealedBox(
-            ciphertext=box, recipient_public_key=doc["recipient_public_key"])), timeout=30)
+    with pytest.raises(grpc.RpcError) as refused:
+        housing.stub.SubmitDisclosure(partner_pb2.SubmitDisclosureRequest(
+            reveal_request=doc["name"], sealed=common_pb2.SealedBox(
+                ciphertext=box, recipient_public_key=doc["recipient_public_key"])), timeout=30)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # A compromised matcher puts it in place of the signed answer: the box opens with the
+    # team's key, but nothing proves who sealed it, so the inbox must not show it.
+    disclose(housing, rr, {"geslachtsnaam": "Jansen"}, keys.keys[HOUSING])
+    row = disclosure_row(h, alert, HOUSING)
+    with h.matcher.engine.begin() as conn:
+        conn.execute(disclosures.update().where(disclosures.c.id == row.id).values(
+            ciphertext=box, signature=None, signature_key_id=None))
 
     with web_client(inbox_config(tmp_path / "team", h, TEAM, keys), "u-17") as client:
         listing = client.get("/alerts").text

@@ -11,6 +11,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from samenloop.v1 import common_pb2
+from services.common import error_reason
 from services.common.identity import UnauthenticatedPeer, peer_identity
 from services.common.logging import get_logger
 from services.matcher.clock import to_utc_aware
@@ -56,6 +57,8 @@ def caller(context: grpc.ServicerContext) -> Caller:
 
 def _abort(context: grpc.ServicerContext, exc: MatcherError) -> None:
     code = _CODES.get(type(exc), grpc.StatusCode.INTERNAL)
+    if exc.reason:
+        error_reason.abort(context, code, str(exc), exc.reason)
     context.abort(code, str(exc))
 
 
