@@ -49,7 +49,7 @@ def reason_of(error: grpc.RpcError) -> str | None:
         status = status_pb2.Status()
         try:
             status.ParseFromString(value)
-        except Exception:  # noqa: BLE001 - a malformed trailer is no reason
+        except Exception:
             return None
         for detail in status.details:
             info = error_details_pb2.ErrorInfo()

@@ -15,11 +15,19 @@ import sqlalchemy as sa
 
 from samenloop.v1 import common_pb2, partner_pb2
 from services.partner_gateway import audit as events
-from services.partner_gateway.disclosure import REFUSE, REFUSED_BY_APPROVER, Decision, Discloser
+from services.partner_gateway.disclosure import (
+    REFUSE,
+    REFUSED_BY_APPROVER,
+    Decision,
+    Discloser,
+    RequestClosed,
+)
 from services.partner_gateway.journal import now_utc
 from services.partner_gateway.store import approvals
 
 WAITING, APPROVED, REFUSED, ANSWERED = "waiting", "approved", "refused", "answered"
+CANCELLED = "cancelled"
+"""The matcher closed the request before the local answer reached it."""
 
 
 class ApprovalError(Exception):
@@ -94,8 +102,7 @@ def approve(discloser: Discloser, request: str, by: str) -> Decision:
 def send_approved(discloser: Discloser, request: str) -> Decision:
     row = _row(discloser, request, (APPROVED,))
     decision = discloser.decide(_signed(row), approved_by=row.decided_by or "approver")
-    discloser.answer(decision)
-    _set_state(discloser, row.request, ANSWERED, None)
+    _send(discloser, decision)
     return decision
 
 
@@ -115,9 +122,19 @@ def refuse(discloser: Discloser, request: str, by: str) -> Decision:
 def refuse_again(discloser: Discloser, request: str) -> Decision:
     """Send the refusal of a locally refused request to the matcher."""
     decision = Decision(REFUSE, request, REFUSED_BY_APPROVER, "refused by a local approver")
-    discloser.answer(decision)
-    _set_state(discloser, request, ANSWERED, None)
+    _send(discloser, decision)
     return decision
+
+
+def _send(discloser: Discloser, decision: Decision) -> None:
+    """Answer the matcher and mark the request answered, or cancelled if the matcher closed it
+    meanwhile (then `ApprovalError` says so: nothing was sent)."""
+    try:
+        discloser.answer(decision)
+    except RequestClosed as exc:
+        _set_state(discloser, decision.request, CANCELLED, None)
+        raise ApprovalError(str(exc)) from None
+    _set_state(discloser, decision.request, ANSWERED, None)
 
 
 def pending_approved(discloser: Discloser) -> list[str]:

@@ -31,6 +31,8 @@ APPROVED = "approved_locally"
 APPROVAL_REFUSED = "refused_locally"
 LIMIT_ALARM = "limit_reached"
 VAULT_PURGED = "vault_purged"
+CANCELLED = "request_cancelled"
+"""The matcher no longer expects an answer (signal withdrawn, alert closed, request expired)."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import TypeVar
 import grpc
 
 from crypto.errors import CryptoError, InvalidProof
+from services.common.error_reason import reason_of
 from services.common.server_identity import ServerIdentityError
 from services.common.tls import TlsMaterial, secure_channel
 from services.pseudonymiser.client import PinnedKeyMismatch, PseudonymiserClient
@@ -43,11 +44,17 @@ class CertificateRefused(GatewayConnectionError):
 
 
 class PeerRefused(GatewayConnectionError):
-    """The peer answered with a non-transient error (permission, invalid argument...)."""
+    """The peer answered with a non-transient error (permission, invalid argument...).
 
-    def __init__(self, message: str, code: grpc.StatusCode | None) -> None:
+    `reason` is the ErrorInfo reason the peer attached, if any (services/common/error_reason):
+    what a program can act on, where `code` alone is ambiguous.
+    """
+
+    def __init__(self, message: str, code: grpc.StatusCode | None, reason: str | None = None
+                 ) -> None:
         super().__init__(message)
         self.code = code
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,7 @@ def call_with_retry(
             if code not in TRANSIENT:
                 name = code.name if code is not None else "UNKNOWN"
                 raise PeerRefused(f"{what} at {target} answered {name}: {_details(exc)}",
-                                  code) from None
+                                  code, reason_of(exc)) from None
             last = exc
             if attempt + 1 < policy.attempts:
                 sleep(policy.delay(attempt))

@@ -13,7 +13,9 @@ For each request pulled from the matcher (`decide`):
 8. seal the fields, bound to the request (services.common.disclosure), and sign.
 
 Every decision goes into the local audit log with field names and a reason code, never values.
-`answer` then sends the sealed box or the refusal to the matcher.
+`answer` then sends the sealed box or the refusal to the matcher. A request the matcher has
+closed meanwhile (signal withdrawn, alert closed, expired) is logged and audited as
+`reveal_request_cancelled` and raises `RequestClosed`: the caller goes on with the next one.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from policies.fields import IDENTITY_FIELDS
 from policies.trust import Trust, load_trust
 from samenloop.v1 import common_pb2, partner_pb2, policy_pb2
 from services.common.disclosure import Binding, SignedDisclosure, seal_disclosure
+from services.common.error_reason import REVEAL_REQUEST_CLOSED
 from services.common.logging import get_logger
 from services.matcher import reveal
 from services.partner_gateway import audit as events
@@ -75,8 +78,15 @@ REFUSAL_REASONS: Mapping[str, int] = {
 }
 """Every local reason code and the RefusalReason the matcher receives for it."""
 
+REQUEST_CANCELLED = "reveal_request_cancelled"
+"""Log event and audit reason: the matcher expects no answer any more (REVEAL_REQUEST_CLOSED)."""
+
 SEAL, REFUSE, HOLD = "seal", "refuse", "hold"
 FOUR_EYES, LIMIT_DAY, LIMIT_POLICY = "four_eyes", "limit_per_day", "limit_per_policy"
+
+
+class RequestClosed(Exception):
+    """The matcher no longer expects an answer to this request; go on with the next one."""
 
 
 @dataclass(frozen=True)
@@ -240,10 +250,21 @@ class Discloser:
                                            partner_pb2.REFUSAL_REASON_OTHER),
                 detail=decision.reason_code))
         stub = self.gw.partner_stub
-        response = call_with_retry(
-            "the matcher", self.gw.settings.matcher,
-            lambda: stub.SubmitDisclosure(request, timeout=self.gw.retry.timeout_seconds),
-            self.gw.retry)
+        try:
+            response = call_with_retry(
+                "the matcher", self.gw.settings.matcher,
+                lambda: stub.SubmitDisclosure(request, timeout=self.gw.retry.timeout_seconds),
+                self.gw.retry)
+        except PeerRefused as exc:
+            if exc.reason != REVEAL_REQUEST_CLOSED:
+                raise
+            self.audit.append(events.CANCELLED, request=decision.request,
+                              reason_code=REQUEST_CANCELLED)
+            self.log.info(REQUEST_CANCELLED, request=decision.request,
+                          answer=decision.action)
+            raise RequestClosed(f"{decision.request} was cancelled or expired at the matcher "
+                                "(its signal withdrawn or its alert closed); nothing was "
+                                "sent") from None
         return str(response.disclosure)
 
 

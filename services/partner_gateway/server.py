@@ -3,12 +3,16 @@
 The gateway makes outbound connections only: it long-polls the matcher for reveal requests
 addressed to it, decides each one (`Discloser.decide`), and answers. Requests approved locally
 are answered on the next turn; the vault is purged of expired rows once a day. A matcher that
-is away is said once per outage and retried with backoff; the loop ends on SIGTERM/SIGINT.
+is away (or refuses the gateway's calls) is said once per outage and retried with backoff; a
+request the matcher has closed meanwhile is said and skipped, never waited for. The loop ends on
+SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Callable
 from datetime import date
 
 import sqlalchemy as sa
@@ -18,8 +22,12 @@ from samenloop.v1 import partner_pb2
 from services.common.logging import get_logger
 from services.partner_gateway import approvals as queue
 from services.partner_gateway import audit as events
-from services.partner_gateway.connections import GatewayConnectionError, call_with_retry
-from services.partner_gateway.disclosure import Discloser
+from services.partner_gateway.connections import (
+    GatewayConnectionError,
+    PeerRefused,
+    call_with_retry,
+)
+from services.partner_gateway.disclosure import Discloser, RequestClosed
 from services.partner_gateway.runtime import Gateway
 from services.partner_gateway.store import approvals
 
@@ -36,14 +44,15 @@ def purge_vault(gw: Gateway, today: date) -> int:
 
 
 def serve_once(discloser: Discloser, wait_seconds: float) -> int:
-    """One turn: answer locally decided requests, then pull and answer new ones."""
+    """One turn: answer locally decided requests, then pull and answer new ones. A request
+    the matcher has closed meanwhile is logged (`reveal_request_cancelled`) and skipped."""
     for request in queue.pending_approved(discloser):
-        queue.send_approved(discloser, request)
+        _unless_closed(queue.send_approved, discloser, request)
     with discloser.gw.engine.connect() as conn:
         refused = list(conn.execute(sa.select(approvals.c.request).where(
             approvals.c.state == queue.REFUSED)).scalars())
     for request in refused:
-        queue.refuse_again(discloser, request)
+        _unless_closed(queue.refuse_again, discloser, request)
     gw = discloser.gw
     req = partner_pb2.PullRevealRequestsRequest(max_requests=100)
     req.wait.CopyFrom(Duration(seconds=int(wait_seconds)))
@@ -53,8 +62,18 @@ def serve_once(discloser: Discloser, wait_seconds: float) -> int:
         lambda: stub.PullRevealRequests(req, timeout=wait_seconds + gw.retry.timeout_seconds),
         gw.retry).reveal_requests
     for signed in pulled:
-        discloser.answer(discloser.decide(signed))
+        try:
+            discloser.answer(discloser.decide(signed))
+        except RequestClosed:
+            continue  # said and audited by `answer`; the next request is not held up
     return len(pulled)
+
+
+def _unless_closed(send: Callable[[Discloser, str], object], discloser: Discloser,
+                   request: str) -> None:
+    # A request closed at the matcher meanwhile is marked, logged and audited by `send`.
+    with contextlib.suppress(queue.ApprovalError):
+        send(discloser, request)
 
 
 def serve(gw: Gateway, stop: threading.Event) -> None:
@@ -75,6 +94,10 @@ def serve(gw: Gateway, stop: threading.Event) -> None:
                 away = False
         except GatewayConnectionError as exc:
             if not away:
-                log.warning("matcher_unreachable", error=str(exc))
+                if isinstance(exc, PeerRefused):  # it answered, but not as expected
+                    log.error("matcher_refused", error=str(exc),
+                              code=exc.code.name if exc.code else "", reason=exc.reason or "")
+                else:
+                    log.warning("matcher_unreachable", error=str(exc))
                 away = True
             stop.wait(min(30.0, gw.retry.max_seconds))

@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 import pytest
 import sqlalchemy as sa
+import structlog.testing
 
 from crypto.keys import load_signing_key, load_verify_key, load_x25519_private_key
 from crypto.sealing import X25519PrivateKey, seal
@@ -40,10 +41,11 @@ from services.matcher import reveal
 from services.partner_gateway import audit as events
 from services.partner_gateway.approvals import approve, list_waiting
 from services.partner_gateway.audit import AuditLog
-from services.partner_gateway.disclosure import HOLD, REFUSE, SEAL, Discloser
+from services.partner_gateway.disclosure import HOLD, REFUSE, SEAL, Discloser, RequestClosed
 from services.partner_gateway.runtime import Gateway
 from services.partner_gateway.server import serve_once
 from services.partner_gateway.settings import load_settings
+from services.partner_gateway.store import approvals
 from tests.gateway.conftest import (
     OFFICER,
     Deployment,
@@ -413,3 +415,51 @@ def test_signature_check_is_over_the_exact_statement() -> None:
          "reveal_request": "revealRequests/a"}, separators=(",", ":"), sort_keys=True).encode()
     assert statement("revealRequests/a", box, "p") == expected
     assert base64.b64encode(sig)
+
+
+def test_a_request_closed_at_the_matcher_is_said_and_skipped_not_waited_for(
+        deployment: Deployment, matcher: MatcherProcess, tmp_path: Path) -> None:
+    """The matcher cancels a request when its signal is withdrawn there or the alert closes.
+    An answer that arrives afterwards is logged and audited as `reveal_request_cancelled`, and
+    the gateway goes on with the next request instead of backing off as if the matcher were
+    away (issue 12)."""
+    s = Setup(deployment, matcher, tmp_path, four_eyes=True)
+    try:
+        serve_once(s.discloser, 5)
+        waiting = {w.signal_id: w.request for w in list_waiting(s.discloser)}
+        assert set(waiting) == {"h-1", "h-2"}
+        # Both approved locally while the matcher was away (so not sent yet) ...
+        with s.gw.engine.begin() as conn:
+            conn.execute(approvals.update().values(state="approved", decided_by="fg-017"))
+        # ... and meanwhile h-1 is withdrawn at the matcher, which cancels its request.
+        s.gw.partner_stub.WithdrawSignals(partner_pb2.WithdrawSignalsRequest(
+            batch_id="w-1", withdrawals=[partner_pb2.Withdrawal(signal_id="h-1",
+                                                                reason_code="resolved")]),
+            timeout=30)
+        with structlog.testing.capture_logs() as logged:
+            serve_once(s.discloser, 0)  # no exception: nothing for `serve` to back off from
+        assert [(e["event"], e["request"]) for e in logged
+                if e["event"] == "reveal_request_cancelled"] == [
+            ("reveal_request_cancelled", waiting["h-1"])]
+        assert [d.reveal_request for d in s.alert().disclosures] == [waiting["h-2"]]
+        states = {w.request: w.state for w in list_waiting(s.discloser, include_decided=True)}
+        assert states == {waiting["h-1"]: "cancelled", waiting["h-2"]: "answered"}
+        log = AuditLog(s.gw.engine)
+        assert [(e.request, e.reason_code) for e in log.entries(events.CANCELLED)] == [
+            (waiting["h-1"], "reveal_request_cancelled")]
+        # The same for a request decided as usual and answered after it closed.
+        decision = s.discloser.decide(_signed_of(s, waiting["h-1"]), approved_by="fg-017")
+        assert decision.action == SEAL  # the vault still holds h-1: only the matcher withdrew
+        with pytest.raises(RequestClosed, match="nothing was sent"):
+            s.discloser.answer(decision)
+    finally:
+        s.close()
+
+
+def _signed_of(s: Setup, request: str) -> partner_pb2.SignedRevealRequest:
+    with s.gw.engine.connect() as conn:
+        row = conn.execute(sa.select(approvals).where(approvals.c.request == request)).one()
+    return partner_pb2.SignedRevealRequest(
+        request=partner_pb2.RevealRequest(name=request),
+        signed=common_pb2.SignedPayload(payload=bytes(row.payload), signature=bytes(row.signature),
+                                        key_id=row.key_id))

@@ -18,9 +18,9 @@ from typing import Any
 import grpc
 from google.protobuf.duration_pb2 import Duration
 
+from crypto.keys import load_signing_key
 from crypto.pseudonyms import voprf_input
 from crypto.sealing import seal
-from crypto.keys import load_signing_key
 from crypto.signing import SigningKey, VerifyKey
 from domain.identifiers.address import parse_address
 from domain.identifiers.bsn import parse_bsn
