@@ -33,13 +33,14 @@ def _one_line_errors() -> Iterator[None]:
     from domain.errors import DomainError
     from policies.errors import PolicyError
     from services.common.config import ConfigError
+    from services.common.db import DatabaseUnavailable
     from services.common.tls import TlsConfigError
     from services.partner_gateway.connections import GatewayConnectionError
 
     try:
         yield
     except (ConfigError, CryptoError, DomainError, PolicyError, TlsConfigError,
-            GatewayConnectionError) as exc:
+            GatewayConnectionError, DatabaseUnavailable) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_UNUSABLE) from None
     except OSError as exc:
@@ -60,6 +61,17 @@ def config_check(
     with _one_line_errors():
         settings = load_settings(file)
     print_effective(settings.effective(), str(file), as_json)
+
+
+def migrate(config: Path = CONFIG) -> None:
+    """Create or upgrade the gateway's own database (Alembic); every command also does this
+    when it opens the database, so this is for doing it on purpose, e.g. before a backup."""
+    from services.partner_gateway.settings import load_settings
+    from services.partner_gateway.store import migrate_store
+
+    with _one_line_errors():
+        migrate_store(load_settings(config).db_url)
+    typer.echo("gateway database is at the latest revision", err=True)
 
 
 def _start(config: Path):  # type: ignore[no-untyped-def]
@@ -377,6 +389,7 @@ def _check_codes(reason: str, role: str) -> None:
 def register(app: typer.Typer) -> None:
     """Add the running gateway's commands to the `samenloop gateway` group."""
     app.command("config-check")(config_check)
+    app.command("migrate")(migrate)
     app.command("ingest")(ingest)
     app.command("serve")(serve)
     app.command("watch")(watch)

@@ -1,8 +1,10 @@
 """The gateway's own database: journal, identity vault, approval queue, local audit log.
 
-SQLite under `data_dir` by default, any SQLAlchemy URL allowed. The schema is created on first
-use (`open_store`); it is versioned by `SCHEMA_VERSION` in the `gateway_meta` table so a later
-release can migrate it (ADR 0017).
+SQLite under `data_dir` by default, any SQLAlchemy URL allowed. The tables are defined here and
+created by the Alembic migrations in `migrations/` (ADR 0029), which `open_store` runs on start
+(`samenloop gateway migrate` runs them on their own). A new table or column is a new migration
+next to `0001_initial.py`, never an edit of an applied one; tests/gateway/test_migrations.py checks
+that these tables and the migrations agree on SQLite and PostgreSQL.
 
 Nothing here holds an identity in clear: the vault holds ciphertexts (crypto.vault), the
 journal holds pseudonymised rows as they were sent, the audit log holds ids, codes and field
@@ -11,12 +13,12 @@ names only.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services.common.db import create_engine, is_sqlite
-
-SCHEMA_VERSION = "1"
+from services.common.db import DatabaseNotMigrated, create_engine, ensure_migrated, migrate
 
 metadata = sa.MetaData()
 
@@ -106,28 +108,28 @@ audit = sa.Table(
     sa.Index("ix_audit_event_at", "event", "at"),
 )
 
-_SQLITE_APPEND_ONLY = (
-    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
-    "BEGIN SELECT RAISE(ABORT, 'the gateway audit log is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
-    "BEGIN SELECT RAISE(ABORT, 'the gateway audit log is append-only'); END",
-)
-_PG_APPEND_ONLY = (
-    "CREATE OR REPLACE FUNCTION gateway_audit_append_only() RETURNS trigger AS $$ BEGIN "
-    "RAISE EXCEPTION 'the gateway audit log is append-only'; END $$ LANGUAGE plpgsql",
-    "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log",
-    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
-    "FOR EACH ROW EXECUTE FUNCTION gateway_audit_append_only()",
-)
+MIGRATIONS = Path(__file__).parent / "migrations"
+"""The gateway's Alembic migrations (ADR 0029): a new table or column is a new revision."""
+
+
+def migrate_store(url: str) -> None:
+    """Bring the gateway database at `url` to the latest revision (creating it if new)."""
+    migrate(MIGRATIONS, url)
 
 
 def open_store(url: str) -> Engine:
-    """An engine on the gateway database, with the schema created if it is new."""
+    """An engine on the gateway database, migrated to the latest revision first.
+
+    The gateway is one process per partner on its own database, so it migrates on start (and
+    `samenloop gateway migrate` does the same on its own); a database at the latest revision is
+    only read, never written, by this check.
+    """
     engine = create_engine(url)
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        for statement in _SQLITE_APPEND_ONLY if is_sqlite(url) else _PG_APPEND_ONLY:
-            conn.exec_driver_sql(statement)
-        if conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).first() is None:
-            conn.execute(sa.insert(meta).values(key="schema", value=SCHEMA_VERSION))
+    try:
+        ensure_migrated(engine, MIGRATIONS, "samenloop gateway migrate")
+    except DatabaseNotMigrated:
+        migrate_store(url)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
