@@ -261,38 +261,15 @@ def open_alerts(team_configs: dict[str, Path]) -> list[TeamAlert]:
 
 
 def _open(inbox: Any, team: str, name: str) -> TeamAlert:
-    """What the inbox's alert page does after a reason is chosen, keeping each box's signal
-    id (the inbox shows it per partner, the demo's JSON names it)."""
-    from samenloop.v1 import wijkteam_pb2
-    from services.common.disclosure import DisclosureRejected, verify_disclosure
-    from services.wijkteam.inbox import PARTNER_KINDS
-
-    detail = inbox.alert(DEMO_USER, name)  # pending count, partner kinds (no identity)
-    alert = inbox._call(inbox.stub.GetAlert, wijkteam_pb2.GetAlertRequest(
-        name=name, user=DEMO_USER, view_reason=VIEW_REASON))
-    policy = inbox._policy(alert)
-    disclosures = []
-    for d in alert.disclosures:
-        kind = PARTNER_KINDS.get(d.partner_kind, "")
-        if not d.HasField("sealed"):
-            disclosures.append(OpenedDisclosure(kind, "", False, "refused", {},
-                                                d.refusal_reason))
-            continue
-        allowed = policy.disclosure.get(kind, ()) if policy.verified else ()
-        try:
-            opened = verify_disclosure(
-                ciphertext=bytes(d.sealed.ciphertext), signature=bytes(d.disclosure_signature),
-                key_id=d.disclosure_key_id, reveal_request=d.reveal_request, partner=d.partner,
-                partner_keys=inbox.partner_keys, private_key=inbox._private_key,
-                alert=alert.name, policy_id=alert.policy_id,
-                policy_version=alert.policy_version, policy_digest=alert.policy_digest,
-                allowed_fields=allowed)
-        except DisclosureRejected:
-            inbox._report_unverified(DEMO_USER, d.name, "demo: verification failed")
-            disclosures.append(OpenedDisclosure(kind, "", False, "unverified", {}))
-            continue
-        disclosures.append(OpenedDisclosure(kind, opened.binding.signal_id, True, "opened",
-                                            dict(opened.fields)))
-    return TeamAlert(name.removeprefix("alerts/"), team, alert.policy_id, list(alert.domains),
+    """What the inbox's alert page shows after a reason is chosen (its public API: verified,
+    opened, an unverified box reported), keeping each opened box's signal id for the JSON."""
+    detail = inbox.alert(DEMO_USER, name, view_reason=VIEW_REASON)
+    disclosures = [
+        OpenedDisclosure(d.partner_kind, d.signal_id if d.status == "opened" else "",
+                         d.status == "opened", d.status, dict(d.values),
+                         d.refusal_reason if d.status == "refused" else "")
+        for d in detail.disclosures]
+    summary = detail.summary
+    return TeamAlert(summary.alert_id, team, summary.policy.policy_id, list(summary.domains),
                      list(detail.partner_kinds), disclosures,
                      sum(n for _, n in detail.pending))

@@ -562,7 +562,8 @@ class SubmitDisclosureRequest(google.protobuf.message.Message):
     """Required with `sealed`. Ed25519 signature by the gateway's disclosure key over
     b"samenloop disclosure v1\\n" + RFC 8785 JSON of {"box_sha256": hex SHA-256 of
     sealed.ciphertext, "partner": organisation, "reveal_request": reveal_request}. The matcher
-    verifies it with the key registered for the partner and hands it to the team unchanged.
+    verifies it with the key registered for the partner (a partner without one cannot submit
+    a sealed box) and hands it to the team unchanged.
     """
     disclosure_key_id: builtins.str
     """Key id (`ed25519:…`) of the disclosure key that made `disclosure_signature`."""

@@ -220,7 +220,16 @@ class PartnerServiceStub(typing.Generic[_PartnerServiceSubmitSignalsType, _Partn
     """
 
     SubmitDisclosure: _PartnerServiceSubmitDisclosureType
-    """Answers a reveal request with a sealed disclosure or a refusal."""
+    """Answers a reveal request with a sealed disclosure or a refusal. Answering the same request
+    again with the same kind of answer returns the first disclosure (a retry is harmless).
+    Errors a gateway acts on carry a google.rpc.ErrorInfo (domain `samenloop.v1`) with a reason:
+    FAILED_PRECONDITION `REVEAL_REQUEST_CLOSED`: the request was cancelled (its signal
+    withdrawn, its alert closed) or expired; nothing is stored, go on with the next request.
+    FAILED_PRECONDITION `DISCLOSURE_KEY_NOT_REGISTERED`: a sealed box from a partner with no
+    registered disclosure key; every sealed box must be signed and verified, so none is
+    accepted until the matcher operator registers the gateway's key (a refusal still is).
+    INVALID_ARGUMENT: a missing or wrong signature, or a box for another recipient key.
+    """
 
 PartnerServiceAsyncStub: typing_extensions.TypeAlias = PartnerServiceStub[
     grpc.aio.UnaryUnaryMultiCallable[
@@ -320,6 +329,15 @@ class PartnerServiceServicer(metaclass=abc.ABCMeta):
         request: samenloop.v1.partner_pb2.SubmitDisclosureRequest,
         context: _ServicerContext,
     ) -> typing.Union[samenloop.v1.partner_pb2.SubmitDisclosureResponse, collections.abc.Awaitable[samenloop.v1.partner_pb2.SubmitDisclosureResponse]]:
-        """Answers a reveal request with a sealed disclosure or a refusal."""
+        """Answers a reveal request with a sealed disclosure or a refusal. Answering the same request
+        again with the same kind of answer returns the first disclosure (a retry is harmless).
+        Errors a gateway acts on carry a google.rpc.ErrorInfo (domain `samenloop.v1`) with a reason:
+        FAILED_PRECONDITION `REVEAL_REQUEST_CLOSED`: the request was cancelled (its signal
+        withdrawn, its alert closed) or expired; nothing is stored, go on with the next request.
+        FAILED_PRECONDITION `DISCLOSURE_KEY_NOT_REGISTERED`: a sealed box from a partner with no
+        registered disclosure key; every sealed box must be signed and verified, so none is
+        accepted until the matcher operator registers the gateway's key (a refusal still is).
+        INVALID_ARGUMENT: a missing or wrong signature, or a box for another recipient key.
+        """
 
 def add_PartnerServiceServicer_to_server(servicer: PartnerServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...

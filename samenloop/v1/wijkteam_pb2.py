@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from samenloop.v1 import common_pb2 as samenloop_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsamenloop/v1/wijkteam.proto\x12\x0csamenloop.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19samenloop/v1/common.proto\"\xaf\x02\n\nDisclosure\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12/\n\x0cpartner_kind\x18\x03 \x01(\x0e\x32\x19.samenloop.v1.PartnerKind\x12\x0e\n\x06\x66ields\x18\x04 \x03(\t\x12\'\n\x06sealed\x18\x05 \x01(\x0b\x32\x17.samenloop.v1.SealedBox\x12\x16\n\x0erefusal_reason\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ereveal_request\x18\x08 \x01(\t\x12\x1c\n\x14\x64isclosure_signature\x18\t \x01(\x0c\x12\x19\n\x11\x64isclosure_key_id\x18\n \x01(\t\"\xa8\x04\n\x05\x41lert\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tpolicy_id\x18\x02 \x01(\t\x12\x16\n\x0epolicy_version\x18\x03 \x01(\x05\x12\x15\n\rpolicy_digest\x18\x04 \x01(\t\x12\x0c\n\x04team\x18\x05 \x01(\t\x12\'\n\x05state\x18\x06 \x01(\x0e\x32\x18.samenloop.v1.AlertState\x12\x0f\n\x07\x64omains\x18\x07 \x03(\t\x12\x31\n\x07signals\x18\x08 \x03(\x0b\x32 .samenloop.v1.ContributingSignal\x12-\n\x0b\x64isclosures\x18\t \x03(\x0b\x32\x18.samenloop.v1.Disclosure\x12\x11\n\tregisseur\x18\n \x01(\t\x12.\n\x08\x64\x65\x63ision\x18\x0b \x01(\x0e\x32\x1c.samenloop.v1.ReviewDecision\x12+\n\x07outcome\x18\x0c \x01(\x0e\x32\x1a.samenloop.v1.AlertOutcome\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04mode\x18\x0f \x01(\t\x12\x17\n\x0f\x64\x65\x63ision_reason\x18\x10 \x01(\t\x12\x13\n\x0btraceparent\x18\x11 \x01(\t\x12\x17\n\x0fpolicy_document\x18\x12 \x01(\x0c\"o\n\x12\x43ontributingSignal\x12\x13\n\x0bsignal_type\x18\x01 \x01(\t\x12/\n\x0cpartner_kind\x18\x02 \x01(\x0e\x32\x19.samenloop.v1.PartnerKind\x12\x13\n\x0bobserved_on\x18\x03 \x01(\t\"q\n\x11ListAlertsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\'\n\x05state\x18\x03 \x01(\x0e\x32\x18.samenloop.v1.AlertState\x12\x0c\n\x04user\x18\x04 \x01(\t\"R\n\x12ListAlertsResponse\x12#\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x13.samenloop.v1.Alert\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x13StreamAlertsRequest\x12\r\n\x05\x61\x66ter\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\"B\n\x0fGetAlertRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x13\n\x0bview_reason\x18\x03 \x01(\t\"C\n\x12\x41ssignAlertRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tregisseur\x18\x02 \x01(\t\x12\x0c\n\x04user\x18\x03 \x01(\t\"\x82\x01\n\x12ReviewAlertRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32\x1c.samenloop.v1.ReviewDecision\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0c\n\x04user\x18\x05 \x01(\tJ\x04\x08\x03\x10\x04R\nmotivation\"\\\n\x11\x43loseAlertRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x07outcome\x18\x02 \x01(\x0e\x32\x1a.samenloop.v1.AlertOutcome\x12\x0c\n\x04user\x18\x03 \x01(\t\"?\n!ReportUnverifiedDisclosureRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\"$\n\"ReportUnverifiedDisclosureResponse*\x8b\x01\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x18\n\x14\x41LERT_STATE_ASSIGNED\x10\x02\x12\x18\n\x14\x41LERT_STATE_REVIEWED\x10\x03\x12\x16\n\x12\x41LERT_STATE_CLOSED\x10\x04*\x89\x01\n\x0eReviewDecision\x12\x1f\n\x1bREVIEW_DECISION_UNSPECIFIED\x10\x00\x12\x1b\n\x17REVIEW_DECISION_CONTACT\x10\x01\x12\x1e\n\x1aREVIEW_DECISION_NO_CONTACT\x10\x02\x12\x19\n\x15REVIEW_DECISION_REFER\x10\x03*\xd5\x01\n\x0c\x41lertOutcome\x12\x1d\n\x19\x41LERT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41LERT_OUTCOME_HELP_ACCEPTED\x10\x01\x12\x1f\n\x1b\x41LERT_OUTCOME_HELP_DECLINED\x10\x02\x12!\n\x1d\x41LERT_OUTCOME_ALREADY_IN_CARE\x10\x03\x12\"\n\x1e\x41LERT_OUTCOME_NO_ACTION_NEEDED\x10\x04\x12\x1d\n\x19\x41LERT_OUTCOME_UNREACHABLE\x10\x05\x32\xbd\x04\n\x0fWijkteamService\x12O\n\nListAlerts\x12\x1f.samenloop.v1.ListAlertsRequest\x1a .samenloop.v1.ListAlertsResponse\x12H\n\x0cStreamAlerts\x12!.samenloop.v1.StreamAlertsRequest\x1a\x13.samenloop.v1.Alert0\x01\x12>\n\x08GetAlert\x12\x1d.samenloop.v1.GetAlertRequest\x1a\x13.samenloop.v1.Alert\x12\x44\n\x0b\x41ssignAlert\x12 .samenloop.v1.AssignAlertRequest\x1a\x13.samenloop.v1.Alert\x12\x44\n\x0bReviewAlert\x12 .samenloop.v1.ReviewAlertRequest\x1a\x13.samenloop.v1.Alert\x12\x42\n\nCloseAlert\x12\x1f.samenloop.v1.CloseAlertRequest\x1a\x13.samenloop.v1.Alert\x12\x7f\n\x1aReportUnverifiedDisclosure\x12/.samenloop.v1.ReportUnverifiedDisclosureRequest\x1a\x30.samenloop.v1.ReportUnverifiedDisclosureResponseB\x13\n\x0fnl.samenloop.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsamenloop/v1/wijkteam.proto\x12\x0csamenloop.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19samenloop/v1/common.proto\"\xc2\x02\n\nDisclosure\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12/\n\x0cpartner_kind\x18\x03 \x01(\x0e\x32\x19.samenloop.v1.PartnerKind\x12\x0e\n\x06\x66ields\x18\x04 \x03(\t\x12\'\n\x06sealed\x18\x05 \x01(\x0b\x32\x17.samenloop.v1.SealedBox\x12\x16\n\x0erefusal_reason\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ereveal_request\x18\x08 \x01(\t\x12\x1c\n\x14\x64isclosure_signature\x18\t \x01(\x0c\x12\x19\n\x11\x64isclosure_key_id\x18\n \x01(\t\x12\x11\n\tsignal_id\x18\x0b \x01(\t\"\x9e\x01\n\x11PendingDisclosure\x12\x16\n\x0ereveal_request\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12/\n\x0cpartner_kind\x18\x03 \x01(\x0e\x32\x19.samenloop.v1.PartnerKind\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe6\x04\n\x05\x41lert\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tpolicy_id\x18\x02 \x01(\t\x12\x16\n\x0epolicy_version\x18\x03 \x01(\x05\x12\x15\n\rpolicy_digest\x18\x04 \x01(\t\x12\x0c\n\x04team\x18\x05 \x01(\t\x12\'\n\x05state\x18\x06 \x01(\x0e\x32\x18.samenloop.v1.AlertState\x12\x0f\n\x07\x64omains\x18\x07 \x03(\t\x12\x31\n\x07signals\x18\x08 \x03(\x0b\x32 .samenloop.v1.ContributingSignal\x12-\n\x0b\x64isclosures\x18\t \x03(\x0b\x32\x18.samenloop.v1.Disclosure\x12\x11\n\tregisseur\x18\n \x01(\t\x12.\n\x08\x64\x65\x63ision\x18\x0b \x01(\x0e\x32\x1c.samenloop.v1.ReviewDecision\x12+\n\x07outcome\x18\x0c \x01(\x0e\x32\x1a.samenloop.v1.AlertOutcome\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04mode\x18\x0f \x01(\t\x12\x17\n\x0f\x64\x65\x63ision_reason\x18\x10 \x01(\t\x12\x13\n\x0btraceparent\x18\x11 \x01(\t\x12\x17\n\x0fpolicy_document\x18\x12 \x01(\x0c\x12<\n\x13pending_disclosures\x18\x13 \x03(\x0b\x32\x1f.samenloop.v1.PendingDisclosure\"o\n\x12\x43ontributingSignal\x12\x13\n\x0bsignal_type\x18\x01 \x01(\t\x12/\n\x0cpartner_kind\x18\x02 \x01(\x0e\x32\x19.samenloop.v1.PartnerKind\x12\x13\n\x0bobserved_on\x18\x03 \x01(\t\"q\n\x11ListAlertsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\'\n\x05state\x18\x03 \x01(\x0e\x32\x18.samenloop.v1.AlertState\x12\x0c\n\x04user\x18\x04 \x01(\t\"R\n\x12ListAlertsResponse\x12#\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x13.samenloop.v1.Alert\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x13StreamAlertsRequest\x12\r\n\x05\x61\x66ter\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\"B\n\x0fGetAlertRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x13\n\x0bview_reason\x18\x03 \x01(\t\"C\n\x12\x41ssignAlertRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tregisseur\x18\x02 \x01(\t\x12\x0c\n\x04user\x18\x03 \x01(\t\"\x82\x01\n\x12ReviewAlertRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32\x1c.samenloop.v1.ReviewDecision\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0c\n\x04user\x18\x05 \x01(\tJ\x04\x08\x03\x10\x04R\nmotivation\"\\\n\x11\x43loseAlertRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x07outcome\x18\x02 \x01(\x0e\x32\x1a.samenloop.v1.AlertOutcome\x12\x0c\n\x04user\x18\x03 \x01(\t\"?\n!ReportUnverifiedDisclosureRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\"$\n\"ReportUnverifiedDisclosureResponse*\x8b\x01\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x18\n\x14\x41LERT_STATE_ASSIGNED\x10\x02\x12\x18\n\x14\x41LERT_STATE_REVIEWED\x10\x03\x12\x16\n\x12\x41LERT_STATE_CLOSED\x10\x04*\x89\x01\n\x0eReviewDecision\x12\x1f\n\x1bREVIEW_DECISION_UNSPECIFIED\x10\x00\x12\x1b\n\x17REVIEW_DECISION_CONTACT\x10\x01\x12\x1e\n\x1aREVIEW_DECISION_NO_CONTACT\x10\x02\x12\x19\n\x15REVIEW_DECISION_REFER\x10\x03*\xd5\x01\n\x0c\x41lertOutcome\x12\x1d\n\x19\x41LERT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41LERT_OUTCOME_HELP_ACCEPTED\x10\x01\x12\x1f\n\x1b\x41LERT_OUTCOME_HELP_DECLINED\x10\x02\x12!\n\x1d\x41LERT_OUTCOME_ALREADY_IN_CARE\x10\x03\x12\"\n\x1e\x41LERT_OUTCOME_NO_ACTION_NEEDED\x10\x04\x12\x1d\n\x19\x41LERT_OUTCOME_UNREACHABLE\x10\x05\x32\xbd\x04\n\x0fWijkteamService\x12O\n\nListAlerts\x12\x1f.samenloop.v1.ListAlertsRequest\x1a .samenloop.v1.ListAlertsResponse\x12H\n\x0cStreamAlerts\x12!.samenloop.v1.StreamAlertsRequest\x1a\x13.samenloop.v1.Alert0\x01\x12>\n\x08GetAlert\x12\x1d.samenloop.v1.GetAlertRequest\x1a\x13.samenloop.v1.Alert\x12\x44\n\x0b\x41ssignAlert\x12 .samenloop.v1.AssignAlertRequest\x1a\x13.samenloop.v1.Alert\x12\x44\n\x0bReviewAlert\x12 .samenloop.v1.ReviewAlertRequest\x1a\x13.samenloop.v1.Alert\x12\x42\n\nCloseAlert\x12\x1f.samenloop.v1.CloseAlertRequest\x1a\x13.samenloop.v1.Alert\x12\x7f\n\x1aReportUnverifiedDisclosure\x12/.samenloop.v1.ReportUnverifiedDisclosureRequest\x1a\x30.samenloop.v1.ReportUnverifiedDisclosureResponseB\x13\n\x0fnl.samenloop.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,36 +34,38 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'samenloop.v1.wijkteam_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\017nl.samenloop.v1P\001'
-  _globals['_ALERTSTATE']._serialized_start=1798
-  _globals['_ALERTSTATE']._serialized_end=1937
-  _globals['_REVIEWDECISION']._serialized_start=1940
-  _globals['_REVIEWDECISION']._serialized_end=2077
-  _globals['_ALERTOUTCOME']._serialized_start=2080
-  _globals['_ALERTOUTCOME']._serialized_end=2293
+  _globals['_ALERTSTATE']._serialized_start=2040
+  _globals['_ALERTSTATE']._serialized_end=2179
+  _globals['_REVIEWDECISION']._serialized_start=2182
+  _globals['_REVIEWDECISION']._serialized_end=2319
+  _globals['_ALERTOUTCOME']._serialized_start=2322
+  _globals['_ALERTOUTCOME']._serialized_end=2535
   _globals['_DISCLOSURE']._serialized_start=106
-  _globals['_DISCLOSURE']._serialized_end=409
-  _globals['_ALERT']._serialized_start=412
-  _globals['_ALERT']._serialized_end=964
-  _globals['_CONTRIBUTINGSIGNAL']._serialized_start=966
-  _globals['_CONTRIBUTINGSIGNAL']._serialized_end=1077
-  _globals['_LISTALERTSREQUEST']._serialized_start=1079
-  _globals['_LISTALERTSREQUEST']._serialized_end=1192
-  _globals['_LISTALERTSRESPONSE']._serialized_start=1194
-  _globals['_LISTALERTSRESPONSE']._serialized_end=1276
-  _globals['_STREAMALERTSREQUEST']._serialized_start=1278
-  _globals['_STREAMALERTSREQUEST']._serialized_end=1328
-  _globals['_GETALERTREQUEST']._serialized_start=1330
-  _globals['_GETALERTREQUEST']._serialized_end=1396
-  _globals['_ASSIGNALERTREQUEST']._serialized_start=1398
-  _globals['_ASSIGNALERTREQUEST']._serialized_end=1465
-  _globals['_REVIEWALERTREQUEST']._serialized_start=1468
-  _globals['_REVIEWALERTREQUEST']._serialized_end=1598
-  _globals['_CLOSEALERTREQUEST']._serialized_start=1600
-  _globals['_CLOSEALERTREQUEST']._serialized_end=1692
-  _globals['_REPORTUNVERIFIEDDISCLOSUREREQUEST']._serialized_start=1694
-  _globals['_REPORTUNVERIFIEDDISCLOSUREREQUEST']._serialized_end=1757
-  _globals['_REPORTUNVERIFIEDDISCLOSURERESPONSE']._serialized_start=1759
-  _globals['_REPORTUNVERIFIEDDISCLOSURERESPONSE']._serialized_end=1795
-  _globals['_WIJKTEAMSERVICE']._serialized_start=2296
-  _globals['_WIJKTEAMSERVICE']._serialized_end=2869
+  _globals['_DISCLOSURE']._serialized_end=428
+  _globals['_PENDINGDISCLOSURE']._serialized_start=431
+  _globals['_PENDINGDISCLOSURE']._serialized_end=589
+  _globals['_ALERT']._serialized_start=592
+  _globals['_ALERT']._serialized_end=1206
+  _globals['_CONTRIBUTINGSIGNAL']._serialized_start=1208
+  _globals['_CONTRIBUTINGSIGNAL']._serialized_end=1319
+  _globals['_LISTALERTSREQUEST']._serialized_start=1321
+  _globals['_LISTALERTSREQUEST']._serialized_end=1434
+  _globals['_LISTALERTSRESPONSE']._serialized_start=1436
+  _globals['_LISTALERTSRESPONSE']._serialized_end=1518
+  _globals['_STREAMALERTSREQUEST']._serialized_start=1520
+  _globals['_STREAMALERTSREQUEST']._serialized_end=1570
+  _globals['_GETALERTREQUEST']._serialized_start=1572
+  _globals['_GETALERTREQUEST']._serialized_end=1638
+  _globals['_ASSIGNALERTREQUEST']._serialized_start=1640
+  _globals['_ASSIGNALERTREQUEST']._serialized_end=1707
+  _globals['_REVIEWALERTREQUEST']._serialized_start=1710
+  _globals['_REVIEWALERTREQUEST']._serialized_end=1840
+  _globals['_CLOSEALERTREQUEST']._serialized_start=1842
+  _globals['_CLOSEALERTREQUEST']._serialized_end=1934
+  _globals['_REPORTUNVERIFIEDDISCLOSUREREQUEST']._serialized_start=1936
+  _globals['_REPORTUNVERIFIEDDISCLOSUREREQUEST']._serialized_end=1999
+  _globals['_REPORTUNVERIFIEDDISCLOSURERESPONSE']._serialized_start=2001
+  _globals['_REPORTUNVERIFIEDDISCLOSURERESPONSE']._serialized_end=2037
+  _globals['_WIJKTEAMSERVICE']._serialized_start=2538
+  _globals['_WIJKTEAMSERVICE']._serialized_end=3111
 # @@protoc_insertion_point(module_scope)

@@ -114,6 +114,7 @@ class Disclosure(google.protobuf.message.Message):
     REVEAL_REQUEST_FIELD_NUMBER: builtins.int
     DISCLOSURE_SIGNATURE_FIELD_NUMBER: builtins.int
     DISCLOSURE_KEY_ID_FIELD_NUMBER: builtins.int
+    SIGNAL_ID_FIELD_NUMBER: builtins.int
     name: builtins.str
     """`alerts/{alert}/disclosures/{disclosure}`."""
     partner: builtins.str
@@ -129,6 +130,11 @@ class Disclosure(google.protobuf.message.Message):
     the partner's published key before it opens the box (services/common/disclosure.py).
     """
     disclosure_key_id: builtins.str
+    signal_id: builtins.str
+    """The disclosing partner's own id of the signal this disclosure is about, as the reveal
+    request named it. Not personal data (a partner-local key). The sealed plaintext names it
+    too; the inbox shows a box only when the two agree.
+    """
     @property
     def fields(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
         """Identity fields inside the box (names only)."""
@@ -152,11 +158,44 @@ class Disclosure(google.protobuf.message.Message):
         reveal_request: builtins.str = ...,
         disclosure_signature: builtins.bytes = ...,
         disclosure_key_id: builtins.str = ...,
+        signal_id: builtins.str = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["create_time", b"create_time", "sealed", b"sealed"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["create_time", b"create_time", "disclosure_key_id", b"disclosure_key_id", "disclosure_signature", b"disclosure_signature", "fields", b"fields", "name", b"name", "partner", b"partner", "partner_kind", b"partner_kind", "refusal_reason", b"refusal_reason", "reveal_request", b"reveal_request", "sealed", b"sealed"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["create_time", b"create_time", "disclosure_key_id", b"disclosure_key_id", "disclosure_signature", b"disclosure_signature", "fields", b"fields", "name", b"name", "partner", b"partner", "partner_kind", b"partner_kind", "refusal_reason", b"refusal_reason", "reveal_request", b"reveal_request", "sealed", b"sealed", "signal_id", b"signal_id"]) -> None: ...
 
 Global___Disclosure: typing_extensions.TypeAlias = Disclosure
+
+@typing.final
+class PendingDisclosure(google.protobuf.message.Message):
+    """A reveal request of the alert still waiting for its partner's answer."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    REVEAL_REQUEST_FIELD_NUMBER: builtins.int
+    PARTNER_FIELD_NUMBER: builtins.int
+    PARTNER_KIND_FIELD_NUMBER: builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: builtins.int
+    reveal_request: builtins.str
+    """`revealRequests/{reveal_request}`."""
+    partner: builtins.str
+    """Organisation id of the partner asked."""
+    partner_kind: samenloop.v1.common_pb2.PartnerKind.ValueType
+    @property
+    def expire_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """After this the request expires unanswered."""
+
+    def __init__(
+        self,
+        *,
+        reveal_request: builtins.str = ...,
+        partner: builtins.str = ...,
+        partner_kind: samenloop.v1.common_pb2.PartnerKind.ValueType = ...,
+        expire_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["expire_time", b"expire_time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["expire_time", b"expire_time", "partner", b"partner", "partner_kind", b"partner_kind", "reveal_request", b"reveal_request"]) -> None: ...
+
+Global___PendingDisclosure: typing_extensions.TypeAlias = PendingDisclosure
 
 @typing.final
 class Alert(google.protobuf.message.Message):
@@ -182,6 +221,7 @@ class Alert(google.protobuf.message.Message):
     DECISION_REASON_FIELD_NUMBER: builtins.int
     TRACEPARENT_FIELD_NUMBER: builtins.int
     POLICY_DOCUMENT_FIELD_NUMBER: builtins.int
+    PENDING_DISCLOSURES_FIELD_NUMBER: builtins.int
     name: builtins.str
     """`alerts/{alert}`."""
     policy_id: builtins.str
@@ -220,6 +260,13 @@ class Alert(google.protobuf.message.Message):
     def create_time(self) -> google.protobuf.timestamp_pb2.Timestamp: ...
     @property
     def update_time(self) -> google.protobuf.timestamp_pb2.Timestamp: ...
+    @property
+    def pending_disclosures(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___PendingDisclosure]:
+        """The reveal requests still waiting for an answer (GetAlert only; empty in lists and
+        streams). A request cancelled because its signal was withdrawn or the alert closed, or one
+        past its expiry, is not listed: no disclosure will come for it.
+        """
+
     def __init__(
         self,
         *,
@@ -241,9 +288,10 @@ class Alert(google.protobuf.message.Message):
         decision_reason: builtins.str = ...,
         traceparent: builtins.str = ...,
         policy_document: builtins.bytes = ...,
+        pending_disclosures: collections.abc.Iterable[Global___PendingDisclosure] | None = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["create_time", b"create_time", "update_time", b"update_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["create_time", b"create_time", "decision", b"decision", "decision_reason", b"decision_reason", "disclosures", b"disclosures", "domains", b"domains", "mode", b"mode", "name", b"name", "outcome", b"outcome", "policy_digest", b"policy_digest", "policy_document", b"policy_document", "policy_id", b"policy_id", "policy_version", b"policy_version", "regisseur", b"regisseur", "signals", b"signals", "state", b"state", "team", b"team", "traceparent", b"traceparent", "update_time", b"update_time"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["create_time", b"create_time", "decision", b"decision", "decision_reason", b"decision_reason", "disclosures", b"disclosures", "domains", b"domains", "mode", b"mode", "name", b"name", "outcome", b"outcome", "pending_disclosures", b"pending_disclosures", "policy_digest", b"policy_digest", "policy_document", b"policy_document", "policy_id", b"policy_id", "policy_version", b"policy_version", "regisseur", b"regisseur", "signals", b"signals", "state", b"state", "team", b"team", "traceparent", b"traceparent", "update_time", b"update_time"]) -> None: ...
 
 Global___Alert: typing_extensions.TypeAlias = Alert
 

@@ -117,12 +117,14 @@ def verify_disclosure(
     policy_version: int,
     policy_digest: str,
     allowed_fields: Collection[str],
+    signal_id: str | None = None,
 ) -> OpenedDisclosure:
     """Check a disclosure shown under `alert` and open it; raise `DisclosureRejected` if not.
 
     `partner_keys` maps organisation ids to their registered disclosure keys (as published to
     the teams, not as the matcher says). `allowed_fields` are the field names the alert lists
-    for this disclosure (the policy's fields for the partner's kind).
+    for this disclosure (the policy's fields for the partner's kind). `signal_id`, when given,
+    is the signal the matcher says the disclosure is about: the box must name the same one.
     """
     key = partner_keys.get(partner)
     if key is None:
@@ -151,6 +153,8 @@ def verify_disclosure(
         "reveal_request": reveal_request, "alert": alert, "policy_id": policy_id,
         "policy_version": policy_version, "policy_digest": policy_digest, "partner": partner,
     }
+    if signal_id is not None:
+        expected["signal_id"] = signal_id
     for name, value in expected.items():
         if doc.get(name) != value:
             raise DisclosureRejected(

@@ -43,7 +43,9 @@ def abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str,
 def reason_of(error: grpc.RpcError) -> str | None:
     """The ErrorInfo reason a samenloop server attached to `error`, if any."""
     trailers = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
-    for key, value in trailers or ():
+    for item in trailers or ():
+        pair: tuple[str, object] = tuple(item)  # type: ignore[arg-type, assignment]
+        key, value = pair
         if key != DETAILS_KEY or not isinstance(value, bytes):
             continue
         status = status_pb2.Status()
@@ -54,5 +56,5 @@ def reason_of(error: grpc.RpcError) -> str | None:
         for detail in status.details:
             info = error_details_pb2.ErrorInfo()
             if detail.Unpack(info) and info.domain == DOMAIN:
-                return info.reason
+                return str(info.reason)
     return None

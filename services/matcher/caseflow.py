@@ -23,6 +23,7 @@ from services.matcher.schema import (
     ASSIGNED,
     CLOSED,
     OPEN,
+    PENDING,
     REVIEWED,
     alert_signals,
     disclosures,
@@ -37,6 +38,7 @@ from services.matcher.views import (
     AlertView,
     Caller,
     ContributingView,
+    PendingView,
     disclosure_view,
 )
 
@@ -70,15 +72,34 @@ class CaseFlowUseCases(MatcherCore):
             by_id[int(s.alert_id)].signals.append(
                 ContributingView(s.signal_type, s.partner_kind, s.observed_on))
         if detail:
-            for d in conn.execute(
-                sa.select(disclosures, reveal_requests.c.name_id.label("rr_name_id"))
-                .join(reveal_requests, reveal_requests.c.id == disclosures.c.reveal_request_id)
-                .where(disclosures.c.alert_id.in_(list(by_id)))
-                .order_by(disclosures.c.id)
-            ):
-                v = by_id[int(d.alert_id)]
-                v.disclosures.append(disclosure_view(d, v.name_id, d.rr_name_id))
+            self._add_disclosures(conn, by_id)
+            self._add_pending(conn, by_id)
         return views
+
+    def _add_disclosures(self, conn: sa.Connection, by_id: dict[int, AlertView]) -> None:
+        for d in conn.execute(
+            sa.select(disclosures, reveal_requests.c.name_id.label("rr_name_id"),
+                      reveal_requests.c.signal_id.label("rr_signal_id"))
+            .join(reveal_requests, reveal_requests.c.id == disclosures.c.reveal_request_id)
+            .where(disclosures.c.alert_id.in_(list(by_id)))
+            .order_by(disclosures.c.id)
+        ):
+            v = by_id[int(d.alert_id)]
+            v.disclosures.append(disclosure_view(d, v.name_id, d.rr_name_id, d.rr_signal_id))
+
+    def _add_pending(self, conn: sa.Connection, by_id: dict[int, AlertView]) -> None:
+        """Requests still waiting: a cancelled or expired one will never be answered."""
+        for r in conn.execute(
+            sa.select(reveal_requests.c.alert_id, reveal_requests.c.name_id,
+                      reveal_requests.c.partner, reveal_requests.c.partner_kind,
+                      reveal_requests.c.expire_at)
+            .where(reveal_requests.c.alert_id.in_(list(by_id)),
+                   reveal_requests.c.state == PENDING,
+                   reveal_requests.c.expire_at > self.clock.now())
+            .order_by(reveal_requests.c.id)
+        ):
+            by_id[int(r.alert_id)].pending.append(
+                PendingView(r.name_id, r.partner, r.partner_kind, r.expire_at))
 
     def _alert_query(self) -> sa.Select[Any]:
         return (sa.select(alerts_t, households.c.pseudonym,

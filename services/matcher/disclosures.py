@@ -146,7 +146,7 @@ class DisclosureUseCases(MatcherCore):
                 prior = conn.execute(sa.select(disclosures).where(
                     disclosures.c.reveal_request_id == rr.id)).first()
                 if prior is not None:
-                    return disclosure_view(prior, rr.alert_name_id, rr_id)
+                    return disclosure_view(prior, rr.alert_name_id, rr_id, rr.signal_id)
                 raise FailedPrecondition(
                     f"revealRequests/{rr_id} is {rr.state}: no answer is expected any more",
                     reason=REVEAL_REQUEST_CLOSED)
@@ -183,7 +183,7 @@ class DisclosureUseCases(MatcherCore):
                                   tuple(rr.fields), values["ciphertext"],
                                   values["recipient_public_key"], values["refusal_reason"],
                                   now, index, rr_id, values["signature"],
-                                  values["signature_key_id"])
+                                  values["signature_key_id"], rr.signal_id)
 
         view = store.run_transaction(self.engine, work)
         self.notifier.notify()

@@ -87,6 +87,18 @@ class DisclosureView:
     signature: bytes | None = None
     """The partner gateway's signature over the disclosure statement (ADR 0017)."""
     signature_key_id: str | None = None
+    signal_id: str = ""
+    """The partner's own id of the signal, as the reveal request named it."""
+
+
+@dataclass(frozen=True)
+class PendingView:
+    """A reveal request of an alert still waiting for its partner's answer."""
+
+    reveal_request_name_id: str
+    partner: str
+    partner_kind: str
+    expire_at: datetime
 
 
 @dataclass(frozen=True)
@@ -121,6 +133,8 @@ class AlertView:
     """The signed policy version the alert was created under (for the team's inbox)."""
     signals: list[ContributingView] = field(default_factory=list)
     disclosures: list[DisclosureView] = field(default_factory=list)
+    pending: list[PendingView] = field(default_factory=list)
+    """Reveal requests still open (detail views only): not answered, cancelled or expired."""
 
 
 @dataclass(frozen=True)
@@ -144,11 +158,12 @@ class AuditEntryView:
     index: int
     row: dict[str, Any]
 
-def disclosure_view(row: Any, alert_name_id: str, rr_name_id: str) -> DisclosureView:
+def disclosure_view(row: Any, alert_name_id: str, rr_name_id: str,
+                    signal_id: str) -> DisclosureView:
     return DisclosureView(row.name_id, alert_name_id, row.partner, row.partner_kind,
                           tuple(row.fields),
                           None if row.ciphertext is None else bytes(row.ciphertext),
                           row.recipient_public_key, row.refusal_reason, row.created_at,
                           int(row.audit_index), rr_name_id,
                           None if row.signature is None else bytes(row.signature),
-                          row.signature_key_id)
+                          row.signature_key_id, signal_id)

@@ -20,7 +20,13 @@ from crypto.keys import load_verify_key, load_x25519_private_key
 from crypto.sealing import X25519PrivateKey
 from crypto.signing import VerifyKey
 from domain.codes import load_codes
-from samenloop.v1 import common_pb2, wijkteam_pb2, wijkteam_pb2_grpc
+from samenloop.v1 import wijkteam_pb2, wijkteam_pb2_grpc
+from services.common.enum_names import (
+    ALERT_OUTCOMES,
+    ALERT_STATES,
+    PARTNER_KINDS,
+    REVIEW_DECISIONS,
+)
 from services.common.logging import get_logger
 from services.common.tls import secure_channel
 from services.wijkteam.accounts import check_user_id
@@ -30,37 +36,13 @@ from services.wijkteam.verify import DisclosureRejected, open_verified
 
 TIMEOUT = 15.0
 
-STATES = {
-    wijkteam_pb2.ALERT_STATE_OPEN: "open",
-    wijkteam_pb2.ALERT_STATE_ASSIGNED: "assigned",
-    wijkteam_pb2.ALERT_STATE_REVIEWED: "reviewed",
-    wijkteam_pb2.ALERT_STATE_CLOSED: "closed",
-}
 TABS: dict[str, tuple[str, ...]] = {
     "new": ("open",),
     "assigned": ("assigned", "reviewed"),
     "closed": ("closed",),
 }
-DECISIONS = {
-    "contact": wijkteam_pb2.REVIEW_DECISION_CONTACT,
-    "no_contact": wijkteam_pb2.REVIEW_DECISION_NO_CONTACT,
-    "refer": wijkteam_pb2.REVIEW_DECISION_REFER,
-}
-_DECISION_NAMES = {v: k for k, v in DECISIONS.items()}
-OUTCOMES = {
-    "help_accepted": wijkteam_pb2.ALERT_OUTCOME_HELP_ACCEPTED,
-    "help_declined": wijkteam_pb2.ALERT_OUTCOME_HELP_DECLINED,
-    "already_in_care": wijkteam_pb2.ALERT_OUTCOME_ALREADY_IN_CARE,
-    "no_action_needed": wijkteam_pb2.ALERT_OUTCOME_NO_ACTION_NEEDED,
-    "unreachable": wijkteam_pb2.ALERT_OUTCOME_UNREACHABLE,
-}
-_OUTCOME_NAMES = {v: k for k, v in OUTCOMES.items()}
-PARTNER_KINDS = {
-    common_pb2.PARTNER_KIND_HOUSING: "housing",
-    common_pb2.PARTNER_KIND_POLICE: "police",
-    common_pb2.PARTNER_KIND_MENTAL_HEALTH: "mental_health",
-    common_pb2.PARTNER_KIND_MUNICIPALITY: "municipality",
-}
+DECISIONS = REVIEW_DECISIONS
+OUTCOMES = ALERT_OUTCOMES
 
 
 class InboxError(Exception):
@@ -102,6 +84,9 @@ class DisclosureItem:
     """`opened` (verified, values shown), `sealed` (not opened yet), `refused`, `unverified`."""
     values: dict[str, str] = field(default_factory=dict)
     refusal_reason: str = ""
+    signal_id: str = ""
+    """The partner's id of the signal: when `opened`, the one inside the verified box (which
+    must equal the matcher's); otherwise as the matcher names it."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +96,8 @@ class AlertDetail:
     partner_kinds: tuple[str, ...]
     disclosures: tuple[DisclosureItem, ...]
     pending: tuple[tuple[str, int], ...]
-    """(partner kind, number of contributing signals whose disclosure has not arrived)."""
+    """(partner kind, number of reveal requests still waiting for that partner's answer); a
+    request cancelled (signal withdrawn, alert closed) or expired is not waited for."""
     decision: str
     decision_reason: str
     outcome: str
@@ -161,7 +147,8 @@ class Inbox:
     def _summary(self, alert: wijkteam_pb2.Alert) -> AlertSummary:
         created = (alert.create_time.ToDatetime(tzinfo=UTC).date() if alert.HasField("create_time")
                    else datetime.now(UTC).date())
-        return AlertSummary(alert.name, STATES.get(alert.state, "open"), self._policy(alert),
+        return AlertSummary(alert.name, ALERT_STATES.name_of(alert.state, "open"),
+                            self._policy(alert),
                             tuple(alert.domains), created, alert.regisseur)
 
     def list_alerts(self, user: str, tab: str | None = None) -> list[AlertSummary]:
@@ -174,7 +161,7 @@ class Inbox:
             response = self._call(self.stub.ListAlerts, wijkteam_pb2.ListAlertsRequest(
                 page_size=500, page_token=token, user=user))
             out.extend(self._summary(a) for a in response.alerts
-                       if not states or STATES.get(a.state) in states)
+                       if not states or ALERT_STATES.name_of(a.state) in states)
             token = response.next_page_token
             if not token or len(out) >= 2000:
                 return out
@@ -190,31 +177,29 @@ class Inbox:
         summary = self._summary(alert)
         items = tuple(self._disclosure(user, alert, summary.policy, d, open_box=bool(view_reason))
                       for d in alert.disclosures)
-        kinds = Counter(PARTNER_KINDS.get(s.partner_kind, "") for s in alert.signals)
-        answered = Counter(d.partner_kind for d in items)
-        pending = tuple((k, n - answered[k]) for k, n in sorted(kinds.items())
-                        if n > answered[k] and (not summary.policy.verified
-                                                or summary.policy.disclosure.get(k)))
+        kinds = {PARTNER_KINDS.name_of(s.partner_kind) for s in alert.signals}
+        pending = Counter(PARTNER_KINDS.name_of(p.partner_kind)
+                          for p in alert.pending_disclosures)
         return AlertDetail(
             summary=summary,
-            signals=tuple(SignalLine(s.signal_type, PARTNER_KINDS.get(s.partner_kind, ""),
+            signals=tuple(SignalLine(s.signal_type, PARTNER_KINDS.name_of(s.partner_kind),
                                      s.observed_on) for s in alert.signals),
             partner_kinds=tuple(sorted(k for k in kinds if k)),
             disclosures=items,
-            pending=pending,
-            decision=_DECISION_NAMES.get(alert.decision, ""),
+            pending=tuple(sorted(pending.items())),
+            decision=REVIEW_DECISIONS.name_of(alert.decision),
             decision_reason=alert.decision_reason,
-            outcome=_OUTCOME_NAMES.get(alert.outcome, ""),
+            outcome=ALERT_OUTCOMES.name_of(alert.outcome),
             identity_shown=bool(view_reason),
         )
 
     def _disclosure(self, user: str, alert: wijkteam_pb2.Alert, policy: PolicyInfo,
                     d: wijkteam_pb2.Disclosure, *, open_box: bool) -> DisclosureItem:
-        kind = PARTNER_KINDS.get(d.partner_kind, "")
+        kind = PARTNER_KINDS.name_of(d.partner_kind)
 
         def item(status: str, values: dict[str, str] | None = None) -> DisclosureItem:
             return DisclosureItem(d.name, d.partner, kind, tuple(d.fields), status,
-                                  values or {}, d.refusal_reason)
+                                  values or {}, d.refusal_reason, d.signal_id)
 
         if not d.HasField("sealed"):
             return item("refused")

@@ -4,7 +4,8 @@ The check itself is shared with the gateway that seals and signs (services/commo
 ADR 0017): the partner's Ed25519 statement over the reveal request name and the SHA-256 of the
 box, verified with the key the partner published to the team (not one the matcher hands over);
 the box opened with the team's private key; its plaintext bound to this alert, policy and
-partner, with no field the policy does not allow for the partner's kind.
+partner and the signal the matcher names, with no field the policy does not allow for the
+partner's kind.
 """
 
 from __future__ import annotations
@@ -43,5 +44,6 @@ def open_verified(
         policy_version=alert.policy_version,
         policy_digest=alert.policy_digest,
         allowed_fields=allowed_fields,
+        signal_id=disclosure.signal_id,
     )
     return opened.fields

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from samenloop.v1 import common_pb2
 from services.common import error_reason
 from services.common.identity import UnauthenticatedPeer, peer_identity
 from services.common.logging import get_logger
@@ -38,12 +37,6 @@ _CODES: dict[type[MatcherError], grpc.StatusCode] = {
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
-PARTNER_KINDS = {
-    "housing": common_pb2.PARTNER_KIND_HOUSING,
-    "police": common_pb2.PARTNER_KIND_POLICE,
-    "mental_health": common_pb2.PARTNER_KIND_MENTAL_HEALTH,
-    "municipality": common_pb2.PARTNER_KIND_MUNICIPALITY,
-}
 
 
 def caller(context: grpc.ServicerContext) -> Caller:

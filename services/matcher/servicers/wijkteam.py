@@ -7,38 +7,21 @@ from collections.abc import Iterator
 import grpc
 
 from samenloop.v1 import common_pb2, wijkteam_pb2, wijkteam_pb2_grpc
+from services.common.enum_names import (
+    ALERT_OUTCOMES,
+    ALERT_STATES,
+    PARTNER_KINDS,
+    REVIEW_DECISIONS,
+)
 from services.matcher.errors import InvalidArgument
 from services.matcher.service import Matcher
 from services.matcher.servicers._common import (
-    PARTNER_KINDS,
     caller,
     handle,
     handle_stream,
     timestamp,
 )
 from services.matcher.views import AlertView
-
-STATES = {
-    "open": wijkteam_pb2.ALERT_STATE_OPEN,
-    "assigned": wijkteam_pb2.ALERT_STATE_ASSIGNED,
-    "reviewed": wijkteam_pb2.ALERT_STATE_REVIEWED,
-    "closed": wijkteam_pb2.ALERT_STATE_CLOSED,
-}
-_STATE_NAMES = {v: k for k, v in STATES.items()}
-DECISIONS = {
-    wijkteam_pb2.REVIEW_DECISION_CONTACT: "contact",
-    wijkteam_pb2.REVIEW_DECISION_NO_CONTACT: "no_contact",
-    wijkteam_pb2.REVIEW_DECISION_REFER: "refer",
-}
-_DECISION_CODES = {v: k for k, v in DECISIONS.items()}
-OUTCOMES = {
-    wijkteam_pb2.ALERT_OUTCOME_HELP_ACCEPTED: "help_accepted",
-    wijkteam_pb2.ALERT_OUTCOME_HELP_DECLINED: "help_declined",
-    wijkteam_pb2.ALERT_OUTCOME_ALREADY_IN_CARE: "already_in_care",
-    wijkteam_pb2.ALERT_OUTCOME_NO_ACTION_NEEDED: "no_action_needed",
-    wijkteam_pb2.ALERT_OUTCOME_UNREACHABLE: "unreachable",
-}
-_OUTCOME_CODES = {v: k for k, v in OUTCOMES.items()}
 
 
 def alert_message(view: AlertView) -> wijkteam_pb2.Alert:
@@ -48,20 +31,20 @@ def alert_message(view: AlertView) -> wijkteam_pb2.Alert:
         policy_version=view.policy_version,
         policy_digest=view.policy_digest,
         team=view.team,
-        state=STATES[view.state],
+        state=ALERT_STATES[view.state],
         domains=list(view.domains),
         signals=[
             wijkteam_pb2.ContributingSignal(
                 signal_type=s.signal_type,
-                partner_kind=PARTNER_KINDS.get(s.partner_kind, common_pb2.PARTNER_KIND_UNSPECIFIED),
+                partner_kind=PARTNER_KINDS.value_of(s.partner_kind),
                 observed_on=s.observed_on.isoformat(),
             )
             for s in view.signals
         ],
         regisseur=view.regisseur or "",
         traceparent=view.traceparent,
-        decision=_DECISION_CODES.get(view.decision or "", wijkteam_pb2.REVIEW_DECISION_UNSPECIFIED),
-        outcome=_OUTCOME_CODES.get(view.outcome or "", wijkteam_pb2.ALERT_OUTCOME_UNSPECIFIED),
+        decision=REVIEW_DECISIONS.value_of(view.decision),
+        outcome=ALERT_OUTCOMES.value_of(view.outcome),
         create_time=timestamp(view.created_at),
         update_time=timestamp(view.updated_at),
         mode=view.mode,
@@ -72,13 +55,14 @@ def alert_message(view: AlertView) -> wijkteam_pb2.Alert:
         item = wijkteam_pb2.Disclosure(
             name=f"alerts/{view.name_id}/disclosures/{d.name_id}",
             partner=d.partner,
-            partner_kind=PARTNER_KINDS.get(d.partner_kind, common_pb2.PARTNER_KIND_UNSPECIFIED),
+            partner_kind=PARTNER_KINDS.value_of(d.partner_kind),
             fields=list(d.fields),
             refusal_reason=d.refusal_reason or "",
             create_time=timestamp(d.created_at),
             reveal_request=f"revealRequests/{d.reveal_request_name_id}",
             disclosure_signature=d.signature or b"",
             disclosure_key_id=d.signature_key_id or "",
+            signal_id=d.signal_id,
         )
         if d.ciphertext is not None:
             item.sealed.CopyFrom(
@@ -87,6 +71,12 @@ def alert_message(view: AlertView) -> wijkteam_pb2.Alert:
                 )
             )
         msg.disclosures.append(item)
+    msg.pending_disclosures.extend(
+        wijkteam_pb2.PendingDisclosure(
+            reveal_request=f"revealRequests/{p.reveal_request_name_id}", partner=p.partner,
+            partner_kind=PARTNER_KINDS.value_of(p.partner_kind),
+            expire_time=timestamp(p.expire_at))
+        for p in view.pending)
     return msg
 
 
@@ -98,7 +88,7 @@ class WijkteamServicer(wijkteam_pb2_grpc.WijkteamServiceServicer):
     def ListAlerts(
         self, request: wijkteam_pb2.ListAlertsRequest, context: grpc.ServicerContext
     ) -> wijkteam_pb2.ListAlertsResponse:
-        state = _STATE_NAMES.get(request.state) if request.state else None
+        state = ALERT_STATES.name_of(request.state) or None
         views, token = self.matcher.list_alerts(
             caller(context), request.page_size, request.page_token, state, request.user
         )
@@ -137,8 +127,8 @@ class WijkteamServicer(wijkteam_pb2_grpc.WijkteamServiceServicer):
     def ReviewAlert(
         self, request: wijkteam_pb2.ReviewAlertRequest, context: grpc.ServicerContext
     ) -> wijkteam_pb2.Alert:
-        decision = DECISIONS.get(request.decision)
-        if decision is None:
+        decision = REVIEW_DECISIONS.name_of(request.decision)
+        if not decision:
             raise InvalidArgument("decision is required")
         view = self.matcher.review_alert(caller(context), request.name, decision,
                                          request.reason, request.user)
@@ -148,8 +138,8 @@ class WijkteamServicer(wijkteam_pb2_grpc.WijkteamServiceServicer):
     def CloseAlert(
         self, request: wijkteam_pb2.CloseAlertRequest, context: grpc.ServicerContext
     ) -> wijkteam_pb2.Alert:
-        outcome = OUTCOMES.get(request.outcome)
-        if outcome is None:
+        outcome = ALERT_OUTCOMES.name_of(request.outcome)
+        if not outcome:
             raise InvalidArgument("outcome is required")
         return alert_message(self.matcher.close_alert(caller(context), request.name, outcome,
                                                       request.user))
