@@ -15,11 +15,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.matcher import audit, store
+from services.matcher import audit, batch_steps, store
 from services.matcher.schema import LIVE, MERGED, households, signals
 from services.matcher.settings import PartnerEntry
 from services.matcher.validation import PseudonymIn, Rejection, SignalIn, ValidSignal
-from services.matcher.views import ACCEPTED, DUPLICATE, REJECTED, RowOutcome
+from services.matcher.views import ACCEPTED, DUPLICATE, RowOutcome
 
 # (signal type, "h" | "p", household or person id): what makes a signal a repeat of another.
 RepeatKey = tuple[str, str, int]
@@ -72,22 +72,7 @@ def validate(
 ) -> tuple[list[RowOutcome | None], list[tuple[int, ValidSignal]]]:
     """Per-row outcomes for rejected rows and repeats of a signal_id within the batch; the
     valid rows by position."""
-    results: list[RowOutcome | None] = [None] * len(rows)
-    valid: list[tuple[int, ValidSignal]] = []
-    seen: set[str] = set()
-    for i, row in enumerate(rows):
-        checked = check(row)
-        if isinstance(checked, Rejection):
-            results[i] = RowOutcome(row.signal_id, REJECTED, checked.code, checked.reason)
-        elif checked.signal_id in seen:
-            results[i] = RowOutcome(
-                row.signal_id, DUPLICATE, "duplicate_in_batch",
-                "the same signal_id appears earlier in this batch",
-            )
-        else:
-            seen.add(checked.signal_id)
-            valid.append((i, checked))
-    return results, valid
+    return batch_steps.validate(rows, check, "signal_id")
 
 
 def pseudonymise(batch: Batch, keyed: Callable[[PseudonymIn], bytes]) -> None:
