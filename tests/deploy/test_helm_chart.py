@@ -83,9 +83,24 @@ def test_the_readme_examples_are_valid_values(example: Path) -> None:
     for component in ("matcher", "gateway"):
         if overlay.get(component, {}).get("enabled"):
             overlay[component]["officerTrust"] = "officers: []\n"
+    if overlay.get("gateway", {}).get("enabled"):
+        overlay["gateway"]["matcher"]["publicKey"] = "(signing.key.pub)"
+        overlay["gateway"]["pseudonymiser"]["publicKey"] = "(voprf.key.pub)"
     VALIDATOR.validate(_merged(overlay))
     readme = _text(CHART / "README.md")
     assert f"examples/{example.name}" in readme
+
+
+# An enabled gateway with every required value; each REFUSED row below takes one away.
+_GATEWAY: dict[str, Any] = {
+    "enabled": True, "organisation": "woonstad-rotterdam", "kind": "housing",
+    "officerTrust": "x", "matcher": {"publicKey": "k"},
+    "pseudonymiser": {"keyId": "voprf:0123456789abcdef"}}
+
+
+def test_a_complete_gateway_is_accepted() -> None:
+    """The oracle of the gateway rows in REFUSED: with everything set, the values validate."""
+    VALIDATOR.validate(_merged({"gateway": _GATEWAY}))
 
 
 # Each overlay must be refused: weaker security, an impossible topology, a misspelt key.
@@ -103,6 +118,14 @@ REFUSED = {
     "misspelt key": {"matcher": {"replica": 3}},
     "matcher without database secret": {"matcher": {"enabled": True, "officerTrust": "x"}},
     "gateway without organisation": {"gateway": {"enabled": True, "officerTrust": "x"}},
+    "gateway without kind": {"gateway": {**_GATEWAY, "kind": ""}},
+    "gateway of an unknown kind": {"gateway": {**_GATEWAY, "kind": "school"}},
+    "gateway without the matcher's key": {"gateway": {
+        **_GATEWAY, "matcher": {**_GATEWAY["matcher"], "publicKey": ""}}},
+    "gateway without a pinned pseudonymiser key": {"gateway": {
+        **_GATEWAY, "pseudonymiser": {**_GATEWAY["pseudonymiser"], "keyId": ""}}},
+    "gateway with a malformed key id": {"gateway": {
+        **_GATEWAY, "pseudonymiser": {**_GATEWAY["pseudonymiser"], "keyId": "voprf:xyz"}}},
     "no resource limits": {"matcher": {"resources": {"requests": {"cpu": "1"}}}},
     "bad CIDR": {"matcher": {"officerCidrs": ["10.0.0.0"]}},
     "health port out of range": {"health": {"port": 70000}},
@@ -378,19 +401,47 @@ def test_the_keys_the_chart_sets_are_settings_of_the_service() -> None:
         keys = _managed_keys(component)
         assert {"bind", "health", "tls"} <= keys
         assert keys <= set(model.model_fields), f"{component}: {keys - set(model.model_fields)}"
+    from services.partner_gateway.settings import GatewaySettings
+
+    keys = _managed_keys("gateway")
+    assert {"health", "tls"} <= keys
+    assert keys <= set(GatewaySettings.model_fields), keys - set(GatewaySettings.model_fields)
     helpers = _text(CHART / "templates" / "_helpers.tpl")
     managed = helpers.split('define "samenloop.managedConfig"')[1].split("{{- end -}}")[0]
     assert set(re.findall(r"^  ([a-z_]+):", managed, re.MULTILINE)) == \
         set(HealthSettings.model_fields) | set(TlsFiles.model_fields)
 
 
-@pytest.mark.parametrize("component", ["matcher", "pseudonymiser"])
+def test_what_a_gateway_pins_is_an_explicit_value_not_free_config() -> None:
+    """The partner kind and the keys a gateway verifies others with are chart values with a
+    schema (issue 16): a typo cannot hide in `gateway.config`, and the schema refuses an
+    enabled gateway without them (REFUSED above)."""
+    managed = _managed_keys("gateway")
+    assert {"kind", "matcher_public_key", "pseudonymiser_key_id",
+            "pseudonymiser_public_key"} <= managed
+    template = _text(CHART / "templates" / "gateway.yaml")
+    for value, key in ((".Values.gateway.kind", "kind"),
+                       (".Values.gateway.pseudonymiser.keyId", "pseudonymiser_key_id")):
+        assert re.search(rf'set \$managed "{key}" \(required "[^"]+" {re.escape(value)}\)',
+                         template), f"{key} must come from {value}, required"
+    # The key files the settings name are written into the gateway's ConfigMap from values.
+    assert "matcher-signing.pub: |" in template and ".Values.gateway.matcher.publicKey" in template
+    assert "pseudonymiser-voprf.pub: |" in template
+    kinds = _schema_node(("gateway", "kind"))
+    assert kinds is not None and set(kinds["enum"]) - {""} == {
+        "housing", "police", "mental_health", "municipality"}
+
+
+@pytest.mark.parametrize("component", ["matcher", "pseudonymiser", "gateway"])
 def test_the_example_settings_are_settings_of_the_service(component: str) -> None:
     from services.matcher.config import MatcherConfig
+    from services.partner_gateway.settings import GatewaySettings
     from services.pseudonymiser.config import PseudonymiserConfig
 
-    model = {"matcher": MatcherConfig, "pseudonymiser": PseudonymiserConfig}[component]
-    example = yaml.safe_load(_text(CHART / "examples" / "municipality-central.yaml"))
+    model = {"matcher": MatcherConfig, "pseudonymiser": PseudonymiserConfig,
+             "gateway": GatewaySettings}[component]
+    file = "partner-gateway.yaml" if component == "gateway" else "municipality-central.yaml"
+    example = yaml.safe_load(_text(CHART / "examples" / file))
     keys = set(example[component]["config"])
     assert keys <= set(model.model_fields), keys - set(model.model_fields)
     assert not keys & _managed_keys(component), "the chart sets these itself"
