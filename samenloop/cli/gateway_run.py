@@ -76,11 +76,13 @@ def migrate(config: Path = CONFIG) -> None:
 
 def _start(config: Path):  # type: ignore[no-untyped-def]
     from services.common.logging import configure_logging
+    from services.common.tracing import configure_tracing
     from services.partner_gateway.runtime import Gateway
     from services.partner_gateway.settings import load_settings
 
     settings = load_settings(config)
     configure_logging("gateway", level=settings.log_level)
+    configure_tracing("gateway")
     return Gateway(settings)
 
 

@@ -65,10 +65,12 @@ def _jsonable(value: Any) -> Any:
 @app.command()
 def serve(config: Path = CONFIG) -> None:
     """Serve the inbox web app (127.0.0.1 by default) until interrupted."""
+    from services.common.tracing import configure_tracing
     from services.wijkteam.server import serve as run
 
     with _errors():
         settings = _settings(config)
+        configure_tracing("inbox")
         typer.echo(f"inbox on http://{settings.bind} (team {settings.team})", err=True)
         run(settings)
 

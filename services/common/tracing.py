@@ -8,7 +8,9 @@ Every RPC is traced on both ends: the server interceptor in `services.common.ser
 `configure_tracing` (or `instrument_grpc_clients`) has run, every channel the process opens.
 The trace context travels in the W3C `traceparent` header (gRPC metadata). Where work crosses
 a queue instead of a call (an alert created by a gateway's batch and read later by the inbox),
-the producer stores the `traceparent` and the consumer continues it with `continue_trace`.
+the producer stores the `traceparent` and the consumer continues it with `continue_trace`: the
+gateway answers a reveal request, and the inbox handles an alert, in the trace of the batch
+that created it.
 """
 
 from __future__ import annotations
@@ -74,6 +76,13 @@ def continue_trace(name: str, traceparent: str | None,
     with trace.get_tracer("samenloop").start_as_current_span(name, context=parent,
                                                                kind=kind) as span:
         yield span
+
+
+def start_detached_span(name: str, **attributes: str | int) -> trace.Span:
+    """A new root span for work handed between threads (a gateway's batch: pseudonymised on
+    one thread, submitted on another). Each thread makes it current with
+    `trace.use_span(span, end_on_exit=…)`; the last one ends it."""
+    return trace.get_tracer("samenloop").start_span(name, attributes=attributes)
 
 
 _configured = False

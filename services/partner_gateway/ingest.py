@@ -23,6 +23,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from opentelemetry import trace
+
 from crypto.pseudonyms import voprf_input
 from domain.formats import (
     ExportKind,
@@ -34,6 +36,7 @@ from domain.formats import (
 )
 from samenloop.v1 import common_pb2, partner_pb2
 from services.common.logging import get_logger
+from services.common.tracing import start_detached_span
 from services.partner_gateway.connections import call_with_retry
 from services.partner_gateway.journal import (
     DONE,
@@ -115,6 +118,9 @@ class _Batch:
     batch_id: str
     items: list[Prepared]
     resumed: bool
+    span: trace.Span
+    """`gateway.batch`: the root of the trace the pseudonymiser and matcher calls continue;
+    ended when the batch is submitted."""
 
 
 class _Tally:
@@ -182,9 +188,11 @@ class _Submitter(threading.Thread):
             if batch is None:
                 return
             if self.error is not None:
+                batch.span.end()
                 continue
             try:
-                self._submit(batch)
+                with trace.use_span(batch.span, end_on_exit=True):
+                    self._submit(batch)
             except BaseException as exc:  # handed to the reading thread
                 self.error = exc
 
@@ -313,6 +321,13 @@ class _Preparer:
         return Prepared(r.line, link_id, msg.SerializeToString())
 
 
+def _within(span: trace.Span, work: Callable[..., _PreparedBatch], *args: Any) -> _PreparedBatch:
+    """Run `work` on a worker thread inside the batch's span (its pseudonymiser calls join the
+    batch's trace)."""
+    with trace.use_span(span, end_on_exit=False):
+        return work(*args)
+
+
 def _triage(chunk: Sequence[Any], known: dict[int, Entry], tally: _Tally
             ) -> tuple[list[Any], dict[str, list[Entry]]]:
     """Split a chunk: rejections and rows done earlier are tallied; the rest is returned as
@@ -364,16 +379,24 @@ def ingest_file(
     submitter.start()
     # Up to PREPARE_AHEAD batches are pseudonymised at once on worker threads: while one waits
     # for the pseudonymiser, another blinds or verifies (gRPC waits without the GIL).
-    in_flight: deque[tuple[str, Future[_PreparedBatch]]] = deque()
+    in_flight: deque[tuple[str, trace.Span, Future[_PreparedBatch]]] = deque()
 
-    def record(batch_id: str, future: Future[_PreparedBatch]) -> None:
-        items, entries_, drop = future.result()
-        with gw.engine.begin() as conn:
-            gw.vault.put_many(conn, entries_, now_utc())
-            if drop:
-                gw.vault.remove(conn, drop)
-            journal.prepare(conn, sha, kind.value, batch_id, items)
-        submitter.put(_Batch(batch_id, items, False))
+    def record(batch_id: str, span: trace.Span, future: Future[_PreparedBatch]) -> None:
+        try:
+            items, entries_, drop = future.result()
+            with gw.engine.begin() as conn:
+                gw.vault.put_many(conn, entries_, now_utc())
+                if drop:
+                    gw.vault.remove(conn, drop)
+                journal.prepare(conn, sha, kind.value, batch_id, items)
+        except BaseException:
+            span.end()
+            raise
+        submitter.put(_Batch(batch_id, items, False, span))
+
+    def batch_span(batch_id: str, rows: int) -> trace.Span:
+        return start_detached_span("gateway.batch", **{
+            "samenloop.batch_id": batch_id, "samenloop.kind": kind.value, "samenloop.rows": rows})
 
     with ThreadPoolExecutor(PREPARE_AHEAD, thread_name_prefix="gateway-voprf") as pool:
         try:
@@ -383,17 +406,21 @@ def ingest_file(
                                          tally)
                 for batch_id, entries in resumed.items():
                     submitter.put(_Batch(batch_id, [
-                        Prepared(e.line, e.row_id, e.message or b"") for e in entries], True))
+                        Prepared(e.line, e.row_id, e.message or b"") for e in entries], True,
+                        batch_span(batch_id, len(entries))))
                 if fresh:
                     batch_id = uuid.uuid4().hex
-                    in_flight.append((batch_id, pool.submit(preparer.prepare, fresh, batch_id)))
+                    span = batch_span(batch_id, len(fresh))
+                    in_flight.append((batch_id, span, pool.submit(
+                        _within, span, preparer.prepare, fresh, batch_id)))
                     if len(in_flight) >= PREPARE_AHEAD:
                         record(*in_flight.popleft())
             while in_flight:
                 record(*in_flight.popleft())
         finally:
-            for _, future in in_flight:
+            for _, span, future in in_flight:
                 future.cancel()
+                span.end()
             submitter.put(None)
             submitter.join()
     if submitter.error is not None:

@@ -20,6 +20,7 @@ from google.protobuf.duration_pb2 import Duration
 
 from samenloop.v1 import partner_pb2
 from services.common.logging import get_logger
+from services.common.tracing import continue_trace
 from services.partner_gateway import approvals as queue
 from services.partner_gateway import audit as events
 from services.partner_gateway.connections import (
@@ -62,10 +63,12 @@ def serve_once(discloser: Discloser, wait_seconds: float) -> int:
         lambda: stub.PullRevealRequests(req, timeout=wait_seconds + gw.retry.timeout_seconds),
         gw.retry).reveal_requests
     for signed in pulled:
-        try:
-            discloser.answer(discloser.decide(signed))
-        except RequestClosed:
-            continue  # said and audited by `answer`; the next request is not held up
+        # In the trace of the batch that created the alert (the request carries it).
+        with continue_trace("gateway.reveal_request", signed.request.traceparent):
+            try:
+                discloser.answer(discloser.decide(signed))
+            except RequestClosed:
+                continue  # said and audited by `answer`; the next request is not held up
     return len(pulled)
 
 

@@ -4,7 +4,9 @@ Every call goes to the matcher over mTLS with the team's certificate and names t
 (`user`, a team-local id) so the matcher's audit log records who listed, viewed, assigned,
 decided and closed. Sealed disclosures are opened here, in memory, only when a member asks to
 see them with a coded reason (`view_reason`); each one is verified first (verify.py) and one that
-fails is never shown: it is reported to the matcher's audit log and logged locally.
+fails is never shown: it is reported to the matcher's audit log and logged locally. Handling an
+alert continues its trace (`Alert.traceparent`), so one trace runs from the partner's batch to
+the team.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from services.common.enum_names import (
 )
 from services.common.logging import get_logger
 from services.common.tls import secure_channel
+from services.common.tracing import continue_trace
 from services.wijkteam.accounts import check_user_id
 from services.wijkteam.policy_view import PolicyInfo, policy_info
 from services.wijkteam.settings import InboxSettings
@@ -175,8 +178,12 @@ class Inbox:
         alert = self._call(self.stub.GetAlert, wijkteam_pb2.GetAlertRequest(
             name=name, user=user, view_reason=view_reason))
         summary = self._summary(alert)
-        items = tuple(self._disclosure(user, alert, summary.policy, d, open_box=bool(view_reason))
-                      for d in alert.disclosures)
+        # Handling the alert continues the trace of the batch that created it (Alert.traceparent).
+        with continue_trace("inbox.alert", alert.traceparent) as span:
+            span.set_attribute("samenloop.alert", alert.name)
+            items = tuple(self._disclosure(user, alert, summary.policy, d,
+                                           open_box=bool(view_reason))
+                          for d in alert.disclosures)
         kinds = {PARTNER_KINDS.name_of(s.partner_kind) for s in alert.signals}
         pending = Counter(PARTNER_KINDS.name_of(p.partner_kind)
                           for p in alert.pending_disclosures)

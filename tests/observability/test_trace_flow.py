@@ -1,9 +1,11 @@
 """One trace from the gateway through the pseudonymiser and the matcher to the inbox, and no
 personal data in any span or metric.
 
-Real servers on loopback (the pseudonymiser and the matcher over mTLS, dev PKI); the test stands
-in for the gateway (a root span around pseudonymise-and-submit) and for the inbox (it continues
-the alert's `traceparent`), as the gateway and inbox services will.
+Real servers on loopback (the pseudonymiser and the matcher over mTLS, dev PKI) and the real
+clients: two partner gateways (`services.partner_gateway`, configured as `dev-setup` writes
+them) ingest an export each, the housing gateway answers its reveal request as `serve` does,
+and the wijkteam inbox (`services.wijkteam.inbox.Inbox`) opens the alert. All run in this
+process, so one in-memory exporter sees every span.
 """
 
 from __future__ import annotations
@@ -11,19 +13,29 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry import trace
+import yaml
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from domain.formats import ExportKind, PartnerMapping
+from samenloop.deploy_configs import gateway_config, inbox_config
 from samenloop.v1 import common_pb2, wijkteam_pb2
 from services.common.metrics import render_prometheus
-from services.common.tracing import continue_trace
+from services.partner_gateway.disclosure import Discloser
+from services.partner_gateway.ingest import ingest_file
+from services.partner_gateway.runtime import Gateway
+from services.partner_gateway.server import serve_once
+from services.partner_gateway.settings import load_settings
+from services.wijkteam.inbox import Inbox
+from services.wijkteam.settings import load_inbox_settings
 from tests.matcher.conftest import Harness
-from tests.matcher.helpers import HOUSING, MUNICIPALITY, WGS
+from tests.matcher.helpers import HOUSING, MUNICIPALITY, TEAM, WGS
 
 NOT_A_SIGNAL = "geen_bestaand_signaal"
 _random = random.Random()
@@ -44,36 +56,80 @@ def _fresh_bsn() -> str:
 ADDRESS = f"3071AB {_random.randrange(1, 9999)}"
 OTHER_ADDRESS = f"3072CD {_random.randrange(1, 9999)}"
 BSN = _fresh_bsn()
+COLUMNS = "signal_id,signal_type,observed_on,purpose,bsn,postcode,huisnummer,geslachtsnaam"
 
 
-def _run_flow(matcher: Harness) -> dict[str, Any]:
-    """Gateway -> pseudonymiser -> matcher -> inbox, then a disclosure back into the trace."""
+def _absolute(config: dict[str, Any], base: Path) -> dict[str, Any]:
+    """dev-setup's relative paths, resolved against the PKI folder."""
+    out = dict(config)
+    for key, value in config.items():
+        if isinstance(value, str) and "/" in value and (base / value).exists():
+            out[key] = str(base / value)
+    out["tls"] = {k: str(base / v) for k, v in config["tls"].items()}
+    return out
+
+
+def _gateway(h: Harness, org: str, directory: Path) -> Gateway:
+    """The partner's gateway as `dev-setup` configures it, pointed at the running services."""
+    config = _absolute(gateway_config(h.pki.manifest, f"gateway-{org}", None), h.pki.dir)
+    config.pop("link_mapping", None)  # canonical columns: only signals are sent here
+    config.update(matcher=h.target, pseudonymiser=f"127.0.0.1:{h.pseudonymiser.port}",
+                  officer_trust=str(h.trust_file), data_dir=str(directory / org),
+                  four_eyes=False, log_level="WARNING")
+    path = directory / f"{org}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return Gateway(load_settings(path))
+
+
+def _inbox(h: Harness, directory: Path) -> Inbox:
+    config = _absolute(inbox_config(h.pki.manifest, TEAM), h.pki.dir)
+    config.update(matcher=h.target, users_file=str(directory / "users.json"),
+                  partner_keys={org: str(h.pki.dir / key)
+                                for org, key in config["partner_keys"].items()})
+    path = directory / "inbox.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return Inbox(load_inbox_settings(path))
+
+
+def _ingest(gw: Gateway, path: Path, *rows: str) -> None:
+    path.write_text("\n".join([COLUMNS, *rows]) + "\n")
+    summary = ingest_file(gw, path, ExportKind.SIGNALS, PartnerMapping())
+    assert summary.outcomes["accepted"] == len(rows), summary.as_dict()
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def _run_flow(matcher: Harness, directory: Path) -> dict[str, Any]:
+    """Gateway -> pseudonymiser -> matcher -> inbox, and the disclosure back in the trace."""
     global ADDRESS, OTHER_ADDRESS, BSN
     ADDRESS = f"3071AB {_random.randrange(1, 9999)}"
     OTHER_ADDRESS = f"3072CD {_random.randrange(1, 9999)}"
     BSN = _fresh_bsn()
     matcher.publish_policy(mode="standing", purposes=[WGS])
-    housing = matcher.gateway(HOUSING)
-    gemeente = matcher.gateway(MUNICIPALITY)
-    tracer = trace.get_tracer("tests.gateway")
-    with tracer.start_as_current_span("gateway.batch") as root:
-        housing.submit(housing.signal("h-1", "huurachterstand", household=ADDRESS, purpose=WGS),
-                       housing.signal("h-2", NOT_A_SIGNAL, household=OTHER_ADDRESS,
-                                      purpose=WGS))
-        gemeente.submit(gemeente.signal("m-1", "energie_achterstand", household=ADDRESS,
-                                        person=BSN, purpose=WGS))
-    root_trace = root.get_span_context().trace_id
-    # The inbox, later and in its own call, receives the alert and continues its trace.
-    alerts = matcher.team().ListAlerts(wijkteam_pb2.ListAlertsRequest(), timeout=10).alerts
-    assert len(alerts) == 1
-    with continue_trace("inbox.alert_received", alerts[0].traceparent) as inbox_span:
-        inbox_span.set_attribute("samenloop.alert", alerts[0].name)
-    # A partner's gateway answers the reveal request inside the alert's trace.
-    pulled = housing.pull()
-    assert len(pulled) == 1
-    with continue_trace("gateway.disclose", pulled[0].request.traceparent):
-        housing.disclose(pulled[0], {"postcode": "3071AB", "huisnummer": ADDRESS.split()[1]})
-    return {"root_trace": root_trace, "inbox_trace": inbox_span.get_span_context().trace_id}
+    day = (date.today() - timedelta(days=2)).isoformat()
+    postcode, number = ADDRESS.split()
+    housing = _gateway(matcher, HOUSING, directory)
+    gemeente = _gateway(matcher, MUNICIPALITY, directory)
+    inbox = _inbox(matcher, directory)
+    try:
+        _ingest(housing, directory / "housing.csv",
+                f"h-1,huurachterstand,{day},{WGS},,{postcode},{number},Jansen")
+        _ingest(gemeente, directory / "gemeente.csv",
+                f"m-1,energie_achterstand,{day},{WGS},{BSN},{postcode},{number},Jansen")
+        # The housing gateway answers its reveal request, as `gateway serve` does.
+        assert serve_once(Discloser(housing), 0) == 1
+        # The team opens the alert in its inbox.
+        [summary] = inbox.list_alerts("u-1")
+        detail = inbox.alert("u-1", summary.name, view_reason="review_alert")
+        assert [(d.partner_kind, d.status) for d in detail.disclosures] == [
+            ("housing", "opened")]
+    finally:
+        for closable in (housing, gemeente, inbox):
+            closable.close()
+    return {"alert": summary.name}
 
 
 def _trace(spans: list[ReadableSpan], trace_id: int) -> list[ReadableSpan]:
@@ -81,26 +137,32 @@ def _trace(spans: list[ReadableSpan], trace_id: int) -> list[ReadableSpan]:
 
 
 def test_one_connected_trace_across_the_services(
-    matcher: Harness, spans: InMemorySpanExporter
+    matcher: Harness, spans: InMemorySpanExporter, directory: Path
 ) -> None:
-    ids = _run_flow(matcher)
+    ids = _run_flow(matcher, directory)
     finished = list(spans.get_finished_spans())
-    flow = _trace(finished, ids["root_trace"])
-    assert ids["inbox_trace"] == ids["root_trace"], "the inbox continues the gateway's trace"
-    # (A pseudonymiser client checks the served key with GetPublicKey once per session: how
-    # often depends on the tests before, so it is left out of the count.)
+    [inbox] = [s for s in finished if s.name == "inbox.alert"]
+    assert inbox.attributes is not None and inbox.attributes["samenloop.alert"] == ids["alert"]
+    flow = _trace(finished, inbox.context.trace_id)
+    # (A pseudonymiser client checks the served key with GetPublicKey once per gateway before
+    # its first batch, outside any batch: left out of the count.)
     names = Counter((s.name, s.kind.name) for s in flow if not s.name.endswith("/GetPublicKey"))
     expected = {
+        # the municipality's batch: its signal makes the alert
         ("gateway.batch", "INTERNAL"): 1,
-        # pseudonymising the two addresses and the BSN: client and server side
-        ("/samenloop.v1.Pseudonymiser/BlindEvaluate", "CLIENT"): 3,
-        ("/samenloop.v1.Pseudonymiser/BlindEvaluate", "SERVER"): 3,
-        ("/samenloop.v1.PartnerService/SubmitSignals", "CLIENT"): 2,
-        ("/samenloop.v1.PartnerService/SubmitSignals", "SERVER"): 2,
-        ("inbox.alert_received", "CONSUMER"): 1,
-        ("gateway.disclose", "CONSUMER"): 1,
+        # pseudonymising the address and the BSN (one VOPRF batch): client and server side
+        ("/samenloop.v1.Pseudonymiser/BlindEvaluate", "CLIENT"): 1,
+        ("/samenloop.v1.Pseudonymiser/BlindEvaluate", "SERVER"): 1,
+        ("/samenloop.v1.PartnerService/SubmitSignals", "CLIENT"): 1,
+        ("/samenloop.v1.PartnerService/SubmitSignals", "SERVER"): 1,
+        # the housing gateway answers the reveal request inside the alert's trace
+        ("gateway.reveal_request", "CONSUMER"): 1,
+        ("/samenloop.v1.PolicyService/GetPolicy", "CLIENT"): 1,
+        ("/samenloop.v1.PolicyService/GetPolicy", "SERVER"): 1,
         ("/samenloop.v1.PartnerService/SubmitDisclosure", "CLIENT"): 1,
         ("/samenloop.v1.PartnerService/SubmitDisclosure", "SERVER"): 1,
+        # the inbox opens the alert in the same trace
+        ("inbox.alert", "CONSUMER"): 1,
     }
     assert dict(names) == expected
     # Connected: every span but the root has its parent in the same trace.
@@ -115,11 +177,13 @@ def test_one_connected_trace_across_the_services(
         if s.kind.name == "SERVER":
             parent = by_id[s.parent.span_id]  # type: ignore[union-attr]
             assert (parent.kind.name, parent.name) == ("CLIENT", s.name)
-    # The inbox's span hangs under the matcher's span that created the alert.
-    inbox = next(s for s in flow if s.name == "inbox.alert_received")
-    creator = by_id[inbox.parent.span_id]  # type: ignore[union-attr]
-    assert (creator.name, creator.kind.name) == (
-        "/samenloop.v1.PartnerService/SubmitSignals", "SERVER")
+    # The gateway's answer and the inbox's handling hang under the matcher's span that
+    # created the alert.
+    for name in ("inbox.alert", "gateway.reveal_request"):
+        consumer = next(s for s in flow if s.name == name)
+        creator = by_id[consumer.parent.span_id]  # type: ignore[union-attr]
+        assert (creator.name, creator.kind.name) == (
+            "/samenloop.v1.PartnerService/SubmitSignals", "SERVER"), name
 
 
 # ---- no personal data in telemetry ------------------------------------------------------
@@ -171,9 +235,10 @@ def _personal_data(texts: list[str]) -> list[str]:
 
 
 def test_no_span_or_metric_attribute_carries_personal_data(
-    matcher: Harness, spans: InMemorySpanExporter, metric_reader: InMemoryMetricReader
+    matcher: Harness, spans: InMemorySpanExporter, metric_reader: InMemoryMetricReader,
+    directory: Path,
 ) -> None:
-    _run_flow(matcher)
+    _run_flow(matcher, directory)
     # A refused call too: its error text lands in the span's status and events.
     gemeente = matcher.gateway(MUNICIPALITY)
     with pytest.raises(Exception, match="policies/"):
