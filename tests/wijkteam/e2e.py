@@ -34,6 +34,7 @@ from services.matcher.schema import disclosures
 from tests.matcher.client import GatewayTestClient
 from tests.matcher.conftest import Harness
 from tests.matcher.helpers import GGZ, HOUSING, MUNICIPALITY, POLICE, Pki
+from tests.support.databases import database_url
 from tests.wijkteam.helpers import PASSWORD, write_config
 
 POLICY = "inbox-e2e"
@@ -45,6 +46,14 @@ needs_signed_disclosures = pytest.mark.skipif(
     "disclosure_signature" not in partner_pb2.SubmitDisclosureRequest.DESCRIPTOR.fields_by_name,
     reason="the matcher does not pass the gateway's disclosure signature on yet (issue 12, "
            "SubmitDisclosureRequest.disclosure_signature); it lands with the gateway")
+
+
+@pytest.fixture(name="db_url")
+def sqlite_db_url(tmp_path: Path) -> Iterator[str]:
+    """The matcher on SQLite only, for modules that reach it through its API alone (the
+    storage tests run both backends); import it into such a module to override `db_url`."""
+    with database_url("sqlite", tmp_path) as url:
+        yield url
 
 
 @dataclass

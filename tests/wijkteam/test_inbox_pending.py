@@ -8,17 +8,13 @@ an opened box must name the same signal as the matcher, or it is not shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from services.matcher.schema import reveal_requests
 from services.wijkteam.inbox import Inbox
 from services.wijkteam.settings import load_inbox_settings
 from tests.matcher.conftest import Harness
 from tests.matcher.helpers import HOUSING, POLICE
-from tests.support.databases import database_url
 from tests.wijkteam.e2e import (
     POLICY,
     disclose,
@@ -26,14 +22,9 @@ from tests.wijkteam.e2e import (
     inbox_config,
     make_alert,
     pending_for,
+    sqlite_db_url,  # noqa: F401 - the matcher on SQLite only
 )
 from tests.wijkteam.helpers import TEAM
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> Iterator[str]:
-    with database_url("sqlite", tmp_path) as url:
-        yield url
 
 
 def test_pending_drops_cancelled_requests_and_disclosures_name_their_signal(

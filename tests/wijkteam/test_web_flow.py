@@ -22,7 +22,6 @@ from services.wijkteam.settings import load_inbox_settings
 from services.wijkteam.web import InboxApp
 from tests.matcher.conftest import Harness
 from tests.matcher.helpers import HOUSING, OTHER_TEAM
-from tests.support.databases import database_url
 from tests.wijkteam.e2e import (
     POLICY,
     disclose,
@@ -31,14 +30,9 @@ from tests.wijkteam.e2e import (
     inbox_config,
     make_alert,
     pending_for,
+    sqlite_db_url,  # noqa: F401 - the matcher on SQLite only
 )
 from tests.wijkteam.helpers import PASSWORD, TEAM, csrf_of
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> Iterator[str]:
-    with database_url("sqlite", tmp_path) as url:
-        yield url
 
 
 @contextmanager
