@@ -29,6 +29,10 @@ TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXC
 _TLS_WORDS = ("handshake", "certificate", "ssl", "tls", "socket closed")
 """In an UNAVAILABLE from gRPC these mean the TLS session failed, not that nobody listens:
 "Socket closed" is what a client sees when the server refuses its certificate (TLS 1.3)."""
+_STREAM_BROKEN = "stream removed"
+"""...unless the call was already under way: a server that dies or restarts mid-call gives
+"Stream removed (Socket closed)". A refused certificate never gets that far (the connection
+fails before the first stream), so this is transient and retried."""
 
 
 class GatewayConnectionError(Exception):
@@ -80,7 +84,8 @@ def _details(exc: grpc.RpcError) -> str:
 
 def _is_tls_failure(exc: grpc.RpcError) -> bool:
     details = _details(exc).lower()
-    return _code(exc) is grpc.StatusCode.UNAVAILABLE and any(w in details for w in _TLS_WORDS)
+    return (_code(exc) is grpc.StatusCode.UNAVAILABLE and _STREAM_BROKEN not in details
+            and any(w in details for w in _TLS_WORDS))
 
 
 def call_with_retry(

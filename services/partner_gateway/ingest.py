@@ -156,8 +156,9 @@ def _outcome(result: common_pb2.RowResult, resumed: bool) -> Outcome:
         return Outcome(0, kind)
     if result.outcome == common_pb2.ROW_OUTCOME_DUPLICATE:
         # A resubmitted prepared row that the matcher already holds was ours: it landed before
-        # the crash or the lost answer.
-        return Outcome(0, ACCEPTED if resumed else DUPLICATE, result.reason_code)
+        # the crash or the lost answer. A repeat inside the batch is a duplicate either way.
+        ours = resumed and result.reason_code != "duplicate_in_batch"
+        return Outcome(0, ACCEPTED if ours else DUPLICATE, result.reason_code)
     return Outcome(0, REJECTED, result.reason_code or "matcher.rejected", result.reason)
 
 
@@ -196,39 +197,49 @@ class _Submitter(threading.Thread):
             except BaseException as exc:  # handed to the reading thread
                 self.error = exc
 
-    def _call(self, batch: _Batch) -> Sequence[common_pb2.RowResult]:
+    def _request(self, batch: _Batch) -> tuple[Callable[..., Any], Any]:
+        """The stub method and request for a batch of this file's kind."""
         stub = self.gw.partner_stub
-        timeout = self.gw.retry.timeout_seconds
         messages = [p.message for p in batch.items]
         if self.kind is ExportKind.SIGNALS:
-            sreq = partner_pb2.SubmitSignalsRequest(
+            return stub.SubmitSignals, partner_pb2.SubmitSignalsRequest(
                 batch_id=batch.batch_id,
                 signals=[partner_pb2.Signal.FromString(m) for m in messages])
-            return call_with_retry("the matcher", self.gw.settings.matcher,
-                                   lambda: stub.SubmitSignals(sreq, timeout=timeout).results,
-                                   self.gw.retry)
         if self.kind is ExportKind.LINKS:
-            lreq = partner_pb2.SubmitHouseholdLinksRequest(
+            return stub.SubmitHouseholdLinks, partner_pb2.SubmitHouseholdLinksRequest(
                 batch_id=batch.batch_id,
                 links=[partner_pb2.HouseholdLink.FromString(m) for m in messages])
-            return call_with_retry("the matcher", self.gw.settings.matcher,
-                                   lambda: stub.SubmitHouseholdLinks(lreq, timeout=timeout).results,
-                                   self.gw.retry)
-        wreq = partner_pb2.WithdrawSignalsRequest(
+        return stub.WithdrawSignals, partner_pb2.WithdrawSignalsRequest(
             batch_id=batch.batch_id,
             withdrawals=[partner_pb2.Withdrawal.FromString(m) for m in messages])
-        return call_with_retry("the matcher", self.gw.settings.matcher,
-                               lambda: stub.WithdrawSignals(wreq, timeout=timeout).results,
-                               self.gw.retry)
+
+    def _call(self, batch: _Batch) -> tuple[list[common_pb2.RowResult], bool]:
+        """The matcher's results, and whether the batch had to be sent more than once.
+
+        A batch sent again after a failed attempt may have landed the first time (the matcher
+        committed, then died or its answer was lost), so its rows come back DUPLICATE: they
+        are this gateway's own, as for a batch resumed from the journal (ADR 0017).
+        """
+        method, request = self._request(batch)
+        timeout = self.gw.retry.timeout_seconds
+        sent = 0
+
+        def send() -> list[common_pb2.RowResult]:
+            nonlocal sent
+            sent += 1
+            return list(method(request, timeout=timeout).results)
+
+        results = call_with_retry("the matcher", self.gw.settings.matcher, send, self.gw.retry)
+        return results, sent > 1
 
     def _submit(self, batch: _Batch) -> None:
-        results = list(self._call(batch))
+        results, resent = self._call(batch)
         if len(results) != len(batch.items):
             raise RuntimeError(
                 f"the matcher answered {len(results)} results for {len(batch.items)} rows")
         outcomes = []
         for item, result in zip(batch.items, results, strict=True):
-            o = _outcome(result, batch.resumed)
+            o = _outcome(result, batch.resumed or resent)
             outcomes.append(Outcome(item.line, o.outcome, o.reason_code, o.reason))
         with self.gw.engine.begin() as conn:
             self.journal.complete(conn, self.sha, outcomes)
