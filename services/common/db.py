@@ -35,6 +35,17 @@ def _unavailable(url: str | sa.URL, exc: sa.exc.DBAPIError) -> DatabaseUnavailab
         "runs and that `database_url` names it")
 
 
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether a database error says the server cannot serve *now*, not that the request or
+    the code is wrong: connection lost or refused, server shutting down or starting, a lock or
+    statement timeout, a full disk. A caller retried later may well succeed, so services answer
+    UNAVAILABLE for these (the clients' backoff takes over) instead of INTERNAL.
+    """
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)
+
+
 def is_sqlite(url: str | sa.URL) -> bool:
     return sa.make_url(url).get_backend_name() == "sqlite"
 

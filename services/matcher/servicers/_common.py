@@ -11,6 +11,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.common import error_reason
+from services.common.db import is_unavailable
 from services.common.identity import UnauthenticatedPeer, peer_identity
 from services.common.logging import get_logger
 from services.matcher.clock import to_utc_aware
@@ -55,8 +56,25 @@ def _abort(context: grpc.ServicerContext, exc: MatcherError) -> None:
     context.abort(code, str(exc))
 
 
+def _abort_database_unavailable(context: grpc.ServicerContext, method: str,
+                                exc: BaseException) -> None:
+    """The database is down or restarting: UNAVAILABLE, which clients retry with backoff.
+
+    The transaction rolled back (or, if the connection broke during COMMIT, may have landed);
+    every write RPC is idempotent on its ids, so the retry is safe either way. The log names
+    the driver's error class and SQLSTATE only (a message could quote a value).
+    """
+    orig = getattr(exc, "orig", None) or exc
+    get_logger(component="matcher").warning(
+        "database_unavailable", method=method, error=type(orig).__name__,
+        sqlstate=getattr(orig, "sqlstate", None))
+    context.abort(grpc.StatusCode.UNAVAILABLE,
+                  "the matcher's database is unavailable; retry with backoff")
+
+
 def handle(fn: F) -> F:
-    """Map core errors to status codes; anything unexpected is INTERNAL without details."""
+    """Map core errors to status codes; a database outage is UNAVAILABLE; anything else
+    unexpected is INTERNAL without details."""
 
     @functools.wraps(fn)
     def unary(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
@@ -64,9 +82,11 @@ def handle(fn: F) -> F:
             return fn(self, request, context)
         except MatcherError as exc:
             _abort(context, exc)
-        except Exception:
+        except Exception as exc:
             if getattr(context, "code", lambda: None)() is not None:  # abort() already set it
                 raise
+            if is_unavailable(exc):
+                _abort_database_unavailable(context, fn.__name__, exc)
             get_logger(component="matcher").exception("rpc_failed", method=fn.__name__)
             context.abort(grpc.StatusCode.INTERNAL, "internal error; see the matcher's log")
 
@@ -80,6 +100,10 @@ def handle_stream(fn: F) -> F:
             yield from fn(self, request, context)
         except MatcherError as exc:
             _abort(context, exc)
+        except Exception as exc:
+            if is_unavailable(exc) and getattr(context, "code", lambda: None)() is None:
+                _abort_database_unavailable(context, fn.__name__, exc)
+            raise
 
     return streaming  # type: ignore[return-value]
 
