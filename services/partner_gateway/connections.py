@@ -4,7 +4,9 @@ Transient gRPC failures (UNAVAILABLE, DEADLINE_EXCEEDED) are retried with expone
 and full jitter; every retried call carries the same idempotency key (batch id, request id), so
 a retry after a lost answer changes nothing at the server. A refused certificate is not
 transient and is said as such. When the retries run out, `Unreachable` names the service, the
-address and what to do; the caller keeps its journal, so running again resumes.
+address and what to do; the caller keeps its journal, so running again resumes. Each retry is
+logged (`peer_unavailable`: which peer, where, the status, the attempt), so an operator
+watching a run sees what it is waiting for.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import grpc
 
 from crypto.errors import CryptoError, InvalidProof
 from services.common.error_reason import reason_of
+from services.common.logging import get_logger
 from services.common.server_identity import ServerIdentityError
 from services.common.tls import TlsMaterial, secure_channel
 from services.pseudonymiser.client import PinnedKeyMismatch, PseudonymiserClient
@@ -119,7 +122,12 @@ def call_with_retry(
                                   code, reason_of(exc)) from None
             last = exc
             if attempt + 1 < policy.attempts:
-                sleep(policy.delay(attempt))
+                delay = policy.delay(attempt)
+                get_logger().warning(
+                    "peer_unavailable", peer=what.removeprefix("the "), target=target,
+                    code=code.name if code is not None else "UNKNOWN", attempt=attempt + 1,
+                    attempts=policy.attempts, retry_in_seconds=round(delay, 2))
+                sleep(delay)
     assert last is not None
     code = _code(last)
     raise Unreachable(
