@@ -36,11 +36,12 @@ def _one_line_errors() -> Iterator[None]:
     from services.common.db import DatabaseUnavailable
     from services.common.tls import TlsConfigError
     from services.partner_gateway.connections import GatewayConnectionError
+    from services.partner_gateway.store import StorageError
 
     try:
         yield
     except (ConfigError, CryptoError, DomainError, PolicyError, TlsConfigError,
-            GatewayConnectionError, DatabaseUnavailable) as exc:
+            GatewayConnectionError, DatabaseUnavailable, StorageError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_UNUSABLE) from None
     except OSError as exc:

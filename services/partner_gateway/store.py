@@ -13,12 +13,22 @@ names only.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from services.common.db import DatabaseNotMigrated, create_engine, ensure_migrated, migrate
+from services.common.db import (
+    DatabaseNotMigrated,
+    alembic_config,
+    create_engine,
+    ensure_migrated,
+    is_sqlite,
+    is_unavailable,
+)
 
 metadata = sa.MetaData()
 
@@ -114,7 +124,66 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def migrate_store(url: str) -> None:
     """Bring the gateway database at `url` to the latest revision (creating it if new)."""
-    migrate(MIGRATIONS, url)
+    from alembic import command
+
+    try:
+        command.upgrade(alembic_config(MIGRATIONS, url), "head")
+    except sa.exc.DBAPIError as exc:
+        if is_unavailable(exc):
+            raise storage_error(url, exc) from None
+        raise
+
+
+class StorageError(Exception):
+    """The gateway's own database cannot be opened or written: a full disk, a read-only
+    data_dir, a missing folder, a database server that is gone. The message is one line for
+    the operator. A batch is journalled and vaulted in one transaction before it is sent, so
+    the batch that hit the error was not sent, and a rerun resumes from the journal."""
+
+
+def _sqlite_file(url: str) -> Path | None:
+    parsed = sa.make_url(url)
+    if is_sqlite(parsed) and parsed.database and parsed.database != ":memory:":
+        return Path(parsed.database)
+    return None
+
+
+def storage_error(url: str, exc: BaseException) -> StorageError:
+    """The one-line error for a database failure at `url`, with what to do about it."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
+    reason = lines[0] if lines else type(orig).__name__
+    file = _sqlite_file(url)
+    where = str(file) if file else sa.make_url(url).render_as_string(hide_password=True)
+    text = reason.lower()
+    if "full" in text or "no space" in text:
+        hint = ("the disk is full: free space there (or move data_dir) and run the same "
+                "command again; the journal resumes where it stopped")
+    elif file is not None and file.parent.is_dir() and not os.access(file.parent, os.W_OK):
+        # SQLite needs to create its -wal and -shm files next to the database
+        hint = (f"data_dir {file.parent} is not writable (a read-only file system or its "
+                "permissions): make it writable for this user and run the command again")
+    elif "readonly" in text or "read-only" in text:
+        hint = "it is read-only: make data_dir writable for this user and run the command again"
+    elif "unable to open" in text:
+        hint = "check that data_dir exists and that this user may create files in it"
+    elif file is None:
+        hint = ("check that the database server runs and that database_url names it, then run "
+                "the same command again; the journal resumes where it stopped")
+    else:
+        hint = ("check the disk and data_dir, then run the same command again; the journal "
+                "resumes where it stopped")
+    return StorageError(f"the gateway database {where} cannot be used ({reason}); {hint}")
+
+
+def _one_line_storage_errors(engine: Engine, url: str) -> None:
+    """Turn an operational database failure on this engine, wherever it happens (any command,
+    any thread), into a `StorageError`; programming errors keep their own type."""
+
+    @event.listens_for(engine, "handle_error")
+    def _translate(context: Any) -> None:
+        if is_unavailable(context.sqlalchemy_exception or context.original_exception):
+            raise storage_error(url, context.original_exception)
 
 
 def open_store(url: str) -> Engine:
@@ -125,6 +194,7 @@ def open_store(url: str) -> Engine:
     only read, never written, by this check.
     """
     engine = create_engine(url)
+    _one_line_storage_errors(engine, url)
     try:
         ensure_migrated(engine, MIGRATIONS, "samenloop gateway migrate")
     except DatabaseNotMigrated:
