@@ -84,8 +84,10 @@ class Scenario:
     def municipality_ids(self) -> list[str]:
         return [f"m-{n:05d}" for n in self.municipality_numbers()]
 
-    def write(self, directory: Path) -> tuple[Path, Path]:
-        """The two exports, in the gateway's canonical CSV layout."""
+    def write(self, directory: Path, *, municipality_descending: bool = False
+              ) -> tuple[Path, Path]:
+        """The two exports, in the gateway's canonical CSV layout; the municipality's rows in
+        descending household order if asked (two gateways then meet in the middle)."""
         header = "signal_id,signal_type,observed_on,purpose,bsn,postcode,huisnummer"
         directory.mkdir(parents=True, exist_ok=True)
         housing = directory / "huur.csv"
@@ -93,9 +95,9 @@ class Scenario:
             self._line(f"h-{n:05d}", "huurachterstand", n) for n in range(self.households))])
             + "\n")
         municipality = directory / "energie.csv"
+        numbers = sorted(self.municipality_numbers(), reverse=municipality_descending)
         municipality.write_text("\n".join([header, *(
-            self._line(f"m-{n:05d}", "energie_achterstand", n)
-            for n in self.municipality_numbers())]) + "\n")
+            self._line(f"m-{n:05d}", "energie_achterstand", n) for n in numbers)]) + "\n")
         return housing, municipality
 
     def expected_alerts(self, housing: int | None = None) -> Counter[frozenset[tuple[str, str]]]:
