@@ -35,15 +35,29 @@ def _unavailable(url: str | sa.URL, exc: sa.exc.DBAPIError) -> DatabaseUnavailab
         "runs and that `database_url` names it")
 
 
+# SQLite primary result codes that say "not now" rather than "wrong": busy, locked, out of
+# memory, read-only, I/O error, disk full, cannot open, lock protocol. SQLITE_ERROR (1) is left
+# out: SQLite reports a missing table or a syntax error with it, and that is a bug.
+_SQLITE_TRANSIENT = frozenset({5, 6, 7, 8, 10, 13, 14, 15})
+
+
 def is_unavailable(exc: BaseException) -> bool:
-    """Whether a database error says the server cannot serve *now*, not that the request or
+    """Whether a database error says the database cannot serve *now*, not that the request or
     the code is wrong: connection lost or refused, server shutting down or starting, a lock or
-    statement timeout, a full disk. A caller retried later may well succeed, so services answer
-    UNAVAILABLE for these (the clients' backoff takes over) instead of INTERNAL.
+    statement timeout, a full disk, a read-only or missing file. Retried later it may well
+    succeed, so services answer UNAVAILABLE for these (the clients' backoff takes over)
+    instead of INTERNAL.
+
+    PostgreSQL drivers raise OperationalError only for such conditions (SQLSTATE classes 08,
+    40, 53, 55, 57, 58); sqlite3 raises it for syntax errors and missing tables too, so there
+    the result code decides.
     """
     if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)
+    if not isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return False
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    return code is None or (int(code) & 0xFF) in _SQLITE_TRANSIENT
 
 
 def is_sqlite(url: str | sa.URL) -> bool:

@@ -31,11 +31,11 @@ import yaml
 
 from samenloop.v1 import policy_pb2, policy_pb2_grpc
 from services.common.tls import secure_channel
-from tests.gateway.conftest import (  # noqa: F401 - `deployment` is a fixture used here
+from tests.gateway import conftest as gateway_fixtures
+from tests.gateway.conftest import (
     OFFICER,
     ROOT,
     Deployment,
-    deployment,
     gateway_config,
     matcher_config,
 )
@@ -52,6 +52,10 @@ POLICY_ID = "wgs-samenloop-storing"
 PATIENT = {"SAMENLOOP_GATEWAY__RETRY__ATTEMPTS": "40",
            "SAMENLOOP_GATEWAY__RETRY__BASE_SECONDS": "0.1",
            "SAMENLOOP_GATEWAY__RETRY__MAX_SECONDS": "1.0"}
+
+
+deployment = gateway_fixtures.deployment
+"""The session's deployment (dev-setup directory, a pseudonymiser process), as in tests/gateway."""
 
 
 # -- the input and what must come out of it ---------------------------------------------------

@@ -96,7 +96,7 @@ def test_a_full_disk_stops_the_gateway_with_one_line_and_nothing_half_sent(
         deployment: Deployment, matcher_service: MatcherService, private_mounts: None,
         tmp_path: Path) -> None:
     matcher = matcher_service
-    scenario = Scenario(households=1500, postcode="3074GH")
+    scenario = Scenario(households=1000, postcode="3074GH")
     housing_csv, municipality_csv = scenario.write(tmp_path / "exports")
     first = run_cli("gateway", "ingest", str(municipality_csv), "--config",
                     str(municipality_gateway(deployment, tmp_path / "gm", matcher.target)))

@@ -38,7 +38,7 @@ pytestmark = [pytest.mark.slow]
 def test_matcher_frozen_then_killed_mid_ingest_loses_and_duplicates_nothing(
         deployment: Deployment, matcher_service: MatcherService, tmp_path: Path) -> None:
     matcher = matcher_service
-    scenario = Scenario(households=1600)
+    scenario = Scenario(households=1200)
     housing_csv, municipality_csv = scenario.write(tmp_path / "exports")
     first = run_cli("gateway", "ingest", str(municipality_csv), "--config",
                     str(municipality_gateway(deployment, tmp_path / "gm", matcher.target)))
@@ -50,11 +50,11 @@ def test_matcher_frozen_then_killed_mid_ingest_loses_and_duplicates_nothing(
     run = GatewayRun(config, housing_csv, report=report,
                      env={**PATIENT, "SAMENLOOP_GATEWAY__RETRY__TIMEOUT_SECONDS": "1.5"})
 
-    # 1. Frozen for 3 s while a batch is in flight; it finishes that batch when it wakes.
+    # 1. Frozen for 2.5 s while a batch is in flight; it finishes that batch when it wakes.
     wait_until(lambda: run.done_rows() >= 300, timeout=60, what="300 rows done",
                while_running=run)
     matcher.signal(signal.SIGSTOP)
-    time.sleep(3)
+    time.sleep(2.5)
     matcher.signal(signal.SIGCONT)
 
     # 2. Killed a few batches later, and started again on the same port after a moment.

@@ -48,7 +48,7 @@ def test_postgres_restart_mid_ingest_loses_nothing(
     matcher.start()
     try:
         publish_policy(deployment, matcher.target)
-        scenario = Scenario(households=1000, postcode="3072CD")
+        scenario = Scenario(households=800, postcode="3072CD")
         housing_csv, municipality_csv = scenario.write(tmp_path / "exports")
         first = run_cli("gateway", "ingest", str(municipality_csv), "--config",
                         str(municipality_gateway(deployment, tmp_path / "gm", matcher.target)))

@@ -49,7 +49,7 @@ def test_two_replicas_two_gateways_exactly_once_alerts(
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(MatcherService.start, replicas))
         publish_policy(deployment, replicas[0].target)
-        scenario = Scenario(households=800, postcode="3076LM")
+        scenario = Scenario(households=600, postcode="3076LM")
         housing_csv, municipality_csv = scenario.write(tmp_path / "exports",
                                                        municipality_descending=True)
         housing = GatewayRun(

@@ -21,7 +21,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,9 +124,7 @@ def private_cluster() -> Iterator[PrivateCluster]:
         try:
             yield cluster
         finally:
-            try:
+            with suppress(subprocess.CalledProcessError):  # already down
                 cluster.stop("immediate")
-            except subprocess.CalledProcessError:
-                pass  # already down
     finally:
         shutil.rmtree(directory, ignore_errors=True)
