@@ -237,6 +237,12 @@ class GatewayRun:
     def running(self) -> bool:
         return self.process.poll() is None
 
+    def pause(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
     def wait(self, timeout: float = 180) -> Finished:
         try:
             code = self.process.wait(timeout)

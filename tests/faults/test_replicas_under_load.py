@@ -1,10 +1,11 @@
 """Two matcher replicas on one PostgreSQL, fed at the same time by two gateway processes.
 
 The housing gateway sends to one replica, the municipality gateway to the other, over the
-same households from opposite ends (the municipality's export in descending order), so
-whatever their relative speed they meet in the middle: there the two signals that make a
-household's alert arrive at different replicas at about the same moment, and on each side of
-it one replica or the other makes the alerts. Every alert must be made exactly once, from the right
+same households from opposite ends (the municipality's export in descending order). Both are
+under way before either goes on (the first is held with SIGSTOP until the second has sent a
+batch), so whatever their relative speed they meet in the middle: there the two signals that
+make a household's alert arrive at different replicas at about the same moment, and on each
+side of it one replica or the other makes the alerts. Every alert must be made exactly once, from the right
 two signals, and the audit log must say exactly what the tables hold. (Gap-free leaf indexes
 across replicas are the audit-log sequencer's to prove, issue 13.)
 """
@@ -28,6 +29,7 @@ from tests.faults.conftest import (
     municipality_gateway,
     publish_policy,
     report_outcomes,
+    wait_until,
 )
 from tests.gateway.conftest import Deployment, summary_counts
 from tests.support.databases import postgres_schema_url
@@ -55,9 +57,18 @@ def test_two_replicas_two_gateways_exactly_once_alerts(
         housing = GatewayRun(
             housing_gateway(deployment, tmp_path / "wr", replicas[0].target, batch_size=100),
             housing_csv, env=PATIENT, report=tmp_path / "wr.jsonl")
-        municipality = GatewayRun(
-            municipality_gateway(deployment, tmp_path / "gm", replicas[1].target, batch_size=50),
-            municipality_csv, env=PATIENT, report=tmp_path / "gm.jsonl")
+        wait_until(lambda: housing.done_rows() >= 100, timeout=60, what="a housing batch",
+                   while_running=housing)
+        housing.pause()
+        try:
+            municipality = GatewayRun(
+                municipality_gateway(deployment, tmp_path / "gm", replicas[1].target,
+                                     batch_size=50),
+                municipality_csv, env=PATIENT, report=tmp_path / "gm.jsonl")
+            wait_until(lambda: municipality.done_rows() >= 50, timeout=60,
+                       what="a municipality batch", while_running=municipality)
+        finally:
+            housing.resume()
         for run, rows in ((housing, scenario.households),
                           (municipality, len(scenario.municipality_ids()))):
             finished = run.wait()
