@@ -5,9 +5,13 @@ same households from opposite ends (the municipality's export in descending orde
 under way before either goes on (the first is held with SIGSTOP until the second has sent a
 batch), so whatever their relative speed they meet in the middle: there the two signals that
 make a household's alert arrive at different replicas at about the same moment, and on each
-side of it one replica or the other makes the alerts. Every alert must be made exactly once, from the right
-two signals, and the audit log must say exactly what the tables hold. (Gap-free leaf indexes
-across replicas are the audit-log sequencer's to prove, issue 13.)
+side of it one replica or the other makes the alerts. Every alert must be made exactly once,
+from the right two signals, and the audit log must say exactly what the tables hold. (Gap-free
+leaf indexes across replicas are the audit-log sequencer's to prove, issue 13.)
+
+The crossing is about one batch wide, so this is not the test that the per-household row lock
+is needed (tests/matcher/test_replicas.py lines the two signals up exactly and fails without
+it); this one shows the whole path — gateway processes, retries, two replicas — holds up.
 """
 
 from __future__ import annotations
