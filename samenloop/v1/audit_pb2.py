@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from samenloop.v1 import common_pb2 as samenloop_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18samenloop/v1/audit.proto\x12\x0csamenloop.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19samenloop/v1/common.proto\"\xa3\x04\n\nAuditEntry\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12\x0f\n\x07span_id\x18\x03 \x01(\t\x12\x16\n\x0eparent_span_id\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bstatus_code\x18\x08 \x01(\t\x12\x1a\n\x12\x61\x63tor_organisation\x18\t \x01(\t\x12\x12\n\nactor_role\x18\n \x01(\t\x12\x1e\n\x16processing_activity_id\x18\x0b \x01(\t\x12\x17\n\x0f\x64\x61ta_subject_id\x18\x0c \x01(\t\x12\x1c\n\x14\x64\x61ta_subject_id_type\x18\r \x01(\t\x12\x19\n\x11\x66oreign_operation\x18\x0e \x01(\t\x12<\n\nattributes\x18\x0f \x03(\x0b\x32(.samenloop.v1.AuditEntry.AttributesEntry\x12\x0c\n\x04leaf\x18\x10 \x01(\x0c\x12\x11\n\tleaf_hash\x18\x11 \x01(\x0c\x12\x16\n\x0e\x63ontent_purged\x18\x12 \x01(\x08\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"n\n\x17ListAuditEntriesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x1e\n\x16processing_activity_id\x18\x04 \x01(\t\"^\n\x18ListAuditEntriesResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.samenloop.v1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\")\n\x14GetCheckpointRequest\x12\x11\n\ttree_size\x18\x01 \x01(\x03\"\xa9\x01\n\nCheckpoint\x12\x11\n\ttree_size\x18\x01 \x01(\x03\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12\x13\n\x0bsigned_note\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0c\x63osignatures\x18\x05 \x03(\x0b\x32\x19.samenloop.v1.Cosignature\"e\n\x0b\x43osignature\x12\x14\n\x0cwitness_name\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0esignature_line\x18\x03 \x01(\t\"V\n\x16ListCheckpointsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rmin_tree_size\x18\x03 \x01(\x03\"a\n\x17ListCheckpointsResponse\x12-\n\x0b\x63heckpoints\x18\x01 \x03(\x0b\x32\x18.samenloop.v1.Checkpoint\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"U\n\x15\x41\x64\x64\x43osignatureRequest\x12\x11\n\ttree_size\x18\x01 \x01(\x03\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12\x16\n\x0esignature_line\x18\x03 \x01(\t\"<\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\"P\n\x0eInclusionProof\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\x12\x0c\n\x04leaf\x18\x04 \x01(\x0c\"O\n\x1aGetConsistencyProofRequest\x12\x17\n\x0f\x66irst_tree_size\x18\x01 \x01(\x03\x12\x18\n\x10second_tree_size\x18\x02 \x01(\x03\"U\n\x10\x43onsistencyProof\x12\x17\n\x0f\x66irst_tree_size\x18\x01 \x01(\x03\x12\x18\n\x10second_tree_size\x18\x02 \x01(\x03\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\"}\n\x14LookupSubjectRequest\x12(\n\x07subject\x18\x01 \x01(\x0b\x32\x17.samenloop.v1.Pseudonym\x12\x14\n\x0csubject_type\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t2\x8a\x05\n\x0c\x41uditService\x12\x61\n\x10ListAuditEntries\x12%.samenloop.v1.ListAuditEntriesRequest\x1a&.samenloop.v1.ListAuditEntriesResponse\x12M\n\rGetCheckpoint\x12\".samenloop.v1.GetCheckpointRequest\x1a\x18.samenloop.v1.Checkpoint\x12^\n\x0fListCheckpoints\x12$.samenloop.v1.ListCheckpointsRequest\x1a%.samenloop.v1.ListCheckpointsResponse\x12Y\n\x11GetInclusionProof\x12&.samenloop.v1.GetInclusionProofRequest\x1a\x1c.samenloop.v1.InclusionProof\x12_\n\x13GetConsistencyProof\x12(.samenloop.v1.GetConsistencyProofRequest\x1a\x1e.samenloop.v1.ConsistencyProof\x12O\n\x0e\x41\x64\x64\x43osignature\x12#.samenloop.v1.AddCosignatureRequest\x1a\x18.samenloop.v1.Checkpoint\x12[\n\rLookupSubject\x12\".samenloop.v1.LookupSubjectRequest\x1a&.samenloop.v1.ListAuditEntriesResponseB\x13\n\x0fnl.samenloop.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18samenloop/v1/audit.proto\x12\x0csamenloop.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19samenloop/v1/common.proto\"\xc0\x05\n\nAuditEntry\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12\x0f\n\x07span_id\x18\x03 \x01(\t\x12\x16\n\x0eparent_span_id\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bstatus_code\x18\x08 \x01(\t\x12\x1a\n\x12\x61\x63tor_organisation\x18\t \x01(\t\x12\x12\n\nactor_role\x18\n \x01(\t\x12\x1e\n\x16processing_activity_id\x18\x0b \x01(\t\x12\x17\n\x0f\x64\x61ta_subject_id\x18\x0c \x01(\t\x12\x1c\n\x14\x64\x61ta_subject_id_type\x18\r \x01(\t\x12\x19\n\x11\x66oreign_operation\x18\x0e \x01(\t\x12<\n\nattributes\x18\x0f \x03(\x0b\x32(.samenloop.v1.AuditEntry.AttributesEntry\x12\x0c\n\x04leaf\x18\x10 \x01(\x0c\x12\x11\n\tleaf_hash\x18\x11 \x01(\x0c\x12\x16\n\x0e\x63ontent_purged\x18\x12 \x01(\x08\x12\x17\n\x0f\x66oreign_span_id\x18\x13 \x01(\t\x12\x19\n\x11\x66oreign_processor\x18\x14 \x01(\t\x12\x0f\n\x07purpose\x18\x15 \x01(\t\x12\x11\n\tpolicy_id\x18\x16 \x01(\t\x12\x16\n\x0epolicy_version\x18\x17 \x01(\x05\x12\x15\n\rpolicy_digest\x18\x18 \x01(\t\x12\x14\n\x0c\x65ntry_format\x18\x19 \x01(\x05\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xac\x01\n\x17ListAuditEntriesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x1e\n\x16processing_activity_id\x18\x04 \x01(\t\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpolicy_id\x18\x06 \x01(\t\"^\n\x18ListAuditEntriesResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.samenloop.v1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\")\n\x14GetCheckpointRequest\x12\x11\n\ttree_size\x18\x01 \x01(\x03\"\xa9\x01\n\nCheckpoint\x12\x11\n\ttree_size\x18\x01 \x01(\x03\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12\x13\n\x0bsigned_note\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0c\x63osignatures\x18\x05 \x03(\x0b\x32\x19.samenloop.v1.Cosignature\"e\n\x0b\x43osignature\x12\x14\n\x0cwitness_name\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0esignature_line\x18\x03 \x01(\t\"V\n\x16ListCheckpointsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rmin_tree_size\x18\x03 \x01(\x03\"a\n\x17ListCheckpointsResponse\x12-\n\x0b\x63heckpoints\x18\x01 \x03(\x0b\x32\x18.samenloop.v1.Checkpoint\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"U\n\x15\x41\x64\x64\x43osignatureRequest\x12\x11\n\ttree_size\x18\x01 \x01(\x03\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12\x16\n\x0esignature_line\x18\x03 \x01(\t\"<\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\"P\n\x0eInclusionProof\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\x12\x0c\n\x04leaf\x18\x04 \x01(\x0c\"O\n\x1aGetConsistencyProofRequest\x12\x17\n\x0f\x66irst_tree_size\x18\x01 \x01(\x03\x12\x18\n\x10second_tree_size\x18\x02 \x01(\x03\"U\n\x10\x43onsistencyProof\x12\x17\n\x0f\x66irst_tree_size\x18\x01 \x01(\x03\x12\x18\n\x10second_tree_size\x18\x02 \x01(\x03\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\"}\n\x14LookupSubjectRequest\x12(\n\x07subject\x18\x01 \x01(\x0b\x32\x17.samenloop.v1.Pseudonym\x12\x14\n\x0csubject_type\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t2\x8a\x05\n\x0c\x41uditService\x12\x61\n\x10ListAuditEntries\x12%.samenloop.v1.ListAuditEntriesRequest\x1a&.samenloop.v1.ListAuditEntriesResponse\x12M\n\rGetCheckpoint\x12\".samenloop.v1.GetCheckpointRequest\x1a\x18.samenloop.v1.Checkpoint\x12^\n\x0fListCheckpoints\x12$.samenloop.v1.ListCheckpointsRequest\x1a%.samenloop.v1.ListCheckpointsResponse\x12Y\n\x11GetInclusionProof\x12&.samenloop.v1.GetInclusionProofRequest\x1a\x1c.samenloop.v1.InclusionProof\x12_\n\x13GetConsistencyProof\x12(.samenloop.v1.GetConsistencyProofRequest\x1a\x1e.samenloop.v1.ConsistencyProof\x12O\n\x0e\x41\x64\x64\x43osignature\x12#.samenloop.v1.AddCosignatureRequest\x1a\x18.samenloop.v1.Checkpoint\x12[\n\rLookupSubject\x12\".samenloop.v1.LookupSubjectRequest\x1a&.samenloop.v1.ListAuditEntriesResponseB\x13\n\x0fnl.samenloop.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,35 +37,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUDITENTRY_ATTRIBUTESENTRY']._loaded_options = None
   _globals['_AUDITENTRY_ATTRIBUTESENTRY']._serialized_options = b'8\001'
   _globals['_AUDITENTRY']._serialized_start=103
-  _globals['_AUDITENTRY']._serialized_end=650
-  _globals['_AUDITENTRY_ATTRIBUTESENTRY']._serialized_start=601
-  _globals['_AUDITENTRY_ATTRIBUTESENTRY']._serialized_end=650
-  _globals['_LISTAUDITENTRIESREQUEST']._serialized_start=652
-  _globals['_LISTAUDITENTRIESREQUEST']._serialized_end=762
-  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_start=764
-  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_end=858
-  _globals['_GETCHECKPOINTREQUEST']._serialized_start=860
-  _globals['_GETCHECKPOINTREQUEST']._serialized_end=901
-  _globals['_CHECKPOINT']._serialized_start=904
-  _globals['_CHECKPOINT']._serialized_end=1073
-  _globals['_COSIGNATURE']._serialized_start=1075
-  _globals['_COSIGNATURE']._serialized_end=1176
-  _globals['_LISTCHECKPOINTSREQUEST']._serialized_start=1178
-  _globals['_LISTCHECKPOINTSREQUEST']._serialized_end=1264
-  _globals['_LISTCHECKPOINTSRESPONSE']._serialized_start=1266
-  _globals['_LISTCHECKPOINTSRESPONSE']._serialized_end=1363
-  _globals['_ADDCOSIGNATUREREQUEST']._serialized_start=1365
-  _globals['_ADDCOSIGNATUREREQUEST']._serialized_end=1450
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=1452
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=1512
-  _globals['_INCLUSIONPROOF']._serialized_start=1514
-  _globals['_INCLUSIONPROOF']._serialized_end=1594
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=1596
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1675
-  _globals['_CONSISTENCYPROOF']._serialized_start=1677
-  _globals['_CONSISTENCYPROOF']._serialized_end=1762
-  _globals['_LOOKUPSUBJECTREQUEST']._serialized_start=1764
-  _globals['_LOOKUPSUBJECTREQUEST']._serialized_end=1889
-  _globals['_AUDITSERVICE']._serialized_start=1892
-  _globals['_AUDITSERVICE']._serialized_end=2542
+  _globals['_AUDITENTRY']._serialized_end=807
+  _globals['_AUDITENTRY_ATTRIBUTESENTRY']._serialized_start=758
+  _globals['_AUDITENTRY_ATTRIBUTESENTRY']._serialized_end=807
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_start=810
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_end=982
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_start=984
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_end=1078
+  _globals['_GETCHECKPOINTREQUEST']._serialized_start=1080
+  _globals['_GETCHECKPOINTREQUEST']._serialized_end=1121
+  _globals['_CHECKPOINT']._serialized_start=1124
+  _globals['_CHECKPOINT']._serialized_end=1293
+  _globals['_COSIGNATURE']._serialized_start=1295
+  _globals['_COSIGNATURE']._serialized_end=1396
+  _globals['_LISTCHECKPOINTSREQUEST']._serialized_start=1398
+  _globals['_LISTCHECKPOINTSREQUEST']._serialized_end=1484
+  _globals['_LISTCHECKPOINTSRESPONSE']._serialized_start=1486
+  _globals['_LISTCHECKPOINTSRESPONSE']._serialized_end=1583
+  _globals['_ADDCOSIGNATUREREQUEST']._serialized_start=1585
+  _globals['_ADDCOSIGNATUREREQUEST']._serialized_end=1670
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=1672
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=1732
+  _globals['_INCLUSIONPROOF']._serialized_start=1734
+  _globals['_INCLUSIONPROOF']._serialized_end=1814
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=1816
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1895
+  _globals['_CONSISTENCYPROOF']._serialized_start=1897
+  _globals['_CONSISTENCYPROOF']._serialized_end=1982
+  _globals['_LOOKUPSUBJECTREQUEST']._serialized_start=1984
+  _globals['_LOOKUPSUBJECTREQUEST']._serialized_end=2109
+  _globals['_AUDITSERVICE']._serialized_start=2112
+  _globals['_AUDITSERVICE']._serialized_end=2762
 # @@protoc_insertion_point(module_scope)

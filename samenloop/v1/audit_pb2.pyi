@@ -25,7 +25,11 @@ DESCRIPTOR: google.protobuf.descriptor.FileDescriptor
 
 @typing.final
 class AuditEntry(google.protobuf.message.Message):
-    """One Logboek Dataverwerkingen entry (one per data subject)."""
+    """One Logboek Dataverwerkingen entry (one per data subject), as the Logius standard's log
+    record where it applies (ADR 0023). Its `leaf` is the record itself: the RFC 8785 canonical
+    JSON that `samenloop audit export` writes and the Merkle tree hashes; the other fields are
+    the same values, typed, plus the position in the log.
+    """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
@@ -63,26 +67,51 @@ class AuditEntry(google.protobuf.message.Message):
     LEAF_FIELD_NUMBER: builtins.int
     LEAF_HASH_FIELD_NUMBER: builtins.int
     CONTENT_PURGED_FIELD_NUMBER: builtins.int
+    FOREIGN_SPAN_ID_FIELD_NUMBER: builtins.int
+    FOREIGN_PROCESSOR_FIELD_NUMBER: builtins.int
+    PURPOSE_FIELD_NUMBER: builtins.int
+    POLICY_ID_FIELD_NUMBER: builtins.int
+    POLICY_VERSION_FIELD_NUMBER: builtins.int
+    POLICY_DIGEST_FIELD_NUMBER: builtins.int
+    ENTRY_FORMAT_FIELD_NUMBER: builtins.int
     index: builtins.int
     """Position in the log (leaf index)."""
     trace_id: builtins.str
+    """W3C trace id (16 bytes, hex): the trace of the call that caused the entry, continued from
+    the caller's `traceparent` (the same id as the OpenTelemetry traces), whatever its sampled
+    flag: entries are never sampled.
+    """
     span_id: builtins.str
+    """This entry's own span (8 bytes, hex): one per data subject."""
     parent_span_id: builtins.str
+    """The span of the operation the entry is part of (the RPC's server span)."""
     name: builtins.str
-    """Event name, e.g. `signal_submitted`, `alert_created`, `disclosure_received`, `alert_viewed`."""
+    """Event name, a code, e.g. `signal_received`, `alert_created`, `disclosure_received`,
+    `alert_viewed`, `call_refused` (docs/matcher.md lists them all).
+    """
     status_code: builtins.str
-    """`OK` or `ERROR`."""
+    """The standard's status, spelt as it does: `Ok` (done as asked), `Unset` (handled without
+    an internal error, e.g. a refusal) or `Error` (an internal failure; nothing was done).
+    Entries written before ADR 0023 say `OK`.
+    """
     actor_organisation: builtins.str
-    """Organisation and role of the actor."""
+    """Organisation and role of the actor (from its certificate; `matcher`/`system` for the
+    matcher's own jobs).
+    """
     actor_role: builtins.str
     processing_activity_id: builtins.str
-    """dpl.core.processing_activity_id: the policy or purpose."""
+    """dpl.core.processing_activity_id: an absolute URI into the controller's processing
+    register (the matcher's `logboek.processing_activity_uri`), for the policy's processing
+    activity, the signal's purpose, or one of the matcher's own activities.
+    """
     data_subject_id: builtins.str
-    """dpl.core.data_subject_id: a pseudonym (hex), never a BSN."""
+    """dpl.core.data_subject_id: a pseudonym (hex), never a BSN; empty when the entry is about
+    no data subject.
+    """
     data_subject_id_type: builtins.str
-    """dpl.core.data_subject_id_type: `person_pseudonym` or `household_pseudonym`."""
+    """dpl.core.data_subject_id_type: `person_pseudonym`, `household_pseudonym`, or `none`."""
     foreign_operation: builtins.str
-    """The caller at another organisation, when the operation was on its behalf."""
+    """The caller's W3C `traceparent`, as it sent it, when it sent one."""
     leaf: builtins.bytes
     """The exact leaf bytes (RFC 8785 canonical JSON) hashed into the tree. Empty once the entry's
     content has been purged after its retention (then `content_purged` is set).
@@ -90,13 +119,33 @@ class AuditEntry(google.protobuf.message.Message):
     leaf_hash: builtins.bytes
     """RFC 9162 leaf hash of `leaf`; kept after a retention purge so that proofs stay valid."""
     content_purged: builtins.bool
+    foreign_span_id: builtins.str
+    """dpl.core.foreign_operation.span_id: the caller's span (hex), from its `traceparent`."""
+    foreign_processor: builtins.str
+    """dpl.core.foreign_operation.processor: URI of the calling organisation (the matcher's
+    `logboek.organisation_uri`); every caller is another organisation.
+    """
+    purpose: builtins.str
+    """The processing purpose code(s) the action served, comma-separated when a policy combines
+    several (e.g. `wams-gecoordineerde-aanpak`).
+    """
+    policy_id: builtins.str
+    """The policy the action was taken under: id, version (0 when unknown) and digest."""
+    policy_version: builtins.int
+    policy_digest: builtins.str
+    entry_format: builtins.int
+    """Which document `leaf` holds: 1 (ADR 0009's first entry document) or 2 (the Logboek
+    Dataverwerkingen record, ADR 0023).
+    """
     @property
     def start_time(self) -> google.protobuf.timestamp_pb2.Timestamp: ...
     @property
     def end_time(self) -> google.protobuf.timestamp_pb2.Timestamp: ...
     @property
     def attributes(self) -> google.protobuf.internal.containers.ScalarMap[builtins.str, builtins.str]:
-        """Further attributes (counts, ids, codes; never personal data)."""
+        """Further attributes of the event (ids, codes and counts; never free text or personal
+        data). The record carries them as `samenloop.<key>`.
+        """
 
     def __init__(
         self,
@@ -119,9 +168,16 @@ class AuditEntry(google.protobuf.message.Message):
         leaf: builtins.bytes = ...,
         leaf_hash: builtins.bytes = ...,
         content_purged: builtins.bool = ...,
+        foreign_span_id: builtins.str = ...,
+        foreign_processor: builtins.str = ...,
+        purpose: builtins.str = ...,
+        policy_id: builtins.str = ...,
+        policy_version: builtins.int = ...,
+        policy_digest: builtins.str = ...,
+        entry_format: builtins.int = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["end_time", b"end_time", "start_time", b"start_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["actor_organisation", b"actor_organisation", "actor_role", b"actor_role", "attributes", b"attributes", "content_purged", b"content_purged", "data_subject_id", b"data_subject_id", "data_subject_id_type", b"data_subject_id_type", "end_time", b"end_time", "foreign_operation", b"foreign_operation", "index", b"index", "leaf", b"leaf", "leaf_hash", b"leaf_hash", "name", b"name", "parent_span_id", b"parent_span_id", "processing_activity_id", b"processing_activity_id", "span_id", b"span_id", "start_time", b"start_time", "status_code", b"status_code", "trace_id", b"trace_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["actor_organisation", b"actor_organisation", "actor_role", b"actor_role", "attributes", b"attributes", "content_purged", b"content_purged", "data_subject_id", b"data_subject_id", "data_subject_id_type", b"data_subject_id_type", "end_time", b"end_time", "entry_format", b"entry_format", "foreign_operation", b"foreign_operation", "foreign_processor", b"foreign_processor", "foreign_span_id", b"foreign_span_id", "index", b"index", "leaf", b"leaf", "leaf_hash", b"leaf_hash", "name", b"name", "parent_span_id", b"parent_span_id", "policy_digest", b"policy_digest", "policy_id", b"policy_id", "policy_version", b"policy_version", "processing_activity_id", b"processing_activity_id", "purpose", b"purpose", "span_id", b"span_id", "start_time", b"start_time", "status_code", b"status_code", "trace_id", b"trace_id"]) -> None: ...
 
 Global___AuditEntry: typing_extensions.TypeAlias = AuditEntry
 
@@ -133,11 +189,22 @@ class ListAuditEntriesRequest(google.protobuf.message.Message):
     PAGE_TOKEN_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
     PROCESSING_ACTIVITY_ID_FIELD_NUMBER: builtins.int
+    SINCE_FIELD_NUMBER: builtins.int
+    POLICY_ID_FIELD_NUMBER: builtins.int
     page_size: builtins.int
     page_token: builtins.str
     name: builtins.str
-    """Optional filters."""
+    """Optional filters, all of which must hold.
+    An event name (see AuditEntry.name); an unknown name is INVALID_ARGUMENT.
+    """
     processing_activity_id: builtins.str
+    """A processing activity: its register URI, or the bare id the URI is made from."""
+    policy_id: builtins.str
+    """Only entries about actions under this policy (any version)."""
+    @property
+    def since(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """Only entries that ended at or after this time."""
+
     def __init__(
         self,
         *,
@@ -145,8 +212,11 @@ class ListAuditEntriesRequest(google.protobuf.message.Message):
         page_token: builtins.str = ...,
         name: builtins.str = ...,
         processing_activity_id: builtins.str = ...,
+        since: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        policy_id: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["name", b"name", "page_size", b"page_size", "page_token", b"page_token", "processing_activity_id", b"processing_activity_id"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["since", b"since"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["name", b"name", "page_size", b"page_size", "page_token", b"page_token", "policy_id", b"policy_id", "processing_activity_id", b"processing_activity_id", "since", b"since"]) -> None: ...
 
 Global___ListAuditEntriesRequest: typing_extensions.TypeAlias = ListAuditEntriesRequest
 

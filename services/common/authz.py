@@ -29,14 +29,29 @@ OPEN_METHOD_PREFIXES = (
 
 RoleTable = Mapping[str, frozenset[str]]
 
+RefusalHook = Callable[[grpc.ServicerContext, str, str], None]
+"""Called with (context, full method name, refusal code) before a refused call is aborted:
+`role_not_allowed`, `certificate_revoked`, `no_client_certificate` or `method_not_open`.
+The matcher writes its `call_refused` audit entry here; a hook must not raise."""
+
 
 class RoleAuthorizationInterceptor(grpc.ServerInterceptor):  # type: ignore[misc,type-arg]
     """Refuses calls whose certificate role is not allowed for the method."""
 
-    def __init__(self, table: RoleTable, deny_list: DenyList | None = None) -> None:
+    def __init__(self, table: RoleTable, deny_list: DenyList | None = None,
+                 on_refused: RefusalHook | None = None) -> None:
         self._table = dict(table)
         self._deny_list = deny_list
+        self._on_refused = on_refused
         self._log = get_logger(component="authz")
+
+    def _refused(self, context: grpc.ServicerContext, method: str, code: str) -> None:
+        if self._on_refused is None:
+            return
+        try:
+            self._on_refused(context, method, code)
+        except Exception:  # the refusal stands whatever the hook does
+            self._log.exception("refusal_hook_failed", method=method, refusal=code)
 
     def _revoked(self, context: grpc.ServicerContext, method: str) -> bool:
         """True (and logged, without personal data) if the caller's certificate is denied."""
@@ -69,21 +84,28 @@ class RoleAuthorizationInterceptor(grpc.ServerInterceptor):  # type: ignore[misc
             return None
         if allowed is None:
             self._log.warning("method_not_in_authorization_table", method=method)
-            return _wrap(handler, lambda ctx: (grpc.StatusCode.PERMISSION_DENIED,
-                                              f"{method} is not open to any role"))
+
+            def closed(ctx: grpc.ServicerContext) -> tuple[grpc.StatusCode, str]:
+                self._refused(ctx, method, "method_not_open")
+                return grpc.StatusCode.PERMISSION_DENIED, f"{method} is not open to any role"
+
+            return _wrap(handler, closed)
 
         def check(context: grpc.ServicerContext) -> tuple[grpc.StatusCode, str] | None:
             try:
                 if self._revoked(context, method):
+                    self._refused(context, method, "certificate_revoked")
                     return (grpc.StatusCode.UNAUTHENTICATED,
                             "this client certificate has been revoked (it is on the service's "
                             "deny-list); ask your operator for a new certificate")
                 who = peer_identity(context)
             except UnauthenticatedPeer:
+                self._refused(context, method, "no_client_certificate")
                 return grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required"
             if who.role not in allowed:
                 self._log.warning("call_refused", method=method, role=who.role,
                                   organisation=who.organisation)
+                self._refused(context, method, "role_not_allowed")
                 return (grpc.StatusCode.PERMISSION_DENIED,
                         f"role {who.role!r} may not call {method.rsplit('/', 1)[-1]}; "
                         f"allowed: {', '.join(sorted(allowed))}")

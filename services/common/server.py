@@ -21,7 +21,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.common.authz import RoleAuthorizationInterceptor, RoleTable
+from services.common.authz import RefusalHook, RoleAuthorizationInterceptor, RoleTable
 from services.common.denylist import DenyList
 from services.common.health_http import Health
 from services.common.logging import get_logger
@@ -63,14 +63,15 @@ def start_server(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     extra_interceptors: Sequence[grpc.ServerInterceptor[Any, Any]] = (),
     deny_list: DenyList | None = None,
+    on_refused: RefusalHook | None = None,
 ) -> RunningServer:
     """Start serving on `bind` (host:port; port 0 picks a free one) and return at once.
 
     `deny_list` (revoked client certificates) is checked before the role on every call but
-    health and reflection.
+    health and reflection; `on_refused` hears of every call either refuses.
     """
     interceptors: list[grpc.ServerInterceptor[Any, Any]] = [
-        RoleAuthorizationInterceptor(roles, deny_list)
+        RoleAuthorizationInterceptor(roles, deny_list, on_refused)
     ]
     interceptors.extend(_tracing_interceptors())
     interceptors.append(RpcMetricsInterceptor())

@@ -186,13 +186,11 @@ def open_alert(
     events = [
         audit.AuditEvent(
             "alert_created",
-            policy.processing_activity_id,
-            subject,
-            audit.HOUSEHOLD,
-            {
+            data_subject_id=subject,
+            data_subject_id_type=audit.HOUSEHOLD,
+            **audit.under_policy(policy, active.digest),
+            attributes={
                 "alert": f"alerts/{name_id}",
-                "policy": policy.ref,
-                "policy_digest": active.digest,
                 "mode": mode,
                 "team": policy.recipient.team_id,
                 "signals": str(len(contributing)),
@@ -243,10 +241,10 @@ def open_alert(
         events.append(
             audit.AuditEvent(
                 "reveal_request_created",
-                policy.processing_activity_id,
-                subject,
-                audit.HOUSEHOLD,
-                {
+                data_subject_id=subject,
+                data_subject_id_type=audit.HOUSEHOLD,
+                **audit.under_policy(policy, active.digest),
+                attributes={
                     "alert": f"alerts/{name_id}",
                     "reveal_request": f"revealRequests/{rr_name}",
                     "partner": s.partner,

@@ -5,9 +5,13 @@ Which entries an officer sees is `visibility.py`.
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from services.matcher import audit, store
+from services.matcher import audit_catalogue as catalogue
 from services.matcher.core import MatcherCore, parse_page_token
 from services.matcher.errors import (
     InvalidArgument,
@@ -32,10 +36,15 @@ class AuditUseCases(MatcherCore):
 
     def list_audit_entries(
         self, caller: Caller, page_size: int, page_token: str, name: str, activity: str,
-        subject: str | None = None,
+        subject: str | None = None, subject_type: str = "", since: datetime | None = None,
+        policy_id: str = "",
     ) -> tuple[list[AuditEntryView], str]:
+        """A page of the entries this caller may read, oldest first; the listing is itself an
+        entry. Filters: event `name`, processing `activity` (register URI or bare id), entries
+        ending at or after `since`, `policy_id`, and (subject access) the subject."""
         size = max(1, min(page_size or 100, 1000))
         after = parse_page_token(page_token)
+        _check_filters(name, activity, policy_id)
         actor = self._actor(caller)
         scope = audit_scope(caller.organisation, caller.role, self.settings.controller)
 
@@ -49,18 +58,26 @@ class AuditUseCases(MatcherCore):
             if name:
                 query = query.where(audit_events.c.name == name)
             if activity:
-                query = query.where(audit_events.c.processing_activity_id == activity)
+                query = query.where(audit_events.c.processing_activity_id.in_(
+                    sorted({activity, self.logboek.register.activity(activity)})))
+            if since is not None:
+                query = query.where(audit_events.c.end_time >= since)
+            if policy_id:
+                query = query.where(audit_events.c.policy_id == policy_id)
             if subject is not None:
                 query = query.where(audit_events.c.data_subject_id == subject)
             rows = conn.execute(query.limit(size + 1)).all()
             views = [AuditEntryView(int(r.id), dict(r._mapping)) for r in rows[:size]]
             if subject is not None:
-                event = audit.AuditEvent("subject_looked_up", "subject-access", subject,
-                                         "pseudonym", {"entries": str(len(views))})
+                event = audit.AuditEvent("subject_looked_up", catalogue.SUBJECT_ACCESS, subject,
+                                         subject_type, {"entries": str(len(views))})
             else:
-                event = audit.AuditEvent("audit_entries_listed", "audit-log", "", audit.NONE,
-                                         {"entries": str(len(views)), "filter_name": name,
-                                          "filter_activity": activity})
+                filters = {"filter_name": name, "filter_activity": activity,
+                           "filter_policy": policy_id,
+                           "filter_since": since.isoformat() if since else ""}
+                event = audit.AuditEvent("audit_entries_listed", catalogue.AUDIT_LOG, "",
+                                         audit.NONE, {"entries": str(len(views)),
+                                                      **{k: v for k, v in filters.items() if v}})
             audit.write(conn, actor, [event], now)
             return views, (str(views[-1].index) if len(rows) > size else "")
 
@@ -78,4 +95,19 @@ class AuditUseCases(MatcherCore):
         if bad:
             raise InvalidArgument(bad.reason)
         key = self.pseudonym(subject).hex()
-        return self.list_audit_entries(caller, page_size, page_token, "", "", subject=key)
+        kind = audit.PERSON if subject_type == "person" else audit.HOUSEHOLD
+        return self.list_audit_entries(caller, page_size, page_token, "", "", subject=key,
+                                       subject_type=kind)
+
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/%@-]{0,511}")
+
+
+def _check_filters(name: str, activity: str, policy_id: str) -> None:
+    """Filters are codes and ids (the listing's own entry repeats them, so no free text)."""
+    if name and name not in catalogue.EVENTS:
+        raise InvalidArgument(f"name must be an event name: {', '.join(sorted(catalogue.EVENTS))}")
+    for value, what in ((activity, "processing_activity_id"), (policy_id, "policy_id")):
+        if value and not _ID.fullmatch(value):
+            raise InvalidArgument(f"{what} must be an id or a URI (letters, digits and "
+                                  "._:/%@-)")

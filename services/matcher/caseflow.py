@@ -18,6 +18,7 @@ from services.matcher.errors import (
     InvalidArgument,
     NotFound,
 )
+from services.matcher.logboek import PolicyRef
 from services.matcher.notify import POLL_INTERVAL
 from services.matcher.schema import (
     ASSIGNED,
@@ -51,7 +52,10 @@ class CaseFlowUseCases(MatcherCore):
         self, conn: sa.Connection, rows: Sequence[Any], *, detail: bool
     ) -> list[AlertView]:
         views = []
+        under: dict[str, dict[str, Any]] = {}
         for r in rows:
+            if r.policy_digest not in under:
+                under[r.policy_digest] = self._under_policy(conn, r.policy_id, r.policy_digest)
             views.append(AlertView(
                 id=int(r.id), name_id=r.name_id, policy_id=r.policy_id,
                 policy_version=int(r.policy_version), policy_digest=r.policy_digest,
@@ -60,7 +64,8 @@ class CaseFlowUseCases(MatcherCore):
                 decision_reason=r.decision_reason, traceparent=r.traceparent,
                 created_at=r.created_at, updated_at=r.updated_at,
                 household_id=int(r.household_id), household_pseudonym=bytes(r.pseudonym),
-                processing_activity_id=self._activity(conn, r.policy_id),
+                processing_activity_id=under[r.policy_digest]["processing_activity_id"],
+                purpose=under[r.policy_digest].get("purpose", ""),
                 policy_document_json=r.policy_document_json or ""))
         if not views:
             return views
@@ -114,7 +119,9 @@ class CaseFlowUseCases(MatcherCore):
         audit.write(conn, actor, [
             audit.AuditEvent(name, v.processing_activity_id, v.household_pseudonym.hex(),
                              audit.HOUSEHOLD, {"alert": f"alerts/{v.name_id}", "team": v.team,
-                                               **(extra or {})})
+                                               **(extra or {})},
+                             purpose=v.purpose,
+                             policy=PolicyRef(v.policy_id, v.policy_version, v.policy_digest))
             for v in views], now)
 
     def list_alerts(

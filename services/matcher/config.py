@@ -17,6 +17,10 @@ Example (paths are relative to the file; docs/matcher.md lists every setting):
                            disclosure_key: pki/gateway-woonstad-rotterdam/disclosure.key.pub}
       gemeente-rotterdam: {kind: municipality, purposes: [wams-gecoordineerde-aanpak]}
     inquiries: {per_minute: 10, per_day: 200}
+    logboek:                            # Logboek Dataverwerkingen (ADR 0023)
+      processing_activity_uri: https://register.example.nl/verwerkingsactiviteiten/{id}
+      organisation_uri: https://register.example.nl/organisaties/{organisation}
+      export: {endpoint: logboek.example.nl:4317, ca: pki/logboek-ca.crt}   # optional OTLP
     reveal_request_ttl_days: 14
     purge_interval_seconds: 3600
 
@@ -30,6 +34,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from pydantic import AfterValidator, Field, PrivateAttr, model_validator
@@ -37,11 +42,13 @@ from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 from crypto.keys import load_verify_key
 from crypto.signing import VerifyKey
 from services.common.settings import (
+    Address,
     BindAddress,
     Directory,
     MunicipalityCode,
     NonNegativeInt,
     OrganisationId,
+    PositiveFloat,
     PositiveInt,
     PrivateKeyFile,
     ReadableFile,
@@ -52,8 +59,12 @@ from services.common.settings import (
 )
 from services.common.tls import TlsMaterial
 from services.matcher.settings import (
+    DEFAULT_ACTIVITY_URI,
     DEFAULT_BIND,
+    DEFAULT_ORGANISATION_URI,
     InquiryLimits,
+    LogboekExport,
+    LogboekSettings,
     MatcherSettings,
     PartnerEntry,
 )
@@ -95,8 +106,28 @@ def _key_id(value: str) -> str:
     return value
 
 
+def _uri_template(placeholder: str) -> Any:
+    """An absolute http(s) URI with `{placeholder}` exactly once (and no other braces)."""
+
+    def check(value: str) -> str:
+        slot = "{" + placeholder + "}"
+        probe = value.replace(slot, "x")
+        if value.count(slot) != 1 or "{" in probe or "}" in probe:
+            raise ValueError(f"{value!r} must contain {slot} exactly once, e.g. "
+                             f"https://register.example.nl/verwerkingsactiviteiten/{slot}")
+        parts = urlsplit(probe)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ValueError(f"{value!r} is not an absolute http(s) URI; audit entries point "
+                             "into the processing register with it")
+        return value
+
+    return AfterValidator(check)
+
+
 DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 KeyId = Annotated[str, AfterValidator(_key_id)]
+ActivityUri = Annotated[str, _uri_template("id")]
+OrganisationUri = Annotated[str, _uri_template("organisation")]
 
 
 class PartnerSettings(Section):
@@ -130,6 +161,42 @@ class InquirySettings(Section):
     per_day: PositiveInt = InquiryLimits.per_day
 
 
+class LogboekExportSettings(Section):
+    """`logboek.export`: an external Logboek (OTLP/gRPC over TLS) that must acknowledge every
+    audit entry before the action that wrote it commits (ADR 0023)."""
+
+    endpoint: Address = Field(description="host:port of the Logboek's OTLP/gRPC receiver")
+    ca: ReadableFile = Field(description="CA certificate of the receiver's TLS certificate")
+    cert: ReadableFile | None = Field(default=None, description="client certificate (mTLS)")
+    key: PrivateKeyFile | None = Field(default=None, description="its private key (chmod 600)")
+    server_name: str | None = Field(default=None, description="DNS name to check in the "
+                                    "receiver's certificate (default: the endpoint's host)")
+    timeout_seconds: PositiveFloat = Field(default=5.0, description="wait this long for the "
+                                           "acknowledgement; then the action fails")
+
+    @model_validator(mode="after")
+    def _pair(self) -> LogboekExportSettings:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("give both `cert` and `key` for a client certificate, or neither")
+        return self
+
+
+class LogboekSection(Section):
+    """`logboek`: how audit entries point into the processing register; optional export."""
+
+    processing_activity_uri: ActivityUri = DEFAULT_ACTIVITY_URI
+    organisation_uri: OrganisationUri = DEFAULT_ORGANISATION_URI
+    export: LogboekExportSettings | None = None
+
+    def plain(self) -> LogboekSettings:
+        e = self.export
+        return LogboekSettings(
+            processing_activity_uri=self.processing_activity_uri,
+            organisation_uri=self.organisation_uri,
+            export=None if e is None else LogboekExport(
+                e.endpoint, e.ca, e.cert, e.key, e.server_name, e.timeout_seconds))
+
+
 class MatcherConfig(ServiceSettings):
     SERVICE: ClassVar[str] = "matcher"
 
@@ -150,6 +217,7 @@ class MatcherConfig(ServiceSettings):
     partners: dict[OrganisationId, PartnerSettings] = Field(
         min_length=1, description="organisation id -> {kind, purposes}")
     inquiries: InquirySettings = InquirySettings()
+    logboek: LogboekSection = LogboekSection()
     reveal_request_ttl_days: PositiveInt = 14
     purge_interval_seconds: NonNegativeInt = 3600
     alert_signal_retention_days: NonNegativeInt = 365
@@ -197,6 +265,7 @@ class MatcherConfig(ServiceSettings):
             link_retention_days=self.link_retention_days,
             inquiry_retention_days=self.inquiry_retention_days,
             max_batch_rows=self.max_batch_rows,
+            logboek=self.logboek.plain(),
         )
 
     def partners_without_disclosure_key(self) -> list[str]:

@@ -17,11 +17,14 @@ from domain.codes import CodeList, UnknownCode
 from services.common import metrics
 from services.common.logging import get_logger
 from services.matcher import alerts, audit, matching
+from services.matcher import audit_catalogue as catalogue
 from services.matcher.clock import Clock
 from services.matcher.errors import (
     InvalidArgument,
     PermissionDenied,
 )
+from services.matcher.logboek import PolicyRef, Register
+from services.matcher.logboek_otlp import OtlpLogboek
 from services.matcher.notify import Notifier
 from services.matcher.policy_registry import (
     PolicyRegistry,
@@ -61,6 +64,9 @@ class MatcherCore:
         self.catalogue = catalogue
         self.clock = clock
         self.notifier = Notifier()
+        self.logboek = audit.Logboek(
+            Register(settings.logboek.processing_activity_uri, settings.logboek.organisation_uri),
+            None if settings.logboek.export is None else OtlpLogboek(settings.logboek.export))
         self.env = matching.MatchEnv(
             registry=registry,
             catalogue=catalogue,
@@ -92,12 +98,17 @@ class MatcherCore:
         entry = self.settings.partners.get(caller.organisation)
         if entry is None:
             raise PermissionDenied(
-                f"organisation {caller.organisation!r} is not a registered partner of this matcher"
-            )
+                f"organisation {caller.organisation!r} is not a registered partner of this "
+                "matcher", refusal=catalogue.NOT_A_PARTNER)
         return entry
 
     def _actor(self, caller: Caller) -> audit.Actor:
-        return audit.Actor.from_current_span(caller.organisation, caller.role, self.clock.now())
+        return audit.Actor.from_current_span(caller.organisation, caller.role, self.clock.now(),
+                                             self.logboek, caller.traceparent)
+
+    def _system_actor(self, job: str) -> audit.Actor:
+        """The matcher itself (purge, expiry), in a fresh trace."""
+        return audit.Actor.system(job, self.logboek)
 
     def _check_batch(self, n: int) -> None:
         if n > self.settings.max_batch_rows:
@@ -115,10 +126,22 @@ class MatcherCore:
 
     def _activity(self, conn: sa.Connection, policy_id: str) -> str:
         """The processing activity id of a policy (latest published version)."""
-        row = self._latest_version(conn, policy_id)
+        return str(self._under_policy(conn, policy_id)["processing_activity_id"])
+
+    def _under_policy(self, conn: sa.Connection, policy_id: str, digest: str = ""
+                      ) -> dict[str, Any]:
+        """The AuditEvent fields of an action under a stored policy: the document with
+        `digest`, else the latest published version of `policy_id` (`audit.under_policy`)."""
+        row: Any = None
+        if digest:
+            row = conn.execute(sa.select(policies.c.digest, policies.c.document_json)
+                               .where(policies.c.digest == digest)).first()
         if row is None:
-            return policy_id
-        return self.registry.parsed(row.digest, row.document_json).processing_activity_id
+            row = self._latest_version(conn, policy_id)
+        if row is None:  # named by a caller, never published
+            return {"processing_activity_id": policy_id, "policy": PolicyRef(policy_id)}
+        return audit.under_policy(self.registry.parsed(row.digest, row.document_json),
+                                  row.digest)
 
 
 def resource_id(name: str, collection: str) -> str:

@@ -47,6 +47,7 @@ def _requests_with_alert() -> sa.Select[Any]:
     audit subject): what delivering and answering a request both need."""
     return (sa.select(reveal_requests, alerts_t.c.name_id.label("alert_name_id"),
                       alerts_t.c.policy_id.label("alert_policy_id"),
+                      alerts_t.c.policy_digest.label("alert_policy_digest"),
                       households.c.pseudonym.label("household_pseudonym"))
             .join(alerts_t, alerts_t.c.id == reveal_requests.c.alert_id)
             .join(households, households.c.id == alerts_t.c.household_id))
@@ -90,12 +91,19 @@ class DisclosureUseCases(MatcherCore):
             .where(reveal_requests.c.id.in_([r.id for r in rows]))
             .values(delivered_count=reveal_requests.c.delivered_count + 1, last_delivered_at=now)
         )
+        under: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            if r.alert_policy_digest not in under:
+                under[r.alert_policy_digest] = self._under_policy(conn, r.alert_policy_id,
+                                                                  r.alert_policy_digest)
         events = [
             audit.AuditEvent(
-                "reveal_request_delivered", self._activity(conn, r.alert_policy_id),
-                bytes(r.household_pseudonym).hex(), audit.HOUSEHOLD,
-                {"reveal_request": f"revealRequests/{r.name_id}", "partner": r.partner,
-                 "delivery": str(int(r.delivered_count) + 1)})
+                "reveal_request_delivered",
+                data_subject_id=bytes(r.household_pseudonym).hex(),
+                data_subject_id_type=audit.HOUSEHOLD,
+                attributes={"reveal_request": f"revealRequests/{r.name_id}",
+                            "partner": r.partner, "delivery": str(int(r.delivered_count) + 1)},
+                **under[r.alert_policy_digest])
             for r in rows
         ]
         audit.write(conn, actor, events, now)
@@ -163,8 +171,9 @@ class DisclosureUseCases(MatcherCore):
             else:
                 attrs["fields"] = ",".join(rr.fields)
             [index] = audit.write(conn, actor, [audit.AuditEvent(
-                name, self._activity(conn, rr.alert_policy_id),
-                bytes(rr.household_pseudonym).hex(), audit.HOUSEHOLD, attrs)], now)
+                name, data_subject_id=bytes(rr.household_pseudonym).hex(),
+                data_subject_id_type=audit.HOUSEHOLD, attributes=attrs,
+                **self._under_policy(conn, rr.alert_policy_id, rr.alert_policy_digest))], now)
             values = {
                 "name_id": d_name, "alert_id": rr.alert_id, "reveal_request_id": rr.id,
                 "partner": rr.partner, "partner_kind": rr.partner_kind, "fields": rr.fields,

@@ -8,11 +8,16 @@ class MatcherError(Exception):
 
     `reason`, when set, is a stable code the caller's program can act on (sent as
     google.rpc.ErrorInfo, services/common/error_reason.py); the proto documents each one.
+    `refusal` is what the audit log records about a refusal of authority (a code, never the
+    message; `call_refused`), and `audited` says the use case already wrote the refusal's entry.
     """
 
-    def __init__(self, message: str, *, reason: str = "") -> None:
+    def __init__(self, message: str = "", *, reason: str = "", refusal: str = "",
+                 audited: bool = False) -> None:
         super().__init__(message)
         self.reason = reason
+        self.refusal = refusal
+        self.audited = audited
 
 
 class InvalidArgument(MatcherError):
@@ -37,3 +42,12 @@ class AlreadyExists(MatcherError):
 
 class ResourceExhausted(MatcherError):
     pass
+
+
+class Unavailable(MatcherError):
+    """Something the action depends on did not answer; the action was not done (retry)."""
+
+
+class LogboekUnavailable(Unavailable):
+    """The external Logboek did not acknowledge the audit entries; the transaction rolled
+    back, so the action did not happen."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from domain.catalogue import PartnerKind
 from services.matcher import alerts, audit, matching, store
+from services.matcher import audit_catalogue as catalogue
 from services.matcher import link_steps as lsteps
 from services.matcher import signal_steps as steps
 from services.matcher import withdrawal_steps as wsteps
@@ -41,6 +42,21 @@ from services.matcher.views import (
 
 class IngestUseCases(MatcherCore):
     """SubmitSignals, WithdrawSignals, SubmitHouseholdLinks."""
+
+    @staticmethod
+    def _log_batch(
+        conn: sa.Connection, actor: audit.Actor, partner: str, kind: str, batch_id: str,
+        outcomes: Sequence[RowOutcome | None], purposes: Iterable[str], now: datetime,
+    ) -> None:
+        """The `batch_received` entry: one per batch, its counts per outcome (no subject)."""
+        rows = [o for o in outcomes if o is not None]
+        audit.write(conn, actor, [audit.AuditEvent(
+            "batch_received", catalogue.BATCH_RECEIPT, "", audit.NONE,
+            {"partner": partner, "batch_kind": kind, "batch_id": batch_id[:64],
+             "rows": str(len(outcomes)),
+             **{o: str(sum(1 for r in rows if r.outcome == o))
+                for o in (ACCEPTED, DUPLICATE, REJECTED)}},
+            purpose=",".join(sorted(set(purposes))))], now)
 
     def _lock_for_signal_rows(
         self, conn: sa.Connection, rows: Sequence[Any], now: datetime
@@ -88,10 +104,19 @@ class IngestUseCases(MatcherCore):
             plan = steps.classify_repeats(batch, fresh, homes, originals, now)
             steps.write(conn, plan, now)
             affected = steps.audit_outcomes(conn, batch, plan, homes, out, actor, now)
+            self._log_batch(conn, actor, partner.organisation, "signals", batch_id,
+                            [out.get(i, r) for i, r in enumerate(results)],
+                            (v.purpose for _, v in valid), now)
             attempts = matching.evaluate_standing(conn, self.env, affected, now=now, actor=actor)
             return out, attempts
 
-        stored, attempts = store.run_transaction(self.engine, work) if valid else ({}, [])
+        def rejected_only(conn: sa.Connection) -> tuple[dict[int, RowOutcome],
+                                                         list[alerts.Attempt]]:
+            self._log_batch(conn, actor, partner.organisation, "signals", batch_id, results,
+                            (), self.clock.now())
+            return {}, []
+
+        stored, attempts = store.run_transaction(self.engine, work if valid else rejected_only)
         result = self._finish(results, stored, attempts)
         self.log.info("signals_received", partner=partner.organisation, batch_id=batch_id[:64],
                       rows=len(rows), accepted=result.count(ACCEPTED),
@@ -117,6 +142,8 @@ class IngestUseCases(MatcherCore):
             alerts.cancel_pending_requests(conn, signal_refs=done.ids)
             audit.write(conn, actor, wsteps.audit_events(partner.organisation, done,
                                                          subject_keys), now)
+            self._log_batch(conn, actor, partner.organisation, "withdrawals", batch_id,
+                            done.out, (r.purpose for r in found.values()), now)
             attempts = matching.evaluate_standing(conn, self.env, affected, now=now, actor=actor)
             return dict(enumerate(done.out)), attempts
 
@@ -165,8 +192,8 @@ class IngestUseCases(MatcherCore):
         if partner.kind != PartnerKind.MUNICIPALITY:
             raise PermissionDenied(
                 f"household links come from the municipality gateway only; "
-                f"{partner.organisation} is a {partner.kind} partner"
-            )
+                f"{partner.organisation} is a {partner.kind} partner",
+                refusal=catalogue.MUNICIPALITY_ONLY)
         self._check_batch(len(rows))
         results, valid = lsteps.validate(
             rows, lambda row: validate_link(row, self.settings.accepted_key_ids))
@@ -181,11 +208,20 @@ class IngestUseCases(MatcherCore):
             plan = lsteps.plan(partner.organisation, purpose, valid, keys, locked, existing, now)
             lsteps.write(conn, plan)
             audit.write(conn, actor, plan.events, now)
+            self._log_batch(conn, actor, partner.organisation, "household_links", batch_id,
+                            [plan.out.get(i, r) for i, r in enumerate(results)], (purpose,),
+                            now)
             attempts = matching.evaluate_standing(conn, self.env, plan.affected, now=now,
                                                   actor=actor)
             return plan.out, attempts
 
-        stored, attempts = store.run_transaction(self.engine, work) if valid else ({}, [])
+        def rejected_only(conn: sa.Connection) -> tuple[dict[int, RowOutcome],
+                                                         list[alerts.Attempt]]:
+            self._log_batch(conn, actor, partner.organisation, "household_links", batch_id,
+                            results, (), self.clock.now())
+            return {}, []
+
+        stored, attempts = store.run_transaction(self.engine, work if valid else rejected_only)
         batch = self._finish(results, stored, attempts)
         self.log.info("household_links_received", partner=partner.organisation,
                       rows=len(rows), accepted=batch.count(ACCEPTED),

@@ -45,6 +45,9 @@ NOT_INDICATED = "not_indicated"
 NOT_INVOLVED = "not_involved"
 RATE_LIMITED = "rate_limited"
 REQUEST_ID_REUSED = "request_id_reused"
+POLICY_NOT_IN_FORCE = "policy_not_in_force"
+NOT_ON_REQUEST = "policy_not_on_request"
+# and audit_catalogue.PURPOSE_NOT_COVERED
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 """A gateway's idempotency key (e.g. a UUID): a token, so no text can be smuggled into it."""

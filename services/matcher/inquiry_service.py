@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from domain.codes import load_codes
 from policies.model import PolicyMode
 from services.matcher import alerts, audit, store
+from services.matcher import audit_catalogue as catalogue
 from services.matcher import inquiries as inquiry_rules
 from services.matcher.core import MatcherCore, check_code, resource_id
 from services.matcher.errors import (
@@ -25,6 +26,7 @@ from services.matcher.errors import (
     PermissionDenied,
     ResourceExhausted,
 )
+from services.matcher.logboek import UNSET
 from services.matcher.schema import (
     inquiries,
 )
@@ -72,11 +74,12 @@ class InquiryUseCases(MatcherCore):
         actor = self._actor(caller)
         org = partner.organisation
 
-        def refuse(conn: sa.Connection, now: datetime, activity: str, code: str) -> None:
+        def refuse(conn: sa.Connection, now: datetime, code: str) -> None:
             audit.write(conn, actor, [audit.AuditEvent(
-                "inquiry_refused", activity, key.hex(), audit.HOUSEHOLD,
-                {"policy": f"policies/{policy_id}", "requester_organisation": org,
-                 "requester_role": requester_role, "reason": reason, "refusal": code})], now)
+                "inquiry_refused", data_subject_id=key.hex(), data_subject_id_type=audit.HOUSEHOLD,
+                attributes={"requester_organisation": org, "requester_role": requester_role,
+                            "reason": reason, "refusal": code},
+                status=UNSET, **self._under_policy(conn, policy_id))], now)
 
         def work(conn: sa.Connection) -> tuple[InquiryView | MatcherError, list[alerts.Attempt]]:
             now = self.clock.now()
@@ -85,25 +88,27 @@ class InquiryUseCases(MatcherCore):
             if prior is not None:
                 if content.same_as(prior):
                     return self._inquiry_view(prior, household), []
-                refuse(conn, now, self._activity(conn, policy_id),
-                       inquiry_rules.REQUEST_ID_REUSED)
+                refuse(conn, now, inquiry_rules.REQUEST_ID_REUSED)
                 return AlreadyExists(
                     "inquiry.request_id was used before for another inquiry (household, policy, "
                     "role or reason); use a new request_id for a new question"), []
             active = self.registry.active_by_id(conn, policy_id, now.date())
             if active is None:
-                raise NotFound(f"policies/{policy_id} is not a published policy in force")
+                refuse(conn, now, inquiry_rules.POLICY_NOT_IN_FORCE)
+                return NotFound(f"policies/{policy_id} is not a published policy in force"), []
             if active.policy.mode is not PolicyMode.ON_REQUEST:
-                raise FailedPrecondition(
+                refuse(conn, now, inquiry_rules.NOT_ON_REQUEST)
+                return FailedPrecondition(
                     f"policies/{policy_id} is a standing policy; inquiries are for on_request "
-                    "policies")
+                    "policies"), []
             if not (partner.purposes & active.policy.purposes):
-                raise PermissionDenied(
-                    f"partner {org} has no purpose that policies/{policy_id} covers")
-            activity = active.policy.processing_activity_id
+                refuse(conn, now, catalogue.PURPOSE_NOT_COVERED)
+                return PermissionDenied(
+                    f"partner {org} has no purpose that policies/{policy_id} covers",
+                    refusal=catalogue.PURPOSE_NOT_COVERED, audited=True), []
             window = inquiry_rules.limit_exceeded(conn, org, self.settings.inquiries, now)
             if window is not None:
-                refuse(conn, now, activity, inquiry_rules.RATE_LIMITED)
+                refuse(conn, now, inquiry_rules.RATE_LIMITED)
                 limit = getattr(self.settings.inquiries, window)
                 return ResourceExhausted(
                     f"partner {org} reached its inquiry limit ({limit} {window.replace('_', ' ')}"
@@ -119,7 +124,7 @@ class InquiryUseCases(MatcherCore):
                 "refusal": refusal, "created_at": now,
             })
             attempt = result.attempt
-            attrs = {"inquiry": f"inquiries/{name_id}", "policy": active.policy.ref,
+            attrs = {"inquiry": f"inquiries/{name_id}",
                      "requester_organisation": org, "requester_role": requester_role,
                      "reason": reason, "result": result.answer}
             if refusal is not None:
@@ -127,8 +132,9 @@ class InquiryUseCases(MatcherCore):
             if attempt is not None and attempt.alert_name_id:
                 attrs["alert"] = f"alerts/{attempt.alert_name_id}"
             audit.write(conn, actor, [audit.AuditEvent(
-                "inquiry_refused" if refusal else "inquiry_received", activity, key.hex(),
-                audit.HOUSEHOLD, attrs)], now)
+                "inquiry_refused" if refusal else "inquiry_received",
+                data_subject_id=key.hex(), data_subject_id_type=audit.HOUSEHOLD,
+                attributes=attrs, **audit.under_policy(active.policy, active.digest))], now)
             view = InquiryView(name_id, policy_id, household, requester_role, reason, request_id,
                                result.answer, now)
             return view, [attempt] if attempt is not None else []

@@ -108,9 +108,11 @@ def plan(partner: str, purpose: str, valid: Sequence[tuple[int, ValidLink]], key
         attrs = {"partner": partner, "link_id": v.link_id,
                  "valid_from": v.valid_from.isoformat()}
         p.events.append(audit.AuditEvent("household_link_received", purpose,
-                                         keys.person[i].hex(), audit.PERSON, attrs))
+                                         keys.person[i].hex(), audit.PERSON, attrs,
+                                         purpose=purpose))
         p.events.append(audit.AuditEvent("household_link_received", purpose,
-                                         keys.household[i].hex(), audit.HOUSEHOLD, attrs))
+                                         keys.household[i].hex(), audit.HOUSEHOLD, attrs,
+                                         purpose=purpose))
     return p
 
 

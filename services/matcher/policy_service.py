@@ -20,6 +20,7 @@ from policies.revocation import Revocation, verify_revocation
 from policies.simulate import SimulationReport, summarise_simulation
 from policies.source import parse_yaml
 from services.matcher import alerts, audit, matching, store
+from services.matcher import audit_catalogue as catalogue
 from services.matcher.authorization import controller_refusal
 from services.matcher.clock import to_utc_aware
 from services.matcher.core import MatcherCore, parse_page_token, resource_id
@@ -59,16 +60,21 @@ class PolicyUseCases(MatcherCore):
 
     def _log_policy_event(
         self, conn: sa.Connection, actor: audit.Actor, name: str, policy: Policy | None,
-        attrs: dict[str, str], now: datetime,
+        attrs: dict[str, str], now: datetime, digest: str = "",
     ) -> None:
-        activity = policy.processing_activity_id if policy is not None else "policy-administration"
-        audit.write(conn, actor, [audit.AuditEvent(name, activity, "", audit.NONE, attrs)], now)
+        """One entry about a policy (no data subject), or about policies in general."""
+        under: dict[str, Any] = {"processing_activity_id": catalogue.POLICY_ADMINISTRATION}
+        if policy is not None:
+            under = audit.under_policy(policy, digest or policy_digest(policy))
+        audit.write(conn, actor, [audit.AuditEvent(
+            name, data_subject_id="", data_subject_id_type=audit.NONE, attributes=attrs,
+            **under)], now)
 
     def _require_controller(self, caller: Caller, action: str) -> None:
         refusal = controller_refusal(caller.organisation, caller.role,
                                      self.settings.controller, action)
         if refusal is not None:
-            raise PermissionDenied(refusal)
+            raise PermissionDenied(refusal, refusal=catalogue.NOT_CONTROLLER_OFFICER)
 
     def publish_policy(self, caller: Caller, document: bytes) -> PolicyView:
         self._require_controller(caller, "publish policies")
@@ -120,8 +126,7 @@ class PolicyUseCases(MatcherCore):
                 "valid_until": policy.valid_until, "published_at": now,
                 "published_by": caller.organisation})
             self._log_policy_event(conn, actor, "policy_published", policy,
-                                   {"policy": policy.ref, "digest": digest,
-                                    "mode": policy.mode.value}, now)
+                                   {"mode": policy.mode.value}, now, digest)
             row = conn.execute(sa.select(policies).where(policies.c.digest == digest,
                                                          policies.c.state == ACTIVE)).one()
             return self._policy_view(row, now.date())
@@ -163,7 +168,8 @@ class PolicyUseCases(MatcherCore):
         check = verify_revocation(statement, self.registry.trust,
                                   controller=self.settings.controller, now=self.clock.now())
         if not check.valid:
-            raise PermissionDenied(f"revocation of {statement.ref} refused: {check.reason}")
+            raise PermissionDenied(f"revocation of {statement.ref} refused: {check.reason}",
+                                   refusal=catalogue.REVOCATION_NOT_VALID)
         actor = self._actor(caller)
 
         def work(conn: sa.Connection) -> PolicyView:
@@ -190,11 +196,10 @@ class PolicyUseCases(MatcherCore):
                 alerts.cancel_pending_requests(conn, alert_ids=part)
             policy = self.registry.parsed(row.digest, row.document_json)
             self._log_policy_event(conn, actor, "policy_revoked", policy,
-                                   {"policy": policy.ref, "digest": row.digest,
-                                    "reason": statement.reason,
+                                   {"reason": statement.reason,
                                     "officer": statement.officer_id,
                                     "key_id": statement.key_id,
-                                    "revoked_at": statement.revoked_at}, now)
+                                    "revoked_at": statement.revoked_at}, now, row.digest)
             revoked = conn.execute(sa.select(policies).where(policies.c.id == row.id)).one()
             return self._policy_view(revoked, now.date())
 
@@ -211,8 +216,9 @@ class PolicyUseCases(MatcherCore):
             row = self._latest_version(conn, policy_id)
             if row is None:
                 raise NotFound(f"policies/{policy_id} not found")
-            self._log_policy_event(conn, actor, "policy_read", None,
-                                   {"policy": f"{policy_id}@{row.version}"}, now)
+            self._log_policy_event(conn, actor, "policy_read",
+                                   self.registry.parsed(row.digest, row.document_json), {},
+                                   now, row.digest)
             return self._policy_view(row, now.date())
 
         return store.run_transaction(self.engine, work)
@@ -267,8 +273,9 @@ class PolicyUseCases(MatcherCore):
 
         def log(conn: sa.Connection) -> None:
             self._log_policy_event(conn, actor, "policy_simulated", policy,
-                                   {"policy": policy.ref, "evaluate_on": on.isoformat()},
-                                   self.clock.now())
+                                   {"evaluate_on": on.isoformat(),
+                                    "households_flagged": str(report.households_flagged.display)},
+                                   self.clock.now(), active.digest)
 
         store.run_transaction(self.engine, log)
         return report
@@ -302,8 +309,8 @@ class PolicyUseCases(MatcherCore):
             ):
                 area = str(area_code or "")
                 alert_counts[area] = alert_counts.get(area, 0) + int(n)
-            self._log_policy_event(conn, actor, "fairness_report", policy,
-                                   {"policy": policy.ref}, now)
+            self._log_policy_event(conn, actor, "fairness_report", policy, {}, now,
+                                   row.digest)
             return fairness_report(policy_id, signal_counts, alert_counts)
 
         return store.run_transaction(self.engine, work)

@@ -14,9 +14,10 @@ One run (the `samenloop matcher purge` command, and periodically in the server):
    `inquiry_retention_days`, are deleted;
 6. household and person rows nothing refers to any more are deleted.
 
-Every deletion of something about a data subject writes an audit entry for that subject (counts
-and ids only); the run logs its counts and the ids of deleted alerts. Audit entries themselves
-are kept (5 years) and are not purged here.
+Every expiry, scrub and deletion of something about a data subject writes an audit entry for
+that subject (ids and codes only), and the run ends with one `retention_purge` entry holding its
+counts; it also logs them with the ids of deleted alerts. Audit entries themselves are kept (5
+years) and are not purged here.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.matcher import alerts, audit, matching, store
+from services.matcher import audit_catalogue as catalogue
 from services.matcher.schema import (
     CLOSED,
     EXPIRED,
@@ -46,7 +48,7 @@ from services.matcher.schema import (
 from services.matcher.service import Matcher
 
 CHUNK = 500
-RETENTION_ACTIVITY = "retention"
+RETENTION_ACTIVITY = catalogue.RETENTION
 
 
 @dataclass
@@ -80,7 +82,7 @@ def _signal_rows(
 
 def purge(matcher: Matcher) -> PurgeReport:
     report = PurgeReport()
-    actor = audit.Actor.system("purge")
+    actor = matcher._system_actor("purge")
     engine = matcher.engine
 
     # 1. Expire live signals past their retention, re-evaluating their households.
@@ -99,7 +101,7 @@ def purge(matcher: Matcher) -> PurgeReport:
                          .values(state=EXPIRED, updated_at=now))
             events = [audit.AuditEvent("signal_expired", r.purpose, k, kind,
                                        {"partner": r.partner, "signal_id": r.signal_id,
-                                        "signal_type": r.signal_type})
+                                        "signal_type": r.signal_type}, purpose=r.purpose)
                       for r in rows for k, kind in keys[int(r.id)]]
             audit.write(conn, actor, events, now)
             attempts = matching.evaluate_standing(conn, matcher.env, affected, now=now,
@@ -115,14 +117,28 @@ def purge(matcher: Matcher) -> PurgeReport:
 
     # 2. Withdrawn signals lose their subject at once.
     def scrub(conn: sa.Connection) -> int:
-        result = conn.execute(
-            signals.update()
-            .where(signals.c.state == WITHDRAWN,
-                   sa.or_(signals.c.household_id.is_not(None), signals.c.person_id.is_not(None)))
-            .values(household_id=None, person_id=None, area_code=None))
-        return int(result.rowcount or 0)
+        now = matcher.clock.now()
+        rows = _signal_rows(conn, sa.and_(
+            signals.c.state == WITHDRAWN,
+            sa.or_(signals.c.household_id.is_not(None), signals.c.person_id.is_not(None))),
+            signals.c.id)
+        if not rows:
+            return 0
+        keys = matcher._subject_keys(conn, rows)
+        conn.execute(signals.update().where(signals.c.id.in_([r.id for r in rows]))
+                     .values(household_id=None, person_id=None, area_code=None))
+        audit.write(conn, actor, [
+            audit.AuditEvent("signal_subject_removed", r.purpose, k, kind,
+                             {"partner": r.partner, "signal_id": r.signal_id,
+                              "reason": "withdrawn"}, purpose=r.purpose)
+            for r in rows for k, kind in keys[int(r.id)]], now)
+        return len(rows)
 
-    report.signals_scrubbed = store.run_transaction(engine, scrub)
+    while True:
+        n = store.run_transaction(engine, scrub)
+        report.signals_scrubbed += n
+        if n < CHUNK:
+            break
 
     # 3. Delete signals past retain_until.
     while True:
@@ -138,7 +154,7 @@ def purge(matcher: Matcher) -> PurgeReport:
             conn.execute(signals.delete().where(signals.c.id.in_(ids)))
             events = [audit.AuditEvent("signal_deleted", r.purpose, k, kind,
                                        {"partner": r.partner, "signal_id": r.signal_id,
-                                        "reason": "retention"})
+                                        "reason": "retention"}, purpose=r.purpose)
                       for r in rows for k, kind in keys[int(r.id)]]
             audit.write(conn, actor, events, now)
             return len(rows)
@@ -153,7 +169,7 @@ def purge(matcher: Matcher) -> PurgeReport:
         now = matcher.clock.now()
         rows = conn.execute(
             sa.select(alerts_t.c.id, alerts_t.c.name_id, alerts_t.c.policy_id,
-                      households.c.pseudonym)
+                      alerts_t.c.policy_digest, households.c.pseudonym)
             .join(households, households.c.id == alerts_t.c.household_id)
             .where(alerts_t.c.state == CLOSED, alerts_t.c.retain_until < now.date())
             .order_by(alerts_t.c.id).limit(CHUNK)).all()
@@ -161,9 +177,10 @@ def purge(matcher: Matcher) -> PurgeReport:
             return 0
         conn.execute(alerts_t.delete().where(alerts_t.c.id.in_([r.id for r in rows])))
         audit.write(conn, actor, [
-            audit.AuditEvent("alert_deleted", matcher._activity(conn, r.policy_id),
-                             bytes(r.pseudonym).hex(), audit.HOUSEHOLD,
-                             {"alert": f"alerts/{r.name_id}", "reason": "retention"})
+            audit.AuditEvent("alert_deleted", data_subject_id=bytes(r.pseudonym).hex(),
+                             data_subject_id_type=audit.HOUSEHOLD,
+                             attributes={"alert": f"alerts/{r.name_id}", "reason": "retention"},
+                             **matcher._under_policy(conn, r.policy_id, r.policy_digest))
             for r in rows], now)
         report.deleted_alert_ids.extend(f"alerts/{r.name_id}" for r in rows)
         return len(rows)
@@ -175,20 +192,59 @@ def purge(matcher: Matcher) -> PurgeReport:
             break
 
     # 5. Superseded links and old inquiries.
-    def delete_links_and_inquiries(conn: sa.Connection) -> tuple[int, int]:
-        today = matcher.clock.today()
-        cutoff = today - timedelta(days=matcher.settings.link_retention_days)
+    def delete_links(conn: sa.Connection) -> int:
+        now = matcher.clock.now()
+        cutoff = now.date() - timedelta(days=matcher.settings.link_retention_days)
         newer = household_links.alias("newer")
-        links = conn.execute(household_links.delete().where(sa.exists(
-            sa.select(newer.c.id).where(newer.c.person_id == household_links.c.person_id,
-                                        newer.c.valid_from > household_links.c.valid_from,
-                                        newer.c.valid_from <= cutoff))))
-        old = matcher.clock.now() - timedelta(days=matcher.settings.inquiry_retention_days)
-        inq = conn.execute(inquiries.delete().where(inquiries.c.created_at < old))
-        return int(links.rowcount or 0), int(inq.rowcount or 0)
+        rows = conn.execute(
+            sa.select(household_links.c.id, household_links.c.partner,
+                      household_links.c.link_id, persons.c.pseudonym.label("person"),
+                      households.c.pseudonym.label("household"))
+            .join(persons, persons.c.id == household_links.c.person_id)
+            .join(households, households.c.id == household_links.c.household_id)
+            .where(sa.exists(sa.select(newer.c.id).where(
+                newer.c.person_id == household_links.c.person_id,
+                newer.c.valid_from > household_links.c.valid_from,
+                newer.c.valid_from <= cutoff)))
+            .order_by(household_links.c.id).limit(CHUNK)).all()
+        if not rows:
+            return 0
+        conn.execute(household_links.delete().where(
+            household_links.c.id.in_([r.id for r in rows])))
+        audit.write(conn, actor, [
+            audit.AuditEvent("household_link_deleted", RETENTION_ACTIVITY, bytes(key).hex(),
+                             kind, {"partner": r.partner, "link_id": r.link_id,
+                                    "reason": "retention"})
+            for r in rows
+            for key, kind in ((r.person, audit.PERSON), (r.household, audit.HOUSEHOLD))], now)
+        return len(rows)
 
-    report.links_deleted, report.inquiries_deleted = store.run_transaction(
-        engine, delete_links_and_inquiries)
+    def delete_inquiries(conn: sa.Connection) -> int:
+        now = matcher.clock.now()
+        old = now - timedelta(days=matcher.settings.inquiry_retention_days)
+        rows = conn.execute(
+            sa.select(inquiries.c.id, inquiries.c.name_id, inquiries.c.partner,
+                      inquiries.c.policy_id, inquiries.c.household_pseudonym)
+            .where(inquiries.c.created_at < old).order_by(inquiries.c.id).limit(CHUNK)).all()
+        if not rows:
+            return 0
+        conn.execute(inquiries.delete().where(inquiries.c.id.in_([r.id for r in rows])))
+        audit.write(conn, actor, [
+            audit.AuditEvent("inquiry_deleted", data_subject_id=bytes(r.household_pseudonym).hex(),
+                             data_subject_id_type=audit.HOUSEHOLD,
+                             attributes={"inquiry": f"inquiries/{r.name_id}",
+                                         "partner": r.partner, "reason": "retention"},
+                             **matcher._under_policy(conn, r.policy_id))
+            for r in rows], now)
+        return len(rows)
+
+    for step, counter in ((delete_links, "links_deleted"), (delete_inquiries,
+                                                            "inquiries_deleted")):
+        while True:
+            n = store.run_transaction(engine, step)
+            setattr(report, counter, getattr(report, counter) + n)
+            if n < CHUNK:
+                break
 
     # 6. Unreferenced household and person rows (a concurrent submission may have just
     #    referenced one again: then that chunk is retried or skipped).
@@ -211,6 +267,13 @@ def purge(matcher: Matcher) -> PurgeReport:
     except sa.exc.IntegrityError:
         matcher.log.info("purge_orphans_skipped", reason="referenced concurrently; next run")
 
+    # 7. The run itself, with its counts (no subject).
+    def log_run(conn: sa.Connection) -> None:
+        audit.write(conn, actor, [audit.AuditEvent(
+            "retention_purge", RETENTION_ACTIVITY, "", audit.NONE,
+            {k: str(v) for k, v in report.counts().items()})], matcher.clock.now())
+
+    store.run_transaction(engine, log_run)
     if report.alerts_created:
         matcher.notifier.notify()
     matcher.log.info("purge_done", **report.counts(),

@@ -290,15 +290,25 @@ audit_events = sa.Table(
     sa.Column("status_code", sa.String(8), nullable=False),
     sa.Column("actor_organisation", sa.String(128), nullable=False),
     sa.Column("actor_role", sa.String(64), nullable=False),
-    sa.Column("processing_activity_id", sa.String(128), nullable=False),
+    # an absolute URI into the processing register (ADR 0023; a bare id in format 1 rows)
+    sa.Column("processing_activity_id", sa.String(512), nullable=False),
     sa.Column("data_subject_id", sa.String(64), nullable=False),
     sa.Column("data_subject_id_type", sa.String(32), nullable=False),
     sa.Column("foreign_operation", sa.String(128), nullable=False),
     sa.Column("attributes", sa.JSON, nullable=False),
     sa.Column("leaf", sa.LargeBinary, nullable=False),  # RFC 8785 canonical JSON of the entry
+    # Added by migration 0006 (the Logboek Dataverwerkingen record, ADR 0023).
+    sa.Column("entry_format", sa.SmallInteger, nullable=False, server_default="1"),
+    sa.Column("foreign_span_id", sa.String(16), nullable=False, server_default=""),
+    sa.Column("foreign_processor", sa.String(512), nullable=False, server_default=""),
+    sa.Column("purpose", sa.String(256), nullable=False, server_default=""),
+    sa.Column("policy_id", sa.String(128), nullable=False, server_default=""),
+    sa.Column("policy_version", sa.Integer, nullable=True),
+    sa.Column("policy_digest", sa.String(64), nullable=False, server_default=""),
     sa.Index(None, "data_subject_id"),
     sa.Index(None, "name"),
     sa.Index(None, "processing_activity_id"),
+    sa.Index(None, "policy_id"),
     sqlite_autoincrement=True,
 )
 

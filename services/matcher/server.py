@@ -37,6 +37,7 @@ from services.matcher.config import MIGRATIONS, MatcherConfig
 from services.matcher.policy_registry import PolicyRegistry
 from services.matcher.purge import purge
 from services.matcher.service import Matcher
+from services.matcher.servicers._common import refusal_hook
 from services.matcher.servicers.audit import AuditServicer
 from services.matcher.servicers.partner import PartnerServicer
 from services.matcher.servicers.policy import PolicyServicer
@@ -193,6 +194,7 @@ def serve(
         roles=ROLE_TABLE,
         max_workers=max_workers,
         deny_list=DenyList(deny_list) if deny_list else None,
+        on_refused=refusal_hook(matcher),
     )
     stop = threading.Event()
     purger = None

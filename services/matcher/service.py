@@ -9,6 +9,7 @@ use-case modules, one per servicer (docs/matcher.md, "Module map"):
 - `caseflow.py`        the wijkteam's alerts (WijkteamService)
 - `policy_service.py`  PolicyService
 - `audit_queries.py`   AuditService (visibility rules in `visibility.py`)
+- `refusals.py`        the audit entries of refused and failed calls
 
 Shared state and helpers are in `core.py`, the returned values in `views.py`. The servicers
 translate protobuf to those plain values and errors to status codes; everything that decides
@@ -23,6 +24,7 @@ from services.matcher.disclosures import DisclosureUseCases
 from services.matcher.ingest import IngestUseCases
 from services.matcher.inquiry_service import InquiryUseCases
 from services.matcher.policy_service import PolicyUseCases
+from services.matcher.refusals import RefusalUseCases
 from services.matcher.views import (
     ACCEPTED,
     DUPLICATE,
@@ -64,5 +66,6 @@ class Matcher(
     CaseFlowUseCases,
     PolicyUseCases,
     AuditUseCases,
+    RefusalUseCases,
 ):
     """The matcher's use cases over one database (any number of these may share it)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from crypto.signing import VerifyKey
 
@@ -38,6 +39,41 @@ class InquiryLimits:
     per_day: int = 200
 
 
+DEFAULT_ACTIVITY_URI = "https://verwerkingsregister.invalid/verwerkingsactiviteiten/{id}"
+"""Where `dpl.core.processing_activity_id` points when the deployment names no register: the
+reserved `.invalid` domain (RFC 2606) can never resolve to someone else's page (ADR 0023)."""
+DEFAULT_ORGANISATION_URI = "https://verwerkingsregister.invalid/organisaties/{organisation}"
+"""Where `dpl.core.foreign_operation.processor` points for a calling organisation."""
+
+
+@dataclass(frozen=True)
+class LogboekExport:
+    """An external Logboek Dataverwerkingen that receives every audit entry as an OTLP span and
+    must acknowledge it before the action's transaction commits (`logboek_otlp.py`)."""
+
+    endpoint: str
+    """host:port of the OTLP/gRPC trace receiver."""
+    ca: Path
+    """CA certificate that signed the receiver's TLS certificate (TLS is required)."""
+    cert: Path | None = None
+    """Client certificate, when the receiver asks for one (mutual TLS)."""
+    key: Path | None = None
+    server_name: str | None = None
+    """DNS name to check in the receiver's certificate (default: the endpoint's host)."""
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class LogboekSettings:
+    """How audit entries name things outside the matcher (config `logboek:`, ADR 0023)."""
+
+    processing_activity_uri: str = DEFAULT_ACTIVITY_URI
+    """URI template with `{id}`: the processing activity in the controller's register."""
+    organisation_uri: str = DEFAULT_ORGANISATION_URI
+    """URI template with `{organisation}`: a calling organisation (foreign operation)."""
+    export: LogboekExport | None = None
+
+
 @dataclass(frozen=True)
 class MatcherSettings:
     partners: Mapping[str, PartnerEntry]
@@ -57,3 +93,4 @@ class MatcherSettings:
     inquiry_retention_days: int = 365
     inquiries: InquiryLimits = field(default_factory=InquiryLimits)
     max_batch_rows: int = 10_000
+    logboek: LogboekSettings = field(default_factory=LogboekSettings)

@@ -294,10 +294,10 @@ def audit_outcomes(
         name = "signal_refreshed" if is_refresh else "signal_received"
         if i in batch.hh:
             events.append(audit.AuditEvent(name, v.purpose, batch.hh[i].hex(),
-                                           audit.HOUSEHOLD, attrs))
+                                           audit.HOUSEHOLD, attrs, purpose=v.purpose))
         if i in batch.pp:
             events.append(audit.AuditEvent(name, v.purpose, batch.pp[i].hex(),
-                                           audit.PERSON, attrs))
+                                           audit.PERSON, attrs, purpose=v.purpose))
     store.set_area_codes(conn, areas)
     audit.write(conn, actor, events, now)
     return affected

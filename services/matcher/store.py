@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from services.common.logging import get_logger
+from services.matcher import audit
 from services.matcher.schema import LIVE, household_links, households, persons, signals
 
 T = TypeVar("T")
@@ -44,11 +45,21 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def run_transaction(engine: Engine, work: Callable[[sa.Connection], T], attempts: int = 6) -> T:
-    """Run `work(conn)` in one transaction; retry it from the start on a transient conflict."""
+    """Run `work(conn)` in one transaction; retry it from the start on a transient conflict.
+
+    The audit entries it wrote go to the external Logboek, when one is configured, before the
+    commit; without its acknowledgement the transaction rolls back (`audit.deliver_pending`).
+    """
     for attempt in range(1, attempts + 1):
         try:
             with engine.begin() as conn:
-                return work(conn)
+                audit.open_delivery(conn)
+                try:
+                    result = work(conn)
+                    audit.deliver_pending(conn)
+                finally:
+                    audit.close_delivery(conn)
+                return result
         except sa.exc.DBAPIError as exc:
             if attempt == attempts or not is_retryable(exc):
                 raise

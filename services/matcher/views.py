@@ -30,6 +30,9 @@ match: its approvals do not hold under the officer trust file as it is now."""
 class Caller:
     organisation: str
     role: str
+    traceparent: str = ""
+    """The W3C `traceparent` the caller sent (its own span), read from the call's metadata so
+    that an unsampled trace still names the caller's operation in the audit log."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ class AlertView:
     household_id: int
     household_pseudonym: bytes
     processing_activity_id: str = ""
+    purpose: str = ""
+    """The policy's purposes (codes, comma-separated), for the audit entries about it."""
     decision_reason: str | None = None
     traceparent: str = ""
     policy_document_json: str = ""

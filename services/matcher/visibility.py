@@ -34,6 +34,10 @@ PARTNER_EVENTS = frozenset({
     "disclosure_refused",
     # its officers' reads
     "policy_read", "policies_listed", "audit_entries_listed", "subject_looked_up",
+    # its batches' counts, and its own calls that were refused or failed
+    "batch_received", "call_refused", "call_failed",
+    # the retention of its data
+    "signal_subject_removed", "household_link_deleted", "inquiry_deleted",
 })
 
 

@@ -95,5 +95,6 @@ def audit_events(partner: str, done: Withdrawn,
         attrs = {"partner": partner, "signal_id": str(r.signal_id),
                  "signal_type": r.signal_type, "reason_code": reason_code or ""}
         for key, kind in subject_keys.get(int(r.id), []):
-            events.append(audit.AuditEvent("signal_withdrawn", r.purpose, key, kind, attrs))
+            events.append(audit.AuditEvent("signal_withdrawn", r.purpose, key, kind, attrs,
+                                           purpose=r.purpose))
     return events

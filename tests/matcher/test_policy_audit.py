@@ -134,7 +134,8 @@ def test_the_revocation_is_kept_and_any_gateway_can_verify_it(matcher: Harness) 
         name="policy_revoked"), timeout=10).entries
     assert entry.attributes["officer"] == OFFICER
     assert entry.attributes["reason"] == "legal_basis_changed"
-    assert entry.attributes["digest"] == published.digest
+    assert (entry.policy_id, entry.policy_version, entry.policy_digest) == (
+        "verifieerbaar", 1, published.digest)
 
 
 def revoke_raw(h: Harness, caller: str, revocation: policy_pb2.PolicyRevocation | None,
@@ -275,14 +276,16 @@ def test_audit_entries_and_subject_access(matcher: Harness) -> None:
     assert sorted(e.data_subject_id_type for e in received) == [
         "household_pseudonym", "household_pseudonym", "person_pseudonym"]
     for e in entries:
-        assert len(e.trace_id) == 32 and len(e.span_id) == 16 and e.status_code == "OK"
+        assert len(e.trace_id) == 32 and len(e.span_id) == 16 and e.status_code == "Ok"
         assert e.actor_organisation and e.actor_role and e.processing_activity_id
         assert json.loads(e.leaf)["name"] == e.name
     inquiry = next(e for e in entries if e.name == "inquiry_received")
     assert inquiry.attributes["requester_role"] == "community_police_officer"
     assert inquiry.attributes["reason"] == "repeated_incidents"
     assert inquiry.actor_organisation == POLICE
-    assert inquiry.processing_activity_id == "GM0599/wams-gecoordineerde-aanpak"
+    assert inquiry.processing_activity_id == (
+        "https://verwerkingsregister.invalid/verwerkingsactiviteiten/"
+        "GM0599/wams-gecoordineerde-aanpak")
     only = auditor.ListAuditEntries(audit_pb2.ListAuditEntriesRequest(name="alert_created"),
                                     timeout=10).entries
     assert [e.name for e in only] == ["alert_created"]
@@ -341,11 +344,12 @@ def test_a_partner_officer_lists_only_its_own_organisations_entries(matcher: Har
     assert matcher.gateway(HOUSING).inquire("zichtbaarheid", "3071AB 9").answer == \
         partner_pb2.INQUIRY_ANSWER_NOT_INDICATED
     housing_view = all_entries(matcher.auditor(PARTNER_OFFICER))
-    # Exactly its own calls: the signal it sent (household and person entries), the reveal
-    # request its gateway pulled, the disclosure it made and its refused inquiry. Not the
-    # police's inquiry, not the alert with its life domains, not the GGZ signal, not the reveal
-    # request's creation (whose actor is the inquiring police).
+    # Exactly its own calls: the batch and the signal it sent (household and person entries),
+    # the reveal request its gateway pulled, the disclosure it made and its refused inquiry.
+    # Not the police's inquiry, not the alert with its life domains, not the GGZ signal, not
+    # the reveal request's creation (whose actor is the inquiring police).
     assert sorted((e.name, e.data_subject_id_type) for e in housing_view) == [
+        ("batch_received", "none"),
         ("disclosure_received", "household_pseudonym"),
         ("inquiry_refused", "household_pseudonym"),
         ("reveal_request_delivered", "household_pseudonym"),
@@ -366,6 +370,7 @@ def test_a_partner_officer_lists_only_its_own_organisations_entries(matcher: Har
     # requests its inquiry addressed to the other partners.
     police_view = all_entries(matcher.auditor("po-politie-rotterdam"))
     assert sorted((e.name, e.attributes.get("partner", "")) for e in police_view) == [
+        ("batch_received", POLICE),
         ("inquiry_received", ""),
         ("reveal_request_created", POLICE),
         ("signal_received", POLICE),
@@ -374,7 +379,8 @@ def test_a_partner_officer_lists_only_its_own_organisations_entries(matcher: Har
     names = {e.name for e in all_entries(matcher.auditor())}
     assert {"alert_created", "inquiry_received", "reveal_request_created",
             "audit_entries_listed"} <= names
-    ggz_entries = [e for e in all_entries(matcher.auditor()) if e.actor_organisation == GGZ]
+    ggz_entries = [e for e in all_entries(matcher.auditor()) if e.actor_organisation == GGZ
+                   and e.name == "signal_received"]
     assert {e.attributes["signal_type"] for e in ggz_entries} == {"ggz_crisiscontact"}
 
 

@@ -11,9 +11,11 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.common import error_reason
+from services.common.authz import RefusalHook
 from services.common.db import is_unavailable
 from services.common.identity import UnauthenticatedPeer, peer_identity
 from services.common.logging import get_logger
+from services.matcher.audit_catalogue import PERMISSION_DENIED
 from services.matcher.clock import to_utc_aware
 from services.matcher.errors import (
     AlreadyExists,
@@ -23,6 +25,7 @@ from services.matcher.errors import (
     NotFound,
     PermissionDenied,
     ResourceExhausted,
+    Unavailable,
 )
 from services.matcher.validation import PseudonymIn
 from services.matcher.views import Caller
@@ -36,8 +39,17 @@ _CODES: dict[type[MatcherError], grpc.StatusCode] = {
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
+
+
+def traceparent(context: grpc.ServicerContext) -> str:
+    """The W3C `traceparent` the caller sent, whatever its sampled flag ("" if none)."""
+    for key, value in context.invocation_metadata() or ():
+        if key == "traceparent" and isinstance(value, str):
+            return value
+    return ""
 
 
 def caller(context: grpc.ServicerContext) -> Caller:
@@ -46,11 +58,53 @@ def caller(context: grpc.ServicerContext) -> Caller:
     except UnauthenticatedPeer:
         context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required")
         raise  # unreachable: abort raises
-    return Caller(who.organisation, who.role)
+    return Caller(who.organisation, who.role, traceparent(context))
+
+
+def _known_caller(context: grpc.ServicerContext) -> Caller:
+    """The caller for an audit entry, without aborting (an unknown peer has no identity)."""
+    try:
+        who = peer_identity(context)
+    except UnauthenticatedPeer:
+        return Caller("", "", traceparent(context))
+    return Caller(who.organisation, who.role, traceparent(context))
+
+
+def refusal_hook(matcher: Any) -> RefusalHook:
+    """The authorization interceptor's hook: a `call_refused` entry per refused call."""
+
+    def hook(context: grpc.ServicerContext, method: str, code: str) -> None:
+        matcher.record_refused_call(_known_caller(context), method, code)
+
+    return hook
+
+
+def _method(servicer: Any, fn: Callable[..., Any]) -> str:
+    """`PolicyService/PublishPolicy` for a servicer method."""
+    return f"{type(servicer).__name__.removesuffix('Servicer')}Service/{fn.__name__}"
+
+
+def _audit_outcome(servicer: Any, context: grpc.ServicerContext, fn: Callable[..., Any],
+                   exc: BaseException | None) -> None:
+    """`call_refused` for a refusal of authority not yet audited, `call_failed` for an
+    internal error (exc None). Never raises: the caller's answer does not depend on it."""
+    matcher = getattr(servicer, "matcher", None)
+    if matcher is None:
+        return
+    try:
+        if exc is None:
+            matcher.record_failed_call(_known_caller(context), _method(servicer, fn))
+        elif isinstance(exc, PermissionDenied) and not exc.audited:
+            matcher.record_refused_call(_known_caller(context), _method(servicer, fn),
+                                        exc.refusal or PERMISSION_DENIED)
+    except Exception:
+        get_logger(component="matcher").exception("audit_of_refusal_failed",
+                                                  method=fn.__name__)
 
 
 def _abort(context: grpc.ServicerContext, exc: MatcherError) -> None:
-    code = _CODES.get(type(exc), grpc.StatusCode.INTERNAL)
+    code = next((_CODES[k] for k in type(exc).__mro__ if k in _CODES),
+                grpc.StatusCode.INTERNAL)
     if exc.reason:
         error_reason.abort(context, code, str(exc), exc.reason)
     context.abort(code, str(exc))
@@ -74,13 +128,15 @@ def _abort_database_unavailable(context: grpc.ServicerContext, method: str,
 
 def handle(fn: F) -> F:
     """Map core errors to status codes; a database outage is UNAVAILABLE; anything else
-    unexpected is INTERNAL without details."""
+    unexpected is INTERNAL without details.
+    Refusals of authority and internal errors are audited (`refusals.py`)."""
 
     @functools.wraps(fn)
     def unary(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         try:
             return fn(self, request, context)
         except MatcherError as exc:
+            _audit_outcome(self, context, fn, exc)
             _abort(context, exc)
         except Exception as exc:
             if getattr(context, "code", lambda: None)() is not None:  # abort() already set it
@@ -88,6 +144,7 @@ def handle(fn: F) -> F:
             if is_unavailable(exc):
                 _abort_database_unavailable(context, fn.__name__, exc)
             get_logger(component="matcher").exception("rpc_failed", method=fn.__name__)
+            _audit_outcome(self, context, fn, None)
             context.abort(grpc.StatusCode.INTERNAL, "internal error; see the matcher's log")
 
     return unary  # type: ignore[return-value]
@@ -99,6 +156,7 @@ def handle_stream(fn: F) -> F:
         try:
             yield from fn(self, request, context)
         except MatcherError as exc:
+            _audit_outcome(self, context, fn, exc)
             _abort(context, exc)
         except Exception as exc:
             if is_unavailable(exc) and getattr(context, "code", lambda: None)() is None:

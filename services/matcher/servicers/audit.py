@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import grpc
 
 from samenloop.v1 import audit_pb2, audit_pb2_grpc
@@ -34,6 +36,13 @@ def entry_message(view: AuditEntryView) -> audit_pb2.AuditEntry:
         foreign_operation=r["foreign_operation"],
         attributes={str(k): str(v) for k, v in dict(r["attributes"]).items()},
         leaf=bytes(r["leaf"]),
+        foreign_span_id=r.get("foreign_span_id") or "",
+        foreign_processor=r.get("foreign_processor") or "",
+        purpose=r.get("purpose") or "",
+        policy_id=r.get("policy_id") or "",
+        policy_version=int(r.get("policy_version") or 0),
+        policy_digest=r.get("policy_digest") or "",
+        entry_format=int(r.get("entry_format") or 1),
     )
 
 
@@ -45,9 +54,12 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     def ListAuditEntries(
         self, request: audit_pb2.ListAuditEntriesRequest, context: grpc.ServicerContext
     ) -> audit_pb2.ListAuditEntriesResponse:
+        since = None
+        if request.HasField("since"):
+            since = request.since.ToDatetime(tzinfo=UTC).replace(tzinfo=None)
         views, token = self.matcher.list_audit_entries(
             caller(context), request.page_size, request.page_token, request.name,
-            request.processing_activity_id,
+            request.processing_activity_id, since=since, policy_id=request.policy_id,
         )
         return audit_pb2.ListAuditEntriesResponse(
             entries=[entry_message(v) for v in views], next_page_token=token
