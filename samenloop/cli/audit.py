@@ -1,0 +1,14 @@
+"""`samenloop audit …`: the privacy officer's and the supervisor's tools for the audit log.
+
+Each command lives in its own module; this one only assembles the group.
+"""
+
+from __future__ import annotations
+
+from samenloop.cli import audit_entries
+from samenloop.cli._app import cli_app
+
+app = cli_app(help="Read, export and verify the append-only audit log.")
+
+app.command("show")(audit_entries.show)
+app.command("export")(audit_entries.export)
