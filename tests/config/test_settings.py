@@ -137,6 +137,16 @@ MISTAKES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
      "`pseudonymiser_key_ids.0`: 'voprf:xyz' is not a pseudonymiser key id"),
     ("matcher", lambda d: d.update(officer_trust="officers.yml"),
      "`officer_trust`: {dir}/officers.yml does not exist"),
+    ("matcher", lambda d: d.update(logboek={
+        "processing_activity_uri": "https://register.example.nl/verwerkingsactiviteiten/"}),
+     "`logboek.processing_activity_uri`: 'https://register.example.nl/verwerkingsactiviteiten/' "
+     "must contain {id} exactly once"),
+    ("matcher", lambda d: d.update(logboek={"organisation_uri": "register/{organisation}"}),
+     "`logboek.organisation_uri`: 'register/{organisation}' is not an absolute http(s) URI"),
+    ("matcher", lambda d: d.update(logboek={"export": {"endpoint": "logboek:4317",
+                                                       "ca": "ca/ca.crt",
+                                                       "cert": "matcher/tls.crt"}}),
+     "`logboek.export`: give both `cert` and `key` for a client certificate, or neither"),
 ]
 
 
