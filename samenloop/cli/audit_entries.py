@@ -39,8 +39,8 @@ TIMEOUT = 60.0
 _RELATIVE = re.compile(r"(\d+)([dh])")
 
 SINCE_OPTION = typer.Option(
-    None, "--since", help="Only entries from then on: YYYY-MM-DD, an ISO date-time (UTC "
-    "unless it names an offset), or a span back from now such as 24h or 7d.")
+    None, "--since", help="Only entries from this moment on: YYYY-MM-DD, YYYY-MM-DDTHH:MM "
+    "(UTC unless an offset follows), or a span back from now such as 24h or 7d.")
 TYPE_OPTION = typer.Option(None, "--type", help="Only this event, e.g. alert_viewed "
                            "(docs/matcher.md lists the events).")
 POLICY_OPTION = typer.Option(None, "--policy", help="Only entries under this policy id.")

@@ -162,8 +162,9 @@ def write(
     for event in events:
         clash = logboek.RESERVED_KEYS.intersection(event.attributes)
         if clash or event.status not in logboek.STATUSES:
-            raise ValueError(f"audit event {event.name}: reserved attribute {sorted(clash)} "
-                             f"or unknown status {event.status!r}")
+            raise ValueError(f"audit event {event.name}: reserved attribute "
+                             f"{', '.join(sorted(clash)) or '-'} or unknown status "
+                             f"{event.status!r}")
         policy = event.policy
         row: dict[str, Any] = {
             "trace_id": actor.trace_id,
