@@ -12,9 +12,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import grpc
+import pytest
 from typer.testing import CliRunner
 
 from samenloop.cli.main import app
+from samenloop.v1 import audit_pb2
 from tests.matcher.conftest import PARTNER_OFFICER, Harness
 from tests.matcher.helpers import HOUSING, POLICE
 from tests.matcher.test_policy_audit import all_entries
@@ -69,6 +72,18 @@ def test_show_filters_and_prints_a_table_or_json(matcher: Harness) -> None:
     assert (code, out.splitlines()[1:]) == (0, [])
     code, out, err = run(matcher, "show", "--limit", "2")
     assert len(out.splitlines()) == 3 and "the first 2" in err
+
+    # Filters are codes and ids: free text would end up in the listing's own entry.
+    with pytest.raises(grpc.RpcError) as refused:
+        matcher.auditor().ListAuditEntries(audit_pb2.ListAuditEntriesRequest(
+            name="bekeken door Jan de Vries"), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Vries" not in (refused.value.details() or "")
+    with pytest.raises(grpc.RpcError) as refused:
+        matcher.auditor().ListAuditEntries(audit_pb2.ListAuditEntriesRequest(
+            policy_id="wams of Jan"), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert not any("Jan" in e.leaf.decode() for e in all_entries(matcher.auditor()))
 
     # Mistakes are one line each, with the fix.
     code, _, err = run(matcher, "show", "--type", "alert_veiwed")

@@ -334,3 +334,15 @@ def test_every_event_is_a_logboek_record_with_the_expected_fields(
               and e.attributes["signal_id"] == "p-1"]
     assert sorted(e.data_subject_id_type for e in police) == [HH, PP]
     assert len({(e.trace_id, e.parent_span_id) for e in police}) == 1
+
+
+@pytest.mark.parametrize("key", ["actor", "purpose", "policy"])
+def test_an_event_cannot_shadow_the_standard_attributes(key: str) -> None:
+    """`samenloop.policy` next to `samenloop.policy.id` would make two readings of one entry."""
+    from datetime import datetime
+
+    from services.matcher import audit
+
+    event = audit.AuditEvent("policy_read", ACTIVITY, "", audit.NONE, {key: "x"})
+    with pytest.raises(ValueError, match=f"reserved attribute {key}"):
+        audit.write(None, audit.Actor.system("test"), [event], datetime(2026, 1, 1))  # type: ignore[arg-type]
