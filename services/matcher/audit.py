@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -38,7 +39,6 @@ SYSTEM_ORGANISATION = "matcher"
 SYSTEM_ROLE = "system"
 
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-_PENDING = "samenloop.logboek.pending"
 
 
 def entry_document(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -192,7 +192,7 @@ def write(
         }
         row["leaf"] = canonical_bytes(logboek.record(row))
         rows.append(row)
-    _queue_for_sink(conn, actor, rows)
+    _queue_for_sink(actor, rows)
     if len(rows) == 1:
         result = conn.execute(sa.insert(audit_events).returning(audit_events.c.id), rows[0])
         return [int(result.scalar_one())]
@@ -203,35 +203,41 @@ def write(
 
 
 # --- delivery to an external Logboek, just before the transaction commits ---------------------
+#
+# The records wait in a context variable, not on the connection: a connection the database
+# dropped mid-transaction cannot be asked for anything, and its error must reach the caller
+# unchanged (it is what makes the call UNAVAILABLE and retried).
+
+Pending = list[tuple[LogboekSink, list[dict[str, Any]]]]
+_PENDING: ContextVar[Pending | None] = ContextVar("samenloop_logboek_pending", default=None)
 
 
-def _queue_for_sink(conn: sa.Connection, actor: Actor, rows: Sequence[dict[str, Any]]) -> None:
+def _queue_for_sink(actor: Actor, rows: Sequence[dict[str, Any]]) -> None:
     sink = actor.logboek.sink
     if sink is None:
         return
-    pending = conn.info.get(_PENDING)
+    pending = _PENDING.get()
     if pending is None:
         raise RuntimeError("audit entries for an external Logboek must be written inside "
                            "store.run_transaction, which delivers them before it commits")
     pending.append((sink, [logboek.record(r) for r in rows]))
 
 
-def open_delivery(conn: sa.Connection) -> None:
+def open_delivery() -> Token[Pending | None]:
     """Start collecting this transaction's records for the external Logboek."""
-    conn.info[_PENDING] = []
+    return _PENDING.set([])
 
 
-def deliver_pending(conn: sa.Connection) -> None:
+def deliver_pending() -> None:
     """Deliver the collected records; raises `LogboekUnavailable` without an acknowledgement
     (the caller then rolls the transaction back)."""
-    pending: list[tuple[LogboekSink, list[dict[str, Any]]]] = conn.info.get(_PENDING) or []
     by_sink: dict[int, tuple[LogboekSink, list[dict[str, Any]]]] = {}
-    for sink, records in pending:
+    for sink, records in _PENDING.get() or []:
         by_sink.setdefault(id(sink), (sink, []))[1].extend(records)
     for sink, records in by_sink.values():
         sink.deliver(records)
 
 
-def close_delivery(conn: sa.Connection) -> None:
+def close_delivery(token: Token[Pending | None]) -> None:
     """Forget what was collected (after commit or rollback)."""
-    conn.info.pop(_PENDING, None)
+    _PENDING.reset(token)

@@ -53,12 +53,12 @@ def run_transaction(engine: Engine, work: Callable[[sa.Connection], T], attempts
     for attempt in range(1, attempts + 1):
         try:
             with engine.begin() as conn:
-                audit.open_delivery(conn)
+                pending = audit.open_delivery()
                 try:
                     result = work(conn)
-                    audit.deliver_pending(conn)
+                    audit.deliver_pending()
                 finally:
-                    audit.close_delivery(conn)
+                    audit.close_delivery(pending)
                 return result
         except sa.exc.DBAPIError as exc:
             if attempt == attempts or not is_retryable(exc):

@@ -333,8 +333,36 @@ def alert_groups(url: str) -> Counter[frozenset[tuple[str, str]]]:
     return Counter(frozenset(g) for g in groups.values())
 
 
-def _iso(value: Any) -> str:
-    return value.isoformat(timespec="microseconds") + "Z"
+def _ms(value: Any) -> int:
+    """Milliseconds since the epoch of a naive UTC time (the Logboek record's times)."""
+    from datetime import datetime, timedelta
+
+    return (value - datetime(1970, 1, 1)) // timedelta(milliseconds=1)
+
+
+def _record(row: Any, attributes: dict[str, Any], start: Any, end: Any) -> dict[str, Any]:
+    """The Logboek Dataverwerkingen record of a row (ADR 0023), rebuilt from its columns."""
+    attrs: dict[str, Any] = {"dpl.core.processing_activity_id": row["processing_activity_id"]}
+    if row["data_subject_id"]:
+        attrs["dpl.core.data_subject_id"] = row["data_subject_id"]
+        attrs["dpl.core.data_subject_id_type"] = row["data_subject_id_type"]
+    if row["foreign_span_id"]:
+        attrs["dpl.core.foreign_operation.span_id"] = row["foreign_span_id"]
+    if row["foreign_processor"]:
+        attrs["dpl.core.foreign_operation.processor"] = row["foreign_processor"]
+    attrs["samenloop.actor.organisation"] = row["actor_organisation"]
+    attrs["samenloop.actor.role"] = row["actor_role"]
+    for key, column in (("purpose", "purpose"), ("policy.id", "policy_id"),
+                        ("policy.version", "policy_version"), ("policy.digest", "policy_digest")):
+        if row[column] not in (None, ""):
+            attrs[f"samenloop.{key}"] = row[column]
+    attrs.update({f"samenloop.{k}": v for k, v in attributes.items()})
+    record = {"trace_id": row["trace_id"], "span_id": row["span_id"], "name": row["name"],
+              "start_time": _ms(start), "end_time": _ms(end), "status": row["status_code"],
+              "attributes": attrs}
+    if row["parent_span_id"]:
+        record["parent_span_id"] = row["parent_span_id"]
+    return record
 
 
 def assert_audit_consistent(url: str) -> int:
@@ -343,7 +371,8 @@ def assert_audit_consistent(url: str) -> int:
     One `signal_received` entry per stored signal (these signals have a household only), one
     `alert_created` per alert, one `reveal_request_created` per reveal request, no entry for
     anything not stored (a rolled-back batch leaves none), and every leaf is the RFC 8785 form
-    of its own row: read back here as JSON and compared field by field with the columns.
+    of its own row (the Logboek Dataverwerkingen record, ADR 0023): read back here as JSON
+    and compared field by field with the columns.
     """
     engine = sa.create_engine(url)
     try:
@@ -357,8 +386,9 @@ def assert_audit_consistent(url: str) -> int:
             rows = conn.execute(sa.text(
                 "SELECT id, trace_id, span_id, parent_span_id, name, start_time, end_time, "
                 "status_code, actor_organisation, actor_role, processing_activity_id, "
-                "data_subject_id, data_subject_id_type, foreign_operation, attributes, leaf "
-                "FROM audit_events ORDER BY id")).mappings().all()
+                "data_subject_id, data_subject_id_type, foreign_operation, attributes, leaf, "
+                "foreign_span_id, foreign_processor, purpose, policy_id, policy_version, "
+                "policy_digest FROM audit_events ORDER BY id")).mappings().all()
     finally:
         engine.dispose()
     received: Counter[tuple[str, str]] = Counter()
@@ -376,17 +406,8 @@ def assert_audit_consistent(url: str) -> int:
         if isinstance(start, str):  # SQLite through a plain text() query
             from datetime import datetime
             start, end = datetime.fromisoformat(start), datetime.fromisoformat(end)
-        assert document == {
-            "trace_id": row["trace_id"], "span_id": row["span_id"],
-            "parent_span_id": row["parent_span_id"], "name": row["name"],
-            "start_time": _iso(start), "end_time": _iso(end),
-            "status_code": row["status_code"],
-            "actor": {"organisation": row["actor_organisation"], "role": row["actor_role"]},
-            "dpl.core.processing_activity_id": row["processing_activity_id"],
-            "dpl.core.data_subject_id": row["data_subject_id"],
-            "dpl.core.data_subject_id_type": row["data_subject_id_type"],
-            "foreign_operation": row["foreign_operation"], "attributes": attributes,
-        }, f"audit entry {row['id']}: its leaf is not its row"
+        assert document == _record(row, attributes, start, end), \
+            f"audit entry {row['id']}: its leaf is not its row"
         if row["name"] == "signal_received":
             received[(attributes["partner"], attributes["signal_id"])] += 1
         elif row["name"] == "alert_created":
