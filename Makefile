@@ -39,8 +39,12 @@ lock: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/samenloop demo $(DEMO_ARGS)
 
+# Two workers (pytest-xdist) by default: the suite's end-to-end tests mostly wait on processes
+# and sockets, so even a 2-core machine gains; every test has its own ports, files and
+# PostgreSQL schema. PYTEST_WORKERS=0 runs in one process (for pdb or -x).
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
