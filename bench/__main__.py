@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m bench [NAME ...] [--quick]`.
+"""Run the benchmarks: `python -m bench [NAME ...] [--quick | --full]`.
 
 Without names every `bench/bench_*.py` module runs, in alphabetical order.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import pkgutil
 import sys
 import time
@@ -27,7 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "names", nargs="*", help=f"benchmarks to run (default: all of {_available()})"
     )
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    size.add_argument("--full", action="store_true",
+                      help="the full sizes where a benchmark has them (matcher: 5M households "
+                           "with 10M signals; takes tens of minutes)")
     args = parser.parse_args(argv)
     names = args.names or _available()
     unknown = sorted(set(names) - set(_available()))
@@ -36,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f"\n=== bench {name} ===", flush=True)
         started = time.perf_counter()
-        importlib.import_module(f"bench.bench_{name}").run(quick=args.quick)
+        run = importlib.import_module(f"bench.bench_{name}").run
+        if "full" in inspect.signature(run).parameters:
+            run(quick=args.quick, full=args.full)
+        else:
+            run(quick=args.quick)
         print(f"=== {name} done in {time.perf_counter() - started:.1f} s ===", flush=True)
     return 0
 
