@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from opentelemetry import trace
 
 from crypto.jcs import canonical_bytes
-from services.matcher import logboek
+from services.matcher import bulk, logboek
 from services.matcher.logboek import OK, PolicyRef, Register
 from services.matcher.schema import audit_events
 
@@ -159,7 +159,10 @@ def write(
         return []
     rows: list[dict[str, Any]] = []
     register = actor.logboek.register
-    for event in events:
+    spans: set[str] = set()
+    while len(spans) < len(events):  # distinct within the call: ids are matched back by span
+        spans.add(secrets.token_hex(8))
+    for event, span_id in zip(events, spans, strict=True):
         clash = logboek.RESERVED_KEYS.intersection(event.attributes)
         if clash or event.status not in logboek.STATUSES:
             raise ValueError(f"audit event {event.name}: reserved attribute "
@@ -168,7 +171,7 @@ def write(
         policy = event.policy
         row: dict[str, Any] = {
             "trace_id": actor.trace_id,
-            "span_id": secrets.token_hex(8),
+            "span_id": span_id,
             "parent_span_id": actor.parent_span_id,
             "name": event.name,
             "start_time": actor.started or now,
@@ -194,12 +197,13 @@ def write(
         rows.append(row)
     _queue_for_sink(actor, rows)
     if len(rows) == 1:
-        result = conn.execute(sa.insert(audit_events).returning(audit_events.c.id), rows[0])
+        result = conn.execute(_INSERT_ONE, rows[0])
         return [int(result.scalar_one())]
-    result = conn.execute(
-        sa.insert(audit_events).returning(audit_events.c.id, sort_by_parameter_order=True), rows
-    )
-    return [int(r[0]) for r in result]
+    # One statement of fixed text (services/matcher/bulk.py); ids matched back by span id
+    # (RETURNING in parameter order would make SQLAlchemy send one INSERT per row on SQLite).
+    ids = {str(span): int(i) for i, span in _INSERT_MANY.execute(conn, rows)}
+    return [ids[r["span_id"]] for r in rows]
+
 
 
 # --- delivery to an external Logboek, just before the transaction commits ---------------------
@@ -241,3 +245,9 @@ def deliver_pending() -> None:
 def close_delivery(token: Token[Pending | None]) -> None:
     """Forget what was collected (after commit or rollback)."""
     _PENDING.reset(token)
+
+
+_COLUMNS = tuple(c.name for c in audit_events.c if c.name != "id")
+_INSERT_ONE = sa.insert(audit_events).returning(audit_events.c.id)
+_INSERT_MANY = bulk.Insert(audit_events, _COLUMNS, lambda s: s.returning(
+    audit_events.c.id, audit_events.c.span_id))

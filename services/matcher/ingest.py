@@ -43,20 +43,29 @@ from services.matcher.views import (
 class IngestUseCases(MatcherCore):
     """SubmitSignals, WithdrawSignals, SubmitHouseholdLinks."""
 
-    @staticmethod
+    @classmethod
     def _log_batch(
-        conn: sa.Connection, actor: audit.Actor, partner: str, kind: str, batch_id: str,
+        cls, conn: sa.Connection, actor: audit.Actor, partner: str, kind: str, batch_id: str,
         outcomes: Sequence[RowOutcome | None], purposes: Iterable[str], now: datetime,
     ) -> None:
+        """Write the `batch_received` entry."""
+        audit.write(conn, actor, [cls._batch_event(partner, kind, batch_id, outcomes, purposes)],
+                    now)
+
+    @staticmethod
+    def _batch_event(
+        partner: str, kind: str, batch_id: str, outcomes: Sequence[RowOutcome | None],
+        purposes: Iterable[str],
+    ) -> audit.AuditEvent:
         """The `batch_received` entry: one per batch, its counts per outcome (no subject)."""
         rows = [o for o in outcomes if o is not None]
-        audit.write(conn, actor, [audit.AuditEvent(
+        return audit.AuditEvent(
             "batch_received", catalogue.BATCH_RECEIPT, "", audit.NONE,
             {"partner": partner, "batch_kind": kind, "batch_id": batch_id[:64],
              "rows": str(len(outcomes)),
              **{o: str(sum(1 for r in rows if r.outcome == o))
                 for o in (ACCEPTED, DUPLICATE, REJECTED)}},
-            purpose=",".join(sorted(set(purposes))))], now)
+            purpose=",".join(sorted(set(purposes))))
 
     def _lock_for_signal_rows(
         self, conn: sa.Connection, rows: Sequence[Any], now: datetime
@@ -103,11 +112,14 @@ class IngestUseCases(MatcherCore):
             originals = steps.live_originals(conn, batch, fresh, homes, today)
             plan = steps.classify_repeats(batch, fresh, homes, originals, now)
             steps.write(conn, plan, now)
-            affected = steps.audit_outcomes(conn, batch, plan, homes, out, actor, now)
-            self._log_batch(conn, actor, partner.organisation, "signals", batch_id,
-                            [out.get(i, r) for i, r in enumerate(results)],
-                            (v.purpose for _, v in valid), now)
-            attempts = matching.evaluate_standing(conn, self.env, affected, now=now, actor=actor)
+            affected, events = steps.audit_outcomes(conn, batch, plan, homes, out)
+            events.append(self._batch_event(
+                partner.organisation, "signals", batch_id,
+                [out.get(i, r) for i, r in enumerate(results)], (v.purpose for _, v in valid)))
+            # One audit write for the batch: its signals, the batch, and the alerts it opened.
+            attempts = matching.evaluate_standing(conn, self.env, affected, now=now, actor=actor,
+                                                  events=events)
+            audit.write(conn, actor, events, now)
             return out, attempts
 
         def rejected_only(conn: sa.Connection) -> tuple[dict[int, RowOutcome],

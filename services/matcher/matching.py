@@ -20,7 +20,7 @@ from crypto.signing import SigningKey
 from domain.catalogue import Catalogue
 from policies.model import PolicyMode
 from policies.trigger import SignalFact, TriggerOutcome, evaluate_trigger
-from services.matcher import alerts, audit
+from services.matcher import alerts, audit, bulk
 from services.matcher.policy_registry import ActivePolicy, PolicyRegistry
 from services.matcher.schema import households
 from services.matcher.store import SignalRow, chunks, live_signals_by_household
@@ -51,14 +51,15 @@ def to_fact(row: SignalRow, catalogue: Catalogue) -> SignalFact:
     )
 
 
+_HOUSEHOLDS = bulk.PerDialect(lambda d: sa.select(
+    households.c.id, households.c.pseudonym, households.c.area_code,
+).where(bulk.any_of(households.c.id, "ids", d)))
+
+
 def load_households(conn: sa.Connection, ids: Iterable[int]) -> dict[int, alerts.Household]:
     out: dict[int, alerts.Household] = {}
     for part in chunks(sorted(set(ids))):
-        for hid, pseudonym, area in conn.execute(
-            sa.select(households.c.id, households.c.pseudonym, households.c.area_code).where(
-                households.c.id.in_(part)
-            )
-        ):
+        for hid, pseudonym, area in conn.execute(_HOUSEHOLDS(conn), {"ids": part}):
             out[int(hid)] = alerts.Household(int(hid), bytes(pseudonym), area)
     return out
 
@@ -80,8 +81,12 @@ def evaluate_standing(
     *,
     now: datetime,
     actor: audit.Actor,
+    events: list[audit.AuditEvent] | None = None,
 ) -> list[alerts.Attempt]:
-    """Evaluate every standing policy in force for the given households (under their locks)."""
+    """Evaluate every standing policy in force for the given households (under their locks),
+    and open the alerts they call for in one go (`alerts.open_alerts`).
+
+    `events`: when given, the alerts' audit events are appended for the caller to write."""
     ids = set(household_ids)
     if not ids:
         return []
@@ -97,7 +102,7 @@ def evaluate_standing(
     if not candidates:
         return []
     homes = load_households(conn, candidates)
-    attempts: list[alerts.Attempt] = []
+    wanted: list[alerts.Candidate] = []
     for hid in sorted(candidates):
         rows = by_household[hid]
         rows_by_key = {str(r.id): r for r in rows}
@@ -105,24 +110,12 @@ def evaluate_standing(
             if not any(r.purpose in ap.policy.purposes for r in rows):
                 continue
             outcome = evaluate_policy(ap, homes[hid], rows, env.catalogue, today)
-            if outcome is None or not outcome.met:
-                continue
-            attempts.append(
-                alerts.open_alert(
-                    conn,
-                    active=ap,
-                    household=homes[hid],
-                    outcome=outcome,
-                    rows_by_key=rows_by_key,
-                    mode=PolicyMode.STANDING.value,
-                    now=now,
-                    actor=actor,
-                    signing_key=env.signing_key,
-                    reveal_ttl=env.reveal_ttl,
-                    alert_signal_retention_days=env.alert_signal_retention_days,
-                )
-            )
-    return attempts
+            if outcome is not None and outcome.met:
+                wanted.append(alerts.Candidate(ap, homes[hid], outcome, rows_by_key))
+    return alerts.open_alerts(
+        conn, wanted, mode=PolicyMode.STANDING.value, now=now, actor=actor,
+        signing_key=env.signing_key, reveal_ttl=env.reveal_ttl,
+        alert_signal_retention_days=env.alert_signal_retention_days, events=events)
 
 
 def simulate_outcomes(

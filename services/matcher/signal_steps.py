@@ -1,9 +1,11 @@
 """The steps of signal ingest, in the order `IngestUseCases.submit_signals` runs them.
 
 validate → pseudonymise → resolve households → de-duplicate → classify repeats → write →
-audit (`audit_outcomes`) → evaluate (`matching.evaluate_standing`). Each step is one function;
-the ones taking a connection run inside the batch's one transaction, in this order, so the
-locks taken while resolving households are held until the batch commits.
+outcomes and audit events (`audit_outcomes`) → evaluate (`matching.evaluate_standing`) → one
+audit write for the batch's signals and alerts. Each step is one function; the ones taking a
+connection run inside the batch's one transaction, in this order, so the locks taken while
+resolving households are held until the batch commits. Each step sends a fixed number of
+statements whatever the batch size (ADR 0025).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.matcher import audit, batch_steps, store
+from services.matcher import audit, batch_steps, bulk, store
 from services.matcher.schema import LIVE, MERGED, households, signals
 from services.matcher.settings import PartnerEntry
 from services.matcher.validation import PseudonymIn, Rejection, SignalIn, ValidSignal
@@ -67,6 +69,44 @@ class Plan:
     merges: list[tuple[int, ValidSignal, dict[str, Any], Any]] = field(default_factory=list)
 
 
+# Hot-path statements, built once per dialect (`bulk`, ADR 0025).
+SIGNAL_COLUMNS = (
+    "partner", "signal_id", "partner_kind", "signal_type", "purpose", "observed_on",
+    "household_id", "person_id", "area_code", "escalated", "state", "merged_into", "expires_on",
+    "retain_until", "catalogue_version", "batch_id", "created_at", "updated_at",
+)
+_INSERT_SIGNALS = bulk.Insert(signals, SIGNAL_COLUMNS,
+                              lambda s: s.returning(signals.c.id, signals.c.signal_id))
+_INSERT_MERGED = bulk.Insert(signals, SIGNAL_COLUMNS)
+_REFRESH = (
+    signals.update()
+    .where(signals.c.id == sa.bindparam("sid"))
+    .values(
+        observed_on=sa.bindparam("obs"),
+        expires_on=sa.bindparam("exp"),
+        retain_until=sa.case(
+            (signals.c.retain_until < sa.bindparam("exp2"), sa.bindparam("exp2")),
+            else_=signals.c.retain_until,
+        ),
+        updated_at=sa.bindparam("now"),
+    )
+)
+_EXISTING_IDS = bulk.PerDialect(lambda d: sa.select(signals.c.signal_id).where(
+    signals.c.partner == sa.bindparam("partner"), bulk.any_of(signals.c.signal_id, "ids", d)))
+_HOUSEHOLD_KEYS = bulk.PerDialect(lambda d: sa.select(households.c.id, households.c.pseudonym)
+                                  .where(bulk.any_of(households.c.id, "ids", d)))
+_LIVE_COLUMNS = (signals.c.id, signals.c.signal_id, signals.c.signal_type, signals.c.partner,
+                 signals.c.household_id, signals.c.person_id, signals.c.observed_on,
+                 signals.c.expires_on)
+# Index columns only in SQL ((household_id, state), (person_id, state)); the rest in code.
+_LIVE_BY = {
+    "household": bulk.PerDialect(lambda d: sa.select(*_LIVE_COLUMNS).where(
+        bulk.any_of(signals.c.household_id, "ids", d), signals.c.state == sa.bindparam("state"))),
+    "person": bulk.PerDialect(lambda d: sa.select(*_LIVE_COLUMNS).where(
+        bulk.any_of(signals.c.person_id, "ids", d), signals.c.state == sa.bindparam("state"))),
+}
+
+
 def validate(
     rows: Sequence[SignalIn], check: Callable[[SignalIn], ValidSignal | Rejection]
 ) -> tuple[list[RowOutcome | None], list[tuple[int, ValidSignal]]]:
@@ -95,9 +135,7 @@ def resolve_households(conn: sa.Connection, batch: Batch, now: datetime) -> Home
     resolved_keys = {
         int(h): bytes(p)
         for part in store.chunks(sorted(set(resolved.values())))
-        for h, p in conn.execute(
-            sa.select(households.c.id, households.c.pseudonym).where(households.c.id.in_(part))
-        )
+        for h, p in conn.execute(_HOUSEHOLD_KEYS(conn), {"ids": part})
     }
     household_ids = store.lock_households(
         conn, [*batch.hh.values(), *resolved_keys.values()], now
@@ -111,15 +149,8 @@ def deduplicate(
     """The rows whose signal_id this partner did not store before; the others get DUPLICATE."""
     existing: set[str] = set()
     for part in store.chunks([v.signal_id for _, v in batch.valid]):
-        existing.update(
-            str(s)
-            for (s,) in conn.execute(
-                sa.select(signals.c.signal_id).where(
-                    signals.c.partner == batch.partner.organisation,
-                    signals.c.signal_id.in_(part),
-                )
-            )
-        )
+        existing.update(str(s) for (s,) in conn.execute(
+            _EXISTING_IDS(conn), {"partner": batch.partner.organisation, "ids": part}))
     fresh = []
     for i, v in batch.valid:
         if v.signal_id in existing:
@@ -144,16 +175,10 @@ def live_originals(
     originals: dict[RepeatKey, Any] = {}
     if not fresh or not (hids or pids):
         return originals
-    # Index columns only in SQL ((household_id, state), (person_id, state)).
     found: list[Any] = []
-    for column, ids_ in ((signals.c.household_id, hids), (signals.c.person_id, pids)):
+    for by, ids_ in (("household", hids), ("person", pids)):
         for id_part in store.chunks(sorted(ids_)):
-            found.extend(conn.execute(
-                sa.select(signals.c.id, signals.c.signal_id, signals.c.signal_type,
-                          signals.c.partner, signals.c.household_id,
-                          signals.c.person_id, signals.c.observed_on,
-                          signals.c.expires_on)
-                .where(column.in_(id_part), signals.c.state == LIVE)))
+            found.extend(conn.execute(_LIVE_BY[by](conn), {"ids": id_part, "state": LIVE}))
     found.sort(key=lambda r: (r.observed_on, r.id))
     for r in found:
         if (r.partner != batch.partner.organisation or r.signal_type not in types
@@ -227,11 +252,11 @@ def write(conn: sa.Connection, plan: Plan, now: datetime) -> None:
     expiry dates (and retention) forward to its latest repeat."""
     new_ids: list[int] = []
     if plan.new_rows:
-        result = conn.execute(
-            sa.insert(signals).returning(signals.c.id, sort_by_parameter_order=True),
-            [r for _, _, r in plan.new_rows],
-        )
-        new_ids = [int(x[0]) for x in result]
+        # Matched by signal_id (unique per partner), not by position: asking for RETURNING in
+        # parameter order makes SQLAlchemy send one INSERT per row on SQLite.
+        ids = {str(sid): int(i) for i, sid in _INSERT_SIGNALS.execute(
+            conn, [r for _, _, r in plan.new_rows])}
+        new_ids = [ids[r["signal_id"]] for _, _, r in plan.new_rows]
     refresh: dict[int, tuple[date, date]] = {}
     merged_rows = []
     for _i, v, row, target in plan.merges:
@@ -247,30 +272,18 @@ def write(conn: sa.Connection, plan: Plan, now: datetime) -> None:
         row.update(state=MERGED, merged_into=orig_id)
         merged_rows.append(row)
     if merged_rows:
-        conn.execute(sa.insert(signals), merged_rows)
+        _INSERT_MERGED.execute(conn, merged_rows)
     if refresh:
-        conn.execute(
-            signals.update()
-            .where(signals.c.id == sa.bindparam("sid"))
-            .values(
-                observed_on=sa.bindparam("obs"),
-                expires_on=sa.bindparam("exp"),
-                retain_until=sa.case(
-                    (signals.c.retain_until < sa.bindparam("exp2"), sa.bindparam("exp2")),
-                    else_=signals.c.retain_until,
-                ),
-                updated_at=now,
-            ),
-            [{"sid": k, "obs": o, "exp": e, "exp2": e} for k, (o, e) in refresh.items()],
-        )
+        conn.execute(_REFRESH, [{"sid": k, "obs": o, "exp": e, "exp2": e, "now": now}
+                                for k, (o, e) in refresh.items()])
 
 
 def audit_outcomes(
     conn: sa.Connection, batch: Batch, plan: Plan, homes: Homes, out: dict[int, RowOutcome],
-    actor: audit.Actor, now: datetime,
-) -> set[int]:
-    """Outcomes of the written rows, the households' latest area codes, and one audit entry per
-    subject of each row; the households whose standing policies must be evaluated again."""
+) -> tuple[set[int], list[audit.AuditEvent]]:
+    """Outcomes of the written rows and the households' latest area codes; returns the
+    households whose standing policies must be evaluated again, and one audit event per
+    subject of each row (written by the caller, with the alerts' events, in one statement)."""
     areas: dict[int, str] = {}
     affected: set[int] = set()
     events: list[audit.AuditEvent] = []
@@ -299,5 +312,4 @@ def audit_outcomes(
             events.append(audit.AuditEvent(name, v.purpose, batch.pp[i].hex(),
                                            audit.PERSON, attrs, purpose=v.purpose))
     store.set_area_codes(conn, areas)
-    audit.write(conn, actor, events, now)
-    return affected
+    return affected, events

@@ -23,11 +23,10 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from services.common.logging import get_logger
-from services.matcher import audit
+from services.matcher import audit, bulk
 from services.matcher.schema import LIVE, household_links, households, persons, signals
 
 T = TypeVar("T")
@@ -74,32 +73,55 @@ def chunks(items: list[T], size: int = CHUNK) -> Iterable[list[T]]:
         yield items[i : i + size]
 
 
+# Hot-path statements, built once per dialect (`bulk`, ADR 0025).
+_SUBJECT_COLUMNS = ("pseudonym", "created_at")
+
+
+def _upsert(table: sa.Table) -> bulk.Insert:
+    return bulk.Insert(table, _SUBJECT_COLUMNS,
+                       lambda s: s.on_conflict_do_nothing(index_elements=["pseudonym"]))
+
+
+def _select_for_update(table: sa.Table) -> bulk.PerDialect[Any]:
+    def build(d: str) -> Any:
+        query = (sa.select(table.c.pseudonym, table.c.id)
+                 .where(bulk.any_of(table.c.pseudonym, "keys", d))
+                 .order_by(table.c.pseudonym))
+        # SQLite: BEGIN IMMEDIATE already serialises writers.
+        return query.with_for_update() if d == bulk.POSTGRESQL else query
+    return bulk.PerDialect(build)
+
+
+_UPSERT = {households.name: _upsert(households), persons.name: _upsert(persons)}
+_LOCK = {households.name: _select_for_update(households),
+         persons.name: _select_for_update(persons)}
+_LOCK_HOUSEHOLD_IDS = bulk.PerDialect(lambda d: (
+    sa.select(households.c.id).where(bulk.any_of(households.c.id, "ids", d))
+    .order_by(households.c.pseudonym).with_for_update()))
+_AREAS = bulk.PerDialect(lambda d: sa.select(households.c.id, households.c.area_code)
+                         .where(bulk.any_of(households.c.id, "ids", d)))
+_SET_AREA = households.update().where(households.c.id == sa.bindparam("hid"))
+_LINKS_OF_PERSONS = bulk.PerDialect(lambda d: sa.select(
+    household_links.c.person_id, household_links.c.household_id, household_links.c.valid_from,
+    household_links.c.id,
+).where(bulk.any_of(household_links.c.person_id, "ids", d)))
+_PERSONS_LINKED_TO = bulk.PerDialect(lambda d: (
+    sa.select(household_links.c.person_id)
+    .where(bulk.any_of(household_links.c.household_id, "ids", d)).distinct()))
+
+
 def _insert_ignore(conn: sa.Connection, table: sa.Table, rows: list[dict[str, object]]) -> None:
-    if not rows:
-        return
-    dialect = conn.dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=["pseudonym"])
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["pseudonym"])
-    else:  # pragma: no cover - only the two supported backends
-        raise RuntimeError(f"unsupported database {dialect}")
+    if conn.dialect.name not in ("postgresql", "sqlite"):  # pragma: no cover
+        raise RuntimeError(f"unsupported database {conn.dialect.name}")
     for part in chunks(rows):
-        conn.execute(stmt, part)
+        _UPSERT[table.name].execute(conn, part)
 
 
 def _lock(conn: sa.Connection, table: sa.Table, keys: list[bytes]) -> dict[bytes, int]:
     out: dict[bytes, int] = {}
+    query = _LOCK[table.name](conn)
     for part in chunks(keys):
-        query = (
-            sa.select(table.c.pseudonym, table.c.id)
-            .where(table.c.pseudonym.in_(part))
-            .order_by(table.c.pseudonym)
-        )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        for pseudonym, row_id in conn.execute(query):
+        for pseudonym, row_id in conn.execute(query, {"keys": part}):
             out[bytes(pseudonym)] = int(row_id)
     return out
 
@@ -143,12 +165,7 @@ def lock_household_ids(conn: sa.Connection, ids: Iterable[int]) -> None:
     if not wanted or conn.dialect.name != "postgresql":
         return
     for part in chunks(wanted):
-        conn.execute(
-            sa.select(households.c.id)
-            .where(households.c.id.in_(part))
-            .order_by(households.c.pseudonym)
-            .with_for_update()
-        ).all()
+        conn.execute(_LOCK_HOUSEHOLD_IDS(conn), {"ids": part}).all()
 
 
 def set_area_codes(conn: sa.Connection, area_by_household: Mapping[int, str]) -> None:
@@ -159,16 +176,11 @@ def set_area_codes(conn: sa.Connection, area_by_household: Mapping[int, str]) ->
     current = {
         int(i): a
         for part in chunks(ids)
-        for i, a in conn.execute(
-            sa.select(households.c.id, households.c.area_code).where(households.c.id.in_(part))
-        )
+        for i, a in conn.execute(_AREAS(conn), {"ids": part})
     }
     changed = [(hid, area) for hid, area in area_by_household.items() if current.get(hid) != area]
     if changed:
-        conn.execute(
-            households.update().where(households.c.id == sa.bindparam("hid")),
-            [{"hid": hid, "area_code": area} for hid, area in changed],
-        )
+        conn.execute(_SET_AREA, [{"hid": hid, "area_code": area} for hid, area in changed])
 
 
 @dataclass(frozen=True)
@@ -184,15 +196,7 @@ def links_of_persons(conn: sa.Connection, person_ids: Iterable[int]) -> dict[int
     out: dict[int, list[LinkRow]] = {}
     ids = sorted(set(person_ids))
     for part in chunks(ids):
-        rows = conn.execute(
-            sa.select(
-                household_links.c.person_id,
-                household_links.c.household_id,
-                household_links.c.valid_from,
-                household_links.c.id,
-            ).where(household_links.c.person_id.in_(part))
-        )
-        for pid, hid, vf, lid in rows:
+        for pid, hid, vf, lid in conn.execute(_LINKS_OF_PERSONS(conn), {"ids": part}):
             out.setdefault(int(pid), []).append(LinkRow(int(pid), int(hid), vf, int(lid)))
     for links in out.values():
         links.sort(key=lambda link: (link.valid_from, link.link_row_id))
@@ -214,14 +218,7 @@ def persons_linked_to(conn: sa.Connection, household_ids: Iterable[int]) -> set[
     ids = sorted(set(household_ids))
     out: set[int] = set()
     for part in chunks(ids):
-        out.update(
-            int(p)
-            for (p,) in conn.execute(
-                sa.select(household_links.c.person_id)
-                .where(household_links.c.household_id.in_(part))
-                .distinct()
-            )
-        )
+        out.update(int(p) for (p,) in conn.execute(_PERSONS_LINKED_TO(conn), {"ids": part}))
     return out
 
 
@@ -251,6 +248,17 @@ _SIGNAL_COLUMNS = (
     signals.c.household_id,
     signals.c.person_id,
 )
+
+
+def _live_of(column: sa.Column[Any]) -> bulk.PerDialect[Any]:
+    """Live signals by household or person: only the columns of the partial index
+    (`column`, state) in SQL, the rest filtered in code, so no planner prefers another index."""
+    return bulk.PerDialect(lambda d: sa.select(*_SIGNAL_COLUMNS, signals.c.expires_on).where(
+        bulk.any_of(column, "ids", d), signals.c.state == sa.bindparam("state")))
+
+
+_LIVE_OF_HOUSEHOLDS = _live_of(signals.c.household_id)
+_LIVE_OF_PERSONS = _live_of(signals.c.person_id)
 
 
 def _signal_row(r: Any) -> SignalRow:
@@ -283,12 +291,7 @@ def live_signals_by_household(
         return out
     ordered = sorted(wanted)
     for part in chunks(ordered):
-        rows = conn.execute(
-            sa.select(*_SIGNAL_COLUMNS, signals.c.expires_on).where(
-                signals.c.household_id.in_(part), signals.c.state == LIVE
-            )
-        )
-        for r in rows:
+        for r in conn.execute(_LIVE_OF_HOUSEHOLDS(conn), {"ids": part, "state": LIVE}):
             if r.expires_on < today:
                 continue
             s = _signal_row(r)
@@ -299,12 +302,7 @@ def live_signals_by_household(
         return out
     links = links_of_persons(conn, person_ids)
     for part in chunks(sorted(person_ids)):
-        rows = conn.execute(
-            sa.select(*_SIGNAL_COLUMNS, signals.c.expires_on).where(
-                signals.c.person_id.in_(part), signals.c.state == LIVE
-            )
-        )
-        for r in rows:
+        for r in conn.execute(_LIVE_OF_PERSONS(conn), {"ids": part, "state": LIVE}):
             if r.household_id is not None or r.expires_on < today:
                 continue
             s = _signal_row(r)
