@@ -41,7 +41,7 @@ def _plain(obj: Any) -> bool:
     if t is str or t is bool or obj is None:
         return True
     if t is int:
-        return -_INT_MAX <= obj <= _INT_MAX
+        return bool(-_INT_MAX <= obj <= _INT_MAX)
     if t is dict:
         return all(type(k) is str and k.isascii() and _plain(v) for k, v in obj.items())
     if t is list or t is tuple:

@@ -5,7 +5,9 @@
   VOPRF output with the `voprf` package (an independent RFC 9497 implementation) as client of
   the running pseudonymiser, the key read from the matcher's key file, the HMAC from `hmac`.
 - Exactly-once: the partial unique index `uq_alerts_one_open_per_household` refuses a second
-  open alert for the same policy and household, whatever code inserts it.
+  open alert for the same policy and household, whatever code inserts it; the matcher's bulk
+  alert insert (ON CONFLICT on that index) reports an alert another transaction opened
+  meanwhile as already open instead of failing or duplicating it.
 
 Both run on SQLite and on PostgreSQL (`db_url`).
 """
@@ -16,6 +18,8 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
+import time
 import uuid
 
 import pytest
@@ -23,7 +27,9 @@ import sqlalchemy as sa
 
 from samenloop.v1 import pseudonymiser_pb2, pseudonymiser_pb2_grpc
 from services.common.tls import secure_channel
-from services.matcher.schema import alerts, households, persons, signals
+from services.matcher import audit, matching, store
+from services.matcher.alerts import Attempt, AttemptResult, Candidate, open_alerts
+from services.matcher.schema import alerts, households, persons, reveal_requests, signals
 from tests.matcher.conftest import Harness
 from tests.matcher.helpers import HOUSING, MUNICIPALITY, POLICE, WGS
 
@@ -119,3 +125,77 @@ def test_the_database_refuses_a_second_open_alert_for_a_household_and_policy(
     with engine.connect() as conn:
         states = sorted(s for (s,) in conn.execute(sa.select(alerts.c.state)))
     assert states == ["closed", "open"]
+
+
+def test_an_alert_another_transaction_opened_meanwhile_is_reported_not_duplicated(
+    matcher: Harness,
+) -> None:
+    """The bulk insert's ON CONFLICT on the one-open-alert index, without the household lock:
+    transaction B decides to open the alert transaction A has just inserted but not committed.
+    On PostgreSQL B's INSERT waits for A, then skips its row and reports A's alert as already
+    open; on SQLite B starts only after A (BEGIN IMMEDIATE) and finds A's alert first."""
+    housing, gemeente = matcher.gateway(HOUSING), matcher.gateway(MUNICIPALITY)
+    housing.submit(housing.signal("h-1", "huurachterstand", household=ADDRESS, purpose=WGS))
+    gemeente.submit(gemeente.signal("g-1", "energie_achterstand", household=ADDRESS,
+                                    purpose=WGS))
+    matcher.publish_policy(id="eenmaal", mode="standing")  # no signal since: no alert yet
+    m = matcher.matcher
+    now = m.clock.now()
+    engine = m.engine
+    with engine.connect() as conn:
+        [active] = [a for a in m.registry.active(conn, now.date()) if a.policy.id == "eenmaal"]
+        [hid] = conn.execute(sa.select(households.c.id)).scalars().all()
+        home = matching.load_households(conn, [hid])[hid]
+        rows = store.live_signals_by_household(conn, [hid], now.date())[hid]
+    outcome = matching.evaluate_policy(active, home, rows, m.catalogue, now.date())
+    assert outcome is not None and outcome.met
+    candidate = Candidate(active, home, outcome, {str(r.id): r for r in rows})
+
+    def open_in(conn: sa.Connection) -> Attempt:
+        [attempt] = open_alerts(
+            conn, [candidate], mode="standing", now=now, actor=audit.Actor.system("test"),
+            signing_key=m.signing_key, reveal_ttl=m.env.reveal_ttl,
+            alert_signal_retention_days=m.env.alert_signal_retention_days)
+        return attempt
+
+    results: dict[str, Attempt] = {}
+    with engine.begin() as conn_a:
+        results["a"] = open_in(conn_a)
+        assert results["a"].result is AttemptResult.CREATED
+        b_pid: list[int] = []
+
+        failures: list[BaseException] = []
+
+        def transaction_b() -> None:
+            try:
+                with engine.begin() as conn_b:
+                    if engine.dialect.name == "postgresql":
+                        b_pid.append(
+                            conn_b.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+                    results["b"] = open_in(conn_b)
+            except Exception as exc:  # reported below, in the test's thread
+                failures.append(exc)
+
+        b = threading.Thread(target=transaction_b)
+        b.start()
+        if engine.dialect.name == "postgresql":  # B waits on A's row in the unique index
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                with engine.connect() as probe:
+                    waiting = probe.exec_driver_sql(
+                        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %(pid)s",
+                        {"pid": b_pid[0]}).scalar() if b_pid else None
+                if waiting == "Lock":
+                    break
+                time.sleep(0.05)
+            assert waiting == "Lock", "transaction B never waited for A's alert"
+        else:
+            time.sleep(0.3)
+    b.join(timeout=30)
+    assert not failures, f"transaction B failed instead of finding the open alert: {failures}"
+    assert results["b"].result is AttemptResult.ALREADY_OPEN
+    assert results["b"].alert_name_id == results["a"].alert_name_id
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(alerts)).scalar() == 1
+        requests = conn.execute(sa.select(reveal_requests.c.alert_id)).scalars().all()
+    assert requests == [results["a"].alert_row_id] * results["a"].reveal_requests
