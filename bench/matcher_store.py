@@ -215,11 +215,19 @@ def analyze(engine: sa.Engine) -> None:
 
 
 def person_query_plan(engine: sa.Engine) -> str:
-    """The plan of the hot path's person-signal lookup, one line."""
-    sql = "SELECT id FROM signals WHERE person_id IN (1, 11, 21) AND state = 'live'"
+    """The plan of the hot path's person-signal lookup (`store.live_signals_by_household`), one
+    line: a SCAN of signals here is the plan statistics can flip (ADR 0025)."""
+    columns = ("id, partner, signal_id, partner_kind, signal_type, purpose, observed_on, "
+               "household_id, person_id, expires_on")
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
-            rows = conn.exec_driver_sql("EXPLAIN " + sql).all()
-            return " / ".join(str(r[0]).strip() for r in rows if "->" in r[0] or "Scan" in r[0])
-        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all()
+            rows = conn.exec_driver_sql(
+                f"EXPLAIN SELECT {columns} FROM signals "
+                f"WHERE person_id = ANY('{{1,2,3}}'::bigint[])"
+                " AND state = 'live'").all()
+            return " / ".join(str(r[0]).split("  (")[0].strip(" ->") for r in rows
+                              if "Scan" in r[0])
+        rows = conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN SELECT {columns} FROM signals WHERE person_id IN (1, 2, 3) "
+            "AND state = 'live'").all()
         return " / ".join(str(r[-1]) for r in rows)

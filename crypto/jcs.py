@@ -43,9 +43,14 @@ def _plain(obj: Any) -> bool:
     if t is int:
         return bool(-_INT_MAX <= obj <= _INT_MAX)
     if t is dict:
-        return all(type(k) is str and k.isascii() and _plain(v) for k, v in obj.items())
+        for k, v in obj.items():
+            if type(k) is not str or not k.isascii():
+                return False
+            if type(v) is not str and not _plain(v):  # strings inline: most leaves are
+                return False
+        return True
     if t is list or t is tuple:
-        return all(_plain(v) for v in obj)
+        return all(type(v) is str or _plain(v) for v in obj)
     return False
 
 

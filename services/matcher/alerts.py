@@ -139,7 +139,7 @@ def _history(
     policy_ids = sorted({p for p, _ in keys})
     for part in chunks(sorted({h for _, h in keys})):
         for r in conn.execute(_EXISTING(conn), {"policy_ids": policy_ids,
-                                                "household_ids": part}):
+                                                "household_ids": part}).all():
             key = (str(r.policy_id), int(r.household_id))
             if key not in keys:
                 continue
@@ -169,7 +169,7 @@ def _blocked_by_cooldown(
     if past:
         earlier: dict[int, set[int]] = {}
         for part in chunks(sorted(set(past.values()))):
-            for alert_id, ref in conn.execute(_EARLIER_SIGNALS(conn), {"ids": part}):
+            for alert_id, ref in conn.execute(_EARLIER_SIGNALS(conn), {"ids": part}).all():
                 earlier.setdefault(int(alert_id), set()).add(int(ref))
         for c in wanted:
             if c.key in past:
@@ -261,7 +261,7 @@ def open_alerts(
     if new:
         inserted = {
             str(name): int(alert_id)
-            for alert_id, name in _INSERT_ALERTS.execute(conn, [row for _, _, row in new])
+            for alert_id, name in _INSERT_ALERTS.execute(conn, [row for _, _, row in new]).all()
         }
         lost = [c for c, name, _ in new if name not in inserted]
         if lost:  # opened by a concurrent transaction despite the lock: the index held

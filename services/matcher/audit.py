@@ -201,7 +201,7 @@ def write(
         return [int(result.scalar_one())]
     # One statement of fixed text (services/matcher/bulk.py); ids matched back by span id
     # (RETURNING in parameter order would make SQLAlchemy send one INSERT per row on SQLite).
-    ids = {str(span): int(i) for i, span in _INSERT_MANY.execute(conn, rows)}
+    ids = {str(span): int(i) for i, span in _INSERT_MANY.execute(conn, rows).all()}
     return [ids[r["span_id"]] for r in rows]
 
 

@@ -72,7 +72,7 @@ class Insert:
     ) -> None:
         self.table = table
         self.columns = tuple(columns)
-        self._convert = {c: f for c in self.columns if (f := _to_json(table.c[c].type))}
+        self._convert = [(c, f) for c in self.columns if (f := _to_json(table.c[c].type))]
         self._statement = PerDialect(lambda d: finish(self._build(d)))
 
     def _build(self, dialect: str) -> Any:
@@ -89,9 +89,10 @@ class Insert:
         """Insert `rows` (each with exactly `columns`) in one statement; its result."""
         if conn.dialect.name != POSTGRESQL:
             return conn.execute(self._statement(conn), list(rows))
-        convert = self._convert
-        document = [
-            {c: (convert[c](r[c]) if c in convert else r[c]) for c in self.columns}
-            for r in rows
-        ]
+        document = []
+        for r in rows:
+            row = {c: r[c] for c in self.columns}
+            for c, convert in self._convert:
+                row[c] = convert(row[c])
+            document.append(row)
         return conn.execute(self._statement(conn), {"rows": document})

@@ -59,7 +59,7 @@ _HOUSEHOLDS = bulk.PerDialect(lambda d: sa.select(
 def load_households(conn: sa.Connection, ids: Iterable[int]) -> dict[int, alerts.Household]:
     out: dict[int, alerts.Household] = {}
     for part in chunks(sorted(set(ids))):
-        for hid, pseudonym, area in conn.execute(_HOUSEHOLDS(conn), {"ids": part}):
+        for hid, pseudonym, area in conn.execute(_HOUSEHOLDS(conn), {"ids": part}).all():
             out[int(hid)] = alerts.Household(int(hid), bytes(pseudonym), area)
     return out
 

@@ -135,7 +135,7 @@ def resolve_households(conn: sa.Connection, batch: Batch, now: datetime) -> Home
     resolved_keys = {
         int(h): bytes(p)
         for part in store.chunks(sorted(set(resolved.values())))
-        for h, p in conn.execute(_HOUSEHOLD_KEYS(conn), {"ids": part})
+        for h, p in conn.execute(_HOUSEHOLD_KEYS(conn), {"ids": part}).all()
     }
     household_ids = store.lock_households(
         conn, [*batch.hh.values(), *resolved_keys.values()], now
@@ -178,7 +178,7 @@ def live_originals(
     found: list[Any] = []
     for by, ids_ in (("household", hids), ("person", pids)):
         for id_part in store.chunks(sorted(ids_)):
-            found.extend(conn.execute(_LIVE_BY[by](conn), {"ids": id_part, "state": LIVE}))
+            found.extend(conn.execute(_LIVE_BY[by](conn), {"ids": id_part, "state": LIVE}).all())
     found.sort(key=lambda r: (r.observed_on, r.id))
     for r in found:
         if (r.partner != batch.partner.organisation or r.signal_type not in types
@@ -255,7 +255,7 @@ def write(conn: sa.Connection, plan: Plan, now: datetime) -> None:
         # Matched by signal_id (unique per partner), not by position: asking for RETURNING in
         # parameter order makes SQLAlchemy send one INSERT per row on SQLite.
         ids = {str(sid): int(i) for i, sid in _INSERT_SIGNALS.execute(
-            conn, [r for _, _, r in plan.new_rows])}
+            conn, [r for _, _, r in plan.new_rows]).all()}
         new_ids = [ids[r["signal_id"]] for _, _, r in plan.new_rows]
     refresh: dict[int, tuple[date, date]] = {}
     merged_rows = []

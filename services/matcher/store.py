@@ -121,7 +121,7 @@ def _lock(conn: sa.Connection, table: sa.Table, keys: list[bytes]) -> dict[bytes
     out: dict[bytes, int] = {}
     query = _LOCK[table.name](conn)
     for part in chunks(keys):
-        for pseudonym, row_id in conn.execute(query, {"keys": part}):
+        for pseudonym, row_id in conn.execute(query, {"keys": part}).all():
             out[bytes(pseudonym)] = int(row_id)
     return out
 
@@ -176,7 +176,7 @@ def set_area_codes(conn: sa.Connection, area_by_household: Mapping[int, str]) ->
     current = {
         int(i): a
         for part in chunks(ids)
-        for i, a in conn.execute(_AREAS(conn), {"ids": part})
+        for i, a in conn.execute(_AREAS(conn), {"ids": part}).all()
     }
     changed = [(hid, area) for hid, area in area_by_household.items() if current.get(hid) != area]
     if changed:
@@ -196,7 +196,7 @@ def links_of_persons(conn: sa.Connection, person_ids: Iterable[int]) -> dict[int
     out: dict[int, list[LinkRow]] = {}
     ids = sorted(set(person_ids))
     for part in chunks(ids):
-        for pid, hid, vf, lid in conn.execute(_LINKS_OF_PERSONS(conn), {"ids": part}):
+        for pid, hid, vf, lid in conn.execute(_LINKS_OF_PERSONS(conn), {"ids": part}).all():
             out.setdefault(int(pid), []).append(LinkRow(int(pid), int(hid), vf, int(lid)))
     for links in out.values():
         links.sort(key=lambda link: (link.valid_from, link.link_row_id))
@@ -218,7 +218,7 @@ def persons_linked_to(conn: sa.Connection, household_ids: Iterable[int]) -> set[
     ids = sorted(set(household_ids))
     out: set[int] = set()
     for part in chunks(ids):
-        out.update(int(p) for (p,) in conn.execute(_PERSONS_LINKED_TO(conn), {"ids": part}))
+        out.update(int(p) for (p,) in conn.execute(_PERSONS_LINKED_TO(conn), {"ids": part}).all())
     return out
 
 
@@ -291,7 +291,7 @@ def live_signals_by_household(
         return out
     ordered = sorted(wanted)
     for part in chunks(ordered):
-        for r in conn.execute(_LIVE_OF_HOUSEHOLDS(conn), {"ids": part, "state": LIVE}):
+        for r in conn.execute(_LIVE_OF_HOUSEHOLDS(conn), {"ids": part, "state": LIVE}).all():
             if r.expires_on < today:
                 continue
             s = _signal_row(r)
@@ -302,7 +302,7 @@ def live_signals_by_household(
         return out
     links = links_of_persons(conn, person_ids)
     for part in chunks(sorted(person_ids)):
-        for r in conn.execute(_LIVE_OF_PERSONS(conn), {"ids": part, "state": LIVE}):
+        for r in conn.execute(_LIVE_OF_PERSONS(conn), {"ids": part, "state": LIVE}).all():
             if r.household_id is not None or r.expires_on < today:
                 continue
             s = _signal_row(r)
