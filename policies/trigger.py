@@ -190,6 +190,16 @@ def distinct_domain_count(domain_sets: Iterable[frozenset[str]]) -> int:
     distinct domains. Size: O(sets x domains x edges), tiny for one household.
     """
     sets = [s for s in domain_sets if s]
+    # Shortcut (the matcher evaluates a household per incoming signal): no matching is larger
+    # than min(sets, domains); a greedy one that reaches that bound is a maximum one.
+    bound = min(len(sets), len(frozenset().union(*sets)))
+    taken: set[str] = set()
+    for s in sorted(sets, key=len):
+        free = s - taken
+        if free:
+            taken.add(min(free))
+    if len(taken) == bound:
+        return bound
     owner: dict[str, int] = {}  # domain -> index of the signal it is matched to
 
     def augment(i: int, seen: set[str]) -> bool:
