@@ -230,8 +230,12 @@ def run(quick: bool, full: bool = False) -> None:
                 store.analyze(engine)
                 t2 = time.perf_counter()
                 plan = store.person_query_plan(engine)
-                targets = Targets(size, primed=rounds * per_round + BATCH,
-                                  unprimed=rounds * per_round * 2 + BATCH + singles, seed=i)
+                last_size = i == len(sizes) - 1
+                need = {m: round(per_round * rate) for m, rate in MODES.items()}
+                extra = BATCH + (singles if last_size else 0)  # warm-up batch, single signals
+                targets = Targets(
+                    size, primed=rounds * sum(need.values()) + extra,
+                    unprimed=rounds * sum(per_round - n for n in need.values()) + extra, seed=i)
                 results = _measure_modes(run_, targets, rounds, per_round)
                 for mode, r in results.items():
                     cost[mode].append(r.series.per_unit())
@@ -242,7 +246,7 @@ def run(quick: bool, full: bool = False) -> None:
                           f"{r.p50_ms:>6.1f}/{r.p99_ms:<6.1f}", flush=True)
                 print(f"{'':<11}(bulk load {t1 - t0:.0f} s, ANALYZE {t2 - t1:.1f} s; "
                       f"person-signal lookup after ANALYZE: {plan})", flush=True)
-                if i == len(sizes) - 1:
+                if last_size:
                     p50, p99, cpu99 = _single_signal(run_, targets, singles)
                     ok = p99 < P99_TARGET_MS
                     print(f"{name:<11} single-signal batch at {size:,} households "
