@@ -117,19 +117,6 @@ def new_name_id() -> str:
     return uuid.uuid4().hex
 
 
-def open_alert_for(
-    conn: sa.Connection, policy_id: str, household_id: int
-) -> tuple[int, str] | None:
-    row = conn.execute(
-        sa.select(alerts.c.id, alerts.c.name_id).where(
-            alerts.c.policy_id == policy_id,
-            alerts.c.household_id == household_id,
-            alerts.c.state != CLOSED,
-        )
-    ).first()
-    return None if row is None else (int(row[0]), str(row[1]))
-
-
 def _history(
     conn: sa.Connection, keys: set[tuple[str, int]]
 ) -> tuple[dict[tuple[str, int], tuple[int, str]], dict[tuple[str, int], Any]]:
@@ -145,10 +132,14 @@ def _history(
                 continue
             if r.state != CLOSED:
                 opened[key] = (int(r.id), str(r.name_id))
-            elif key not in closed or (r.closed_at, r.id) > (closed[key].closed_at,
-                                                               closed[key].id):
+            elif key not in closed or _closing(r) > _closing(closed[key]):
                 closed[key] = r
     return opened, closed
+
+
+def _closing(row: Any) -> tuple[datetime, int]:
+    """Order of closed alerts: the latest closing, then the highest id."""
+    return row.closed_at or datetime.min, int(row.id)
 
 
 def _blocked_by_cooldown(
