@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m bench [NAME ...] [--quick | --full]`.
+"""Run the benchmarks: `python -m bench [NAME ...] [--quick | --full] [--db sqlite|postgresql]`.
 
 Without names every `bench/bench_*.py` module runs, in alphabetical order.
 """
@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--full", action="store_true",
                       help="the full sizes where a benchmark has them (matcher: 5M households "
                            "with 10M signals; takes tens of minutes)")
+    parser.add_argument("--db", choices=["sqlite", "postgresql"],
+                        help="only this database, where a benchmark runs on both (matcher)")
     args = parser.parse_args(argv)
     names = args.names or _available()
     unknown = sorted(set(names) - set(_available()))
@@ -42,10 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n=== bench {name} ===", flush=True)
         started = time.perf_counter()
         run = importlib.import_module(f"bench.bench_{name}").run
-        if "full" in inspect.signature(run).parameters:
-            run(quick=args.quick, full=args.full)
-        else:
-            run(quick=args.quick)
+        accepts = inspect.signature(run).parameters
+        extra = {k: v for k, v in (("full", args.full), ("db", args.db)) if k in accepts}
+        run(quick=args.quick, **extra)
         print(f"=== {name} done in {time.perf_counter() - started:.1f} s ===", flush=True)
     return 0
 

@@ -1,9 +1,10 @@
 """Matcher ingest + match: signals/s per core at a realistic and a worst-case alert rate, cost
 per signal as the store grows, statements per batch, and single-signal latency.
 
-For each database (a SQLite file, and PostgreSQL when reachable) the store is bulk-loaded in
-steps to 10k, 100k and 1M households (`--quick`: 10k and 100k; `--full`: also 5M households with
-10M signals, the national size; see `bench/matcher_store.py` for what is stored), `ANALYZE` runs
+For each database (a SQLite file, and PostgreSQL when reachable; `--db` picks one) the store is
+bulk-loaded in steps to 10k, 100k and 1M households (`--quick`: 10k and 100k; `--full`: also 5M
+households with 10M signals, the national size; see `bench/matcher_store.py` for what is
+stored), `ANALYZE` runs
 (so a plan that statistics flip shows), and new rent-arrears signals go through
 `Matcher.submit_signals` in batches of 100: validation, keyed pseudonyms, per-household locks,
 duplicate and repeat checks, evaluation of the standing policy for the households touched,
@@ -173,10 +174,14 @@ def _single_signal(run: Run, targets: Targets, n: int) -> tuple[float, float, fl
 
 
 @contextmanager
-def _databases(tmp: Path) -> Iterator[list[tuple[str, str]]]:
-    dbs = [("sqlite", f"sqlite:///{tmp / 'bench-matcher.sqlite'}")]
+def _databases(tmp: Path, only: str | None) -> Iterator[list[tuple[str, str]]]:
+    """(name, URL) of the databases to measure: a SQLite file, and a private schema on the
+    suite's PostgreSQL when it is reachable; `only` keeps one of them."""
+    dbs = []
+    if only in (None, "sqlite"):
+        dbs.append(("sqlite", f"sqlite:///{tmp / 'bench-matcher.sqlite'}"))
     schema_cm = None
-    try:
+    if only in (None, "postgresql"):
         from tests.support.databases import _postgres_unavailable_reason, postgres_schema_url
 
         if _postgres_unavailable_reason() is None:
@@ -184,8 +189,6 @@ def _databases(tmp: Path) -> Iterator[list[tuple[str, str]]]:
             dbs.append(("postgresql", schema_cm.__enter__()))
         else:
             print("  (PostgreSQL not reachable: its rows are skipped)")
-    except ImportError:
-        pass
     try:
         yield dbs
     finally:
@@ -197,7 +200,7 @@ def _verdict(ok: bool) -> str:
     return "meets" if ok else "MISSES"
 
 
-def run(quick: bool, full: bool = False) -> None:
+def run(quick: bool, full: bool = False, db: str | None = None) -> None:
     from services.common.logging import configure_logging
 
     configure_logging("bench", level="WARNING")
@@ -214,7 +217,7 @@ def run(quick: bool, full: bool = False) -> None:
           " of the rounds; wall-clock median beside")
     head = (f"{'db':<11}{'households':>11}{'signals':>11} {'mode':<10}{'signals/s CPU':>26}"
             f"{'wall/s':>8}{'alerts':>8}{'stmts/batch':>12}{'p50/p99 ms':>13}")
-    with tempfile.TemporaryDirectory() as tmp, _databases(Path(tmp)) as dbs:
+    with tempfile.TemporaryDirectory() as tmp, _databases(Path(tmp), db) as dbs:
         for name, url in dbs:
             run_ = Run(name, url)
             engine = run_.matcher.engine
