@@ -67,15 +67,17 @@ class Counters:
 
 
 class Targets:
-    """Households for new signals, each used once: primed ones (alert) and unprimed ones."""
+    """Households for new signals, each used once: primed ones (alert) and unprimed ones, drawn
+    from the households loaded in this step (`lo`..`hi`-1), so none has had a new signal yet."""
 
-    def __init__(self, size: int, primed: int, unprimed: int, seed: int) -> None:
+    def __init__(self, lo: int, hi: int, primed: int, unprimed: int, seed: int) -> None:
         rng = random.Random(seed)
-        half = size // 2
-        if primed > half or unprimed > half:
-            raise SystemExit(f"the bench needs {primed}/{unprimed} households, {size} too few")
-        self.primed = [store.primed_index(j) for j in rng.sample(range(half), primed)]
-        self.unprimed = [store.unprimed_index(j) for j in rng.sample(range(half), unprimed)]
+        pool = range(lo // 2, hi // 2)  # j-th primed / unprimed household, store.primed_index
+        if primed > len(pool) or unprimed > len(pool):
+            raise SystemExit(f"the bench needs {primed}/{unprimed} new households, "
+                             f"{hi - lo} too few")
+        self.primed = [store.primed_index(j) for j in rng.sample(pool, primed)]
+        self.unprimed = [store.unprimed_index(j) for j in rng.sample(pool, unprimed)]
         self.rng = rng
 
     def draw(self, n: int, rate: float) -> list[int]:
@@ -228,7 +230,7 @@ def run(quick: bool, full: bool = False, db: str | None = None) -> None:
             for i, size in enumerate(sizes):
                 t0 = time.perf_counter()
                 store.populate(engine, run_.matcher._hmac_key, loaded, size)
-                loaded = size
+                previous, loaded = loaded, size
                 t1 = time.perf_counter()
                 store.analyze(engine)
                 t2 = time.perf_counter()
@@ -237,7 +239,7 @@ def run(quick: bool, full: bool = False, db: str | None = None) -> None:
                 need = {m: round(per_round * rate) for m, rate in MODES.items()}
                 extra = BATCH + (singles if last_size else 0)  # warm-up batch, single signals
                 targets = Targets(
-                    size, primed=rounds * sum(need.values()) + extra,
+                    previous, size, primed=rounds * sum(need.values()) + extra,
                     unprimed=rounds * sum(per_round - n for n in need.values()) + extra, seed=i)
                 results = _measure_modes(run_, targets, rounds, per_round)
                 for mode, r in results.items():
