@@ -135,16 +135,20 @@ class ModeResult:
     alert_rate: float
     p50_ms: float
     p99_ms: float
+    server_share: float  # of the CPU time, the PostgreSQL backends' part
 
 
 def _measure_modes(run: Run, targets: Targets, rounds: int, per_round: int
                    ) -> dict[str, ModeResult]:
     per_mode: dict[str, Counters] = {m: Counters() for m in MODES}
+    server = {m: 0.0 for m in MODES}
 
     def task(mode: str) -> Callable[[], float]:
         def go() -> float:
             run.counters.take()
+            s0 = run.cpu.clock() - time.process_time()
             units = run.submit(targets.draw(per_round, MODES[mode]))
+            server[mode] += run.cpu.clock() - time.process_time() - s0
             got = run.counters.take()
             acc = per_mode[mode]
             acc.statements += got.statements
@@ -159,7 +163,8 @@ def _measure_modes(run: Run, targets: Targets, rounds: int, per_round: int
     series = interleaved({m: task(m) for m in MODES}, rounds, cpu=run.cpu.clock)
     return {
         m: ModeResult(series[m], c.statements / c.batches, c.alerts / c.signals,
-                      statistics.median(c.batch_ms), percentile(c.batch_ms, 0.99))
+                      statistics.median(c.batch_ms), percentile(c.batch_ms, 0.99),
+                      server[m] / sum(s.cpu for s in series[m].samples))
         for m, c in per_mode.items()
     }
 
@@ -216,9 +221,9 @@ def run(quick: bool, full: bool = False, db: str | None = None) -> None:
           f"{BATCH}; {rounds} interleaved rounds of {per_round} signals per mode and size; "
           f"{host_note()}")
     print("signals/s per CPU second (this process + PostgreSQL backends): median (lowest–highest)"
-          " of the rounds; wall-clock median beside")
+          " of the rounds; wall-clock median beside; db CPU: the backends' share of the CPU")
     head = (f"{'db':<11}{'households':>11}{'signals':>11} {'mode':<10}{'signals/s CPU':>26}"
-            f"{'wall/s':>8}{'alerts':>8}{'stmts/batch':>12}{'p50/p99 ms':>13}")
+            f"{'wall/s':>8}{'alerts':>8}{'stmts/batch':>12}{'p50/p99 ms':>13}{'db CPU':>8}")
     with tempfile.TemporaryDirectory() as tmp, _databases(Path(tmp), db) as dbs:
         for name, url in dbs:
             run_ = Run(name, url)
@@ -248,7 +253,7 @@ def run(quick: bool, full: bool = False, db: str | None = None) -> None:
                     print(f"{name:<11}{size:>11,}{2 * size:>11,} {mode:<10}"
                           f"{fmt_rate(r.series, width=26)}{r.series.rate('wall'):>8,.0f}"
                           f"{r.alert_rate:>8.1%}{r.statements_per_batch:>12.1f}"
-                          f"{r.p50_ms:>6.1f}/{r.p99_ms:<6.1f}", flush=True)
+                          f"{r.p50_ms:>6.1f}/{r.p99_ms:<6.1f}{r.server_share:>8.0%}", flush=True)
                 print(f"{'':<11}(bulk load {t1 - t0:.0f} s, ANALYZE {t2 - t1:.1f} s; "
                       f"person-signal lookup after ANALYZE: {plan})", flush=True)
                 if last_size:
