@@ -176,6 +176,8 @@ def populate(engine: sa.Engine, hmac_key: bytes, start: int, stop: int) -> None:
         raw = engine.raw_connection()
         try:
             cur = raw.cursor()
+            if not postgres:  # the engine's SQLite connections autocommit: one transaction
+                cur.execute("BEGIN")
             for table, rows in _rows(hmac_key, lo, hi):
                 if not rows:
                     continue
