@@ -4,11 +4,13 @@ psycopg parses the placeholders of a statement with more than 50 parameters agai
 execution (it caches only shorter ones): for a 100-row INSERT that cost more client CPU than
 the database spent on the rows, and a text that changes with the length of a list never
 becomes a server-side prepared statement. So on PostgreSQL a list travels as one array
-parameter, `col = ANY(:ids)`, and rows as one array per column,
-`INSERT … SELECT … FROM unnest(:col_a, :col_b, …)`: the text is fixed, psycopg caches its parse
-and prepares it on the server after a few executions. SQLite's driver binds in C and has no
-arrays; there the same statements are `col IN (…)` and a multi-row VALUES (one statement for
-all rows: SQLAlchemy's "insertmanyvalues", or the driver's executemany).
+parameter, `col = ANY(:ids)`, and rows as one JSON document,
+`INSERT … SELECT … FROM json_populate_recordset(NULL::table, :rows)` (one array per column was
+slower: psycopg escapes each string of a text array with a regular expression). The text is
+fixed, psycopg caches its parse and prepares it on the server after a few executions. SQLite's
+driver binds in C and has no arrays; there the same statements are `col IN (…)` and a
+multi-row VALUES (one statement for all rows: SQLAlchemy's "insertmanyvalues", or the driver's
+executemany).
 
 Statements are built once per dialect (`PerDialect`), so SQLAlchemy compiles each once too.
 """
