@@ -81,44 +81,97 @@ def root_of_entries(entries: Sequence[bytes]) -> bytes:
     return _mth([leaf_hash(e) for e in entries], 0, len(entries))
 
 
-def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
-    """PATH(index, D[n]) (RFC 9162 2.1.3.1). Requires 0 <= index < n."""
-    n = len(leaf_hashes)
-    if not 0 <= index < n:
-        raise MerkleProofError(f"leaf index {index} is outside a tree of size {n}")
-    proof: list[bytes] = []
-    lo, hi, m = 0, n, index
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges [lo, hi) whose tree heads form PATH(index, D[size]), nearest the leaf
+    first (RFC 9162 2.1.3.1). Requires 0 <= index < size.
+
+    Every range is either a complete subtree aligned to its size or a suffix [lo, size), so a
+    log that stores its complete subtrees answers each with `subtree_nodes` lookups
+    (see services/matcher/tree_store.py) instead of rehashing leaves.
+    """
+    if not 0 <= index < size:
+        raise MerkleProofError(f"leaf index {index} is outside a tree of size {size}")
+    ranges: list[tuple[int, int]] = []
+    lo, hi, m = 0, size, index
     while hi - lo > 1:
         k = _split(hi - lo)
         if m < k:
-            proof.append(_mth(leaf_hashes, lo + k, hi))
+            ranges.append((lo + k, hi))
             hi = lo + k
         else:
-            proof.append(_mth(leaf_hashes, lo, lo + k))
+            ranges.append((lo, lo + k))
             lo, m = lo + k, m - k
-    proof.reverse()  # PATH lists the sibling nearest the leaf first
-    return proof
+    ranges.reverse()  # PATH lists the sibling nearest the leaf first
+    return ranges
+
+
+def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose tree heads form PROOF(old_size, D[new_size]) (RFC 9162 2.1.4.1).
+
+    Requires 0 < old_size <= new_size; empty when the sizes are equal.
+    """
+    if not 0 < old_size <= new_size:
+        raise MerkleProofError(
+            f"old size {old_size} must be in 1..{new_size} for a tree of size {new_size}")
+    ranges: list[tuple[int, int]] = []
+    lo, hi, m, complete = 0, new_size, old_size, True
+    while m != hi - lo:
+        k = _split(hi - lo)
+        if m <= k:
+            ranges.append((lo + k, hi))
+            hi = lo + k
+        else:
+            ranges.append((lo, lo + k))
+            lo, m, complete = lo + k, m - k, False
+    if not complete:
+        ranges.append((lo, hi))
+    ranges.reverse()
+    return ranges
+
+
+def subtree_nodes(lo: int, hi: int) -> list[tuple[int, int]]:
+    """The complete subtrees that make up leaves [lo, hi), left to right, as (level, index).
+
+    A node at `level` and `index` covers leaves [index * 2**level, (index + 1) * 2**level).
+    Requires 0 <= lo < hi and lo a multiple of the largest power of two <= hi - lo, which
+    holds for [0, n) and for every range of `inclusion_ranges` and `consistency_ranges`;
+    then `fold_subtrees` of their hashes is MTH(D[lo:hi]).
+    """
+    if not 0 <= lo < hi:
+        raise MerkleProofError(f"[{lo}, {hi}) is not a non-empty leaf range")
+    top = 1 << ((hi - lo).bit_length() - 1)
+    if lo % top:
+        raise MerkleProofError(f"[{lo}, {hi}) is not a range of the RFC 9162 tree shape")
+    nodes: list[tuple[int, int]] = []
+    size = top
+    while lo < hi:
+        while size > hi - lo:
+            size >>= 1
+        nodes.append((size.bit_length() - 1, lo // size))
+        lo += size
+    return nodes
+
+
+def fold_subtrees(hashes: Sequence[bytes]) -> bytes:
+    """MTH of a range from the hashes of its `subtree_nodes`, in order (merged right to left)."""
+    if not hashes:
+        raise MerkleProofError("a range needs at least one subtree hash")
+    root = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        root = node_hash(left, root)
+    return root
+
+
+def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
+    """PATH(index, D[n]) (RFC 9162 2.1.3.1). Requires 0 <= index < n."""
+    return [_mth(leaf_hashes, lo, hi)
+            for lo, hi in inclusion_ranges(index, len(leaf_hashes))]
 
 
 def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes]:
     """PROOF(m, D[n]) (RFC 9162 2.1.4.1). Requires 0 < old_size <= n; empty if old_size == n."""
-    n = len(leaf_hashes)
-    if not 0 < old_size <= n:
-        raise MerkleProofError(f"old size {old_size} must be in 1..{n} for a tree of size {n}")
-    proof: list[bytes] = []
-    lo, hi, m, complete = 0, n, old_size, True
-    while m != hi - lo:
-        k = _split(hi - lo)
-        if m <= k:
-            proof.append(_mth(leaf_hashes, lo + k, hi))
-            hi = lo + k
-        else:
-            proof.append(_mth(leaf_hashes, lo, lo + k))
-            lo, m, complete = lo + k, m - k, False
-    if not complete:
-        proof.append(_mth(leaf_hashes, lo, hi))
-    proof.reverse()
-    return proof
+    return [_mth(leaf_hashes, lo, hi)
+            for lo, hi in consistency_ranges(old_size, len(leaf_hashes))]
 
 
 def _mismatch(what: str, expected: bytes, calculated: bytes) -> MerkleProofError:

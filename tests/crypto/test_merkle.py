@@ -4,6 +4,7 @@ generate/verify agreement for every size and index up to a few dozen leaves."""
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,14 @@ from crypto.errors import MerkleProofError
 from crypto.merkle import (
     EMPTY_ROOT,
     consistency_proof,
+    consistency_ranges,
+    fold_subtrees,
     inclusion_proof,
+    inclusion_ranges,
     leaf_hash,
     root_hash,
     root_of_entries,
+    subtree_nodes,
     verify_consistency,
     verify_inclusion,
 )
@@ -124,6 +129,39 @@ def test_every_consistency_proof_verifies(size: int) -> None:
                 verify_consistency(old, size, [*proof, proof[0]], old_root, root)
             with pytest.raises(MerkleProofError):
                 verify_consistency(old, size, proof[:-1], old_root, root)
+
+
+def _from_stored_nodes(hashes: list[bytes], lo: int, hi: int) -> bytes:
+    """MTH(D[lo:hi]) the way a log with stored complete subtrees computes it."""
+    nodes = subtree_nodes(lo, hi)
+    covered = [(i << level, (i + 1) << level) for level, i in nodes]
+    assert covered[0][0] == lo and covered[-1][1] == hi  # contiguous, left to right
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(covered))
+    assert all(b - a == 1 << level for (a, b), (level, _) in zip(covered, nodes, strict=True))
+    return fold_subtrees([root_hash(hashes[a:b]) for a, b in covered])
+
+
+@pytest.mark.parametrize("size", range(1, 40))
+def test_proofs_from_stored_subtrees_equal_the_rfc_proofs(size: int) -> None:
+    # A log that stores complete subtrees answers every proof range from O(log n) nodes.
+    hashes = [leaf_hash(i.to_bytes(2, "big")) for i in range(size)]
+    assert _from_stored_nodes(hashes, 0, size) == root_hash(hashes)
+    for index in range(size):
+        got = [_from_stored_nodes(hashes, lo, hi) for lo, hi in inclusion_ranges(index, size)]
+        assert got == inclusion_proof(hashes, index)
+    for old in range(1, size + 1):
+        got = [_from_stored_nodes(hashes, lo, hi) for lo, hi in consistency_ranges(old, size)]
+        assert got == consistency_proof(hashes, old)
+
+
+def test_subtree_ranges_refuse_other_shapes() -> None:
+    assert subtree_nodes(0, 7) == [(2, 0), (1, 2), (0, 6)]
+    assert subtree_nodes(8, 13) == [(2, 2), (0, 12)]
+    for lo, hi in ((3, 5), (2, 7), (5, 5), (-1, 3)):
+        with pytest.raises(MerkleProofError):
+            subtree_nodes(lo, hi)
+    with pytest.raises(MerkleProofError):
+        fold_subtrees([])
 
 
 def test_mismatch_error_carries_the_roots() -> None:
