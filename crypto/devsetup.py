@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from crypto._files import write_public_file
 from crypto.checkpoint import NoteVerifier
+from crypto.cosignature import CosignatureVerifier
 from crypto.errors import PkiError
 from crypto.keys import KeyInfo, KeyKind, generate_key_file
 from crypto.pki import (
@@ -67,6 +68,9 @@ def _gateway(org: str, partner_kind: str) -> Component:
             "vault": (KeyKind.VAULT, "vault.key"),
             # signs every disclosure; its .pub is registered with the matcher (partners.*)
             "disclosure": (KeyKind.ED25519, "disclosure.key"),
+            # cosigns the matcher's audit checkpoints as a witness (C2SP cosignature/v1,
+            # ADR 0022); its .pub is registered with the matcher (partners.*.witness_key)
+            "witness": (KeyKind.ED25519, "witness.key"),
         },
         partner_kind,
     )
@@ -263,6 +267,10 @@ def dev_setup(
                 vk = VerifyKey(base64.b64decode(info.public_base64))
                 entry["keys"][purpose]["note_origin"] = AUDIT_LOG_ORIGIN
                 entry["keys"][purpose]["note_vkey"] = NoteVerifier(AUDIT_LOG_ORIGIN, vk).vkey
+            if purpose == "witness" and info.public_base64 is not None:
+                vk = VerifyKey(base64.b64decode(info.public_base64))
+                entry["keys"][purpose]["cosignature_vkey"] = CosignatureVerifier(
+                    comp.organisation, vk).vkey
         manifest["components"][comp.name] = entry
     write_manifest(directory, manifest)
     return manifest

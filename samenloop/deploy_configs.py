@@ -126,14 +126,24 @@ def matcher_config(manifest: dict[str, Any]) -> dict[str, Any]:
         "partners": {
             comp["organisation"]: {"kind": comp["partner_kind"],
                                    "purposes": PURPOSES[comp["partner_kind"]],
-                                   "disclosure_key": comp["keys"]["disclosure"]["public_file"]}
+                                   "disclosure_key": comp["keys"]["disclosure"]["public_file"],
+                                   **_witness_key(comp)}
             for comp in sorted(_components(manifest, "gateway").values(),
                                key=lambda c: str(c["organisation"]))
         },
+        "audit": {"checkpoint_key": _key(manifest, name, "checkpoint")["file"],
+                  "origin": _key(manifest, name, "checkpoint")["note_origin"],
+                  "checkpoint_every_entries": 1000, "checkpoint_interval_seconds": 60},
         "inquiries": {"per_minute": 10, "per_day": 200},
         "purge_interval_seconds": 3600,
         "deny_list": None,
     }
+
+
+def _witness_key(comp: dict[str, Any]) -> dict[str, str]:
+    """`witness_key` for a gateway that has one (dev-setup writes `witness.key`, ADR 0022)."""
+    witness = comp.get("keys", {}).get("witness")
+    return {"witness_key": witness["public_file"]} if witness else {}
 
 
 def gateway_config(manifest: dict[str, Any], name: str, mapping: str | None) -> dict[str, Any]:

@@ -54,6 +54,7 @@ def serve(
         try:
             server = start(matcher, bind=bind or cfg.bind, tls=cfg.tls_material,
                            purge_interval=cfg.purge_interval_seconds,
+                           sequence_interval=cfg.audit.sequence_interval_seconds,
                            max_workers=cfg.max_workers, deny_list=cfg.deny_list, health=health)
         except BaseException:
             matcher.engine.dispose()

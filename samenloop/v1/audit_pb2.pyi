@@ -75,7 +75,9 @@ class AuditEntry(google.protobuf.message.Message):
     POLICY_DIGEST_FIELD_NUMBER: builtins.int
     ENTRY_FORMAT_FIELD_NUMBER: builtins.int
     index: builtins.int
-    """Position in the log (leaf index)."""
+    """Leaf index: the entry's position in the Merkle tree (gap-free, in sequencing order). Lists
+    show an entry once it is sequenced; a list call first sequences what is committed.
+    """
     trace_id: builtins.str
     """W3C trace id (16 bytes, hex): the trace of the call that caused the entry, continued from
     the caller's `traceparent` (the same id as the OpenTelemetry traces), whatever its sampled
@@ -390,8 +392,12 @@ class GetInclusionProofRequest(google.protobuf.message.Message):
     INDEX_FIELD_NUMBER: builtins.int
     TREE_SIZE_FIELD_NUMBER: builtins.int
     index: builtins.int
+    """The entry's leaf index (AuditEntry.index, SubmitDisclosureResponse.audit_index)."""
     tree_size: builtins.int
-    """Tree size the proof is for (0: the latest checkpoint)."""
+    """Tree size the proof is for, at most the latest checkpoint's (0: the latest checkpoint);
+    normally a checkpoint's size, so the proof leads to a signed root. OUT_OF_RANGE when the
+    entry is not in a tree of that size (not yet covered by a checkpoint: retry later).
+    """
     def __init__(
         self,
         *,
@@ -404,15 +410,21 @@ Global___GetInclusionProofRequest: typing_extensions.TypeAlias = GetInclusionPro
 
 @typing.final
 class InclusionProof(google.protobuf.message.Message):
+    """RFC 9162 inclusion proof (PATH), hashes nearest the leaf first."""
+
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     INDEX_FIELD_NUMBER: builtins.int
     TREE_SIZE_FIELD_NUMBER: builtins.int
     HASHES_FIELD_NUMBER: builtins.int
     LEAF_FIELD_NUMBER: builtins.int
+    LEAF_HASH_FIELD_NUMBER: builtins.int
     index: builtins.int
     tree_size: builtins.int
     leaf: builtins.bytes
+    """The entry's leaf bytes (RFC 8785 canonical JSON); empty once its content was purged."""
+    leaf_hash: builtins.bytes
+    """RFC 9162 leaf hash, SHA-256(0x00 || leaf): what the proof starts from (kept after a purge)."""
     @property
     def hashes(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.bytes]: ...
     def __init__(
@@ -422,8 +434,9 @@ class InclusionProof(google.protobuf.message.Message):
         tree_size: builtins.int = ...,
         hashes: collections.abc.Iterable[builtins.bytes] | None = ...,
         leaf: builtins.bytes = ...,
+        leaf_hash: builtins.bytes = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["hashes", b"hashes", "index", b"index", "leaf", b"leaf", "tree_size", b"tree_size"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["hashes", b"hashes", "index", b"index", "leaf", b"leaf", "leaf_hash", b"leaf_hash", "tree_size", b"tree_size"]) -> None: ...
 
 Global___InclusionProof: typing_extensions.TypeAlias = InclusionProof
 
@@ -434,7 +447,9 @@ class GetConsistencyProofRequest(google.protobuf.message.Message):
     FIRST_TREE_SIZE_FIELD_NUMBER: builtins.int
     SECOND_TREE_SIZE_FIELD_NUMBER: builtins.int
     first_tree_size: builtins.int
+    """1 <= first_tree_size <= second_tree_size <= the latest checkpoint's size."""
     second_tree_size: builtins.int
+    """0: the latest checkpoint's size."""
     def __init__(
         self,
         *,
@@ -447,6 +462,8 @@ Global___GetConsistencyProofRequest: typing_extensions.TypeAlias = GetConsistenc
 
 @typing.final
 class ConsistencyProof(google.protobuf.message.Message):
+    """RFC 9162 consistency proof (PROOF); empty when the sizes are equal."""
+
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     FIRST_TREE_SIZE_FIELD_NUMBER: builtins.int

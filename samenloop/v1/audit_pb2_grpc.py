@@ -28,7 +28,15 @@ if _version_not_supported:
 class AuditServiceStub(object):
     """Callers: `privacy_officer` for every method but AddCosignature; `gateway` for GetCheckpoint,
     ListCheckpoints, GetConsistencyProof, AddCosignature, and GetInclusionProof of entries about
-    its own partner. Reads are logged too.
+    its own partner. Reads of entries are logged too: ListAuditEntries, LookupSubject and
+    GetInclusionProof (which returns an entry) each write an entry. Checkpoints, consistency
+    proofs and cosignatures hold only tree heads and hashes and are not logged as entries: each
+    witness round would otherwise add an entry that needs a new checkpoint (ADR 0022).
+
+    The tree (ADR 0022): a sequencer appends committed entries to the RFC 9162 tree in commit
+    order with gap-free leaf indexes (also with several matcher replicas on one database), within
+    about a second; the matcher signs a checkpoint at least every N entries or T seconds
+    (configuration `audit`), and at once after a disclosure, so its entry is provable.
 
     The partners' gateways are the log's witnesses (C2SP tlog-witness, pulled rather than pushed,
     because a gateway accepts no inbound connection): a gateway fetches the latest checkpoint,
@@ -90,7 +98,15 @@ class AuditServiceStub(object):
 class AuditServiceServicer(object):
     """Callers: `privacy_officer` for every method but AddCosignature; `gateway` for GetCheckpoint,
     ListCheckpoints, GetConsistencyProof, AddCosignature, and GetInclusionProof of entries about
-    its own partner. Reads are logged too.
+    its own partner. Reads of entries are logged too: ListAuditEntries, LookupSubject and
+    GetInclusionProof (which returns an entry) each write an entry. Checkpoints, consistency
+    proofs and cosignatures hold only tree heads and hashes and are not logged as entries: each
+    witness round would otherwise add an entry that needs a new checkpoint (ADR 0022).
+
+    The tree (ADR 0022): a sequencer appends committed entries to the RFC 9162 tree in commit
+    order with gap-free leaf indexes (also with several matcher replicas on one database), within
+    about a second; the matcher signs a checkpoint at least every N entries or T seconds
+    (configuration `audit`), and at once after a disclosure, so its entry is provable.
 
     The partners' gateways are the log's witnesses (C2SP tlog-witness, pulled rather than pushed,
     because a gateway accepts no inbound connection): a gateway fetches the latest checkpoint,
@@ -205,7 +221,15 @@ def add_AuditServiceServicer_to_server(servicer, server):
 class AuditService(object):
     """Callers: `privacy_officer` for every method but AddCosignature; `gateway` for GetCheckpoint,
     ListCheckpoints, GetConsistencyProof, AddCosignature, and GetInclusionProof of entries about
-    its own partner. Reads are logged too.
+    its own partner. Reads of entries are logged too: ListAuditEntries, LookupSubject and
+    GetInclusionProof (which returns an entry) each write an entry. Checkpoints, consistency
+    proofs and cosignatures hold only tree heads and hashes and are not logged as entries: each
+    witness round would otherwise add an entry that needs a new checkpoint (ADR 0022).
+
+    The tree (ADR 0022): a sequencer appends committed entries to the RFC 9162 tree in commit
+    order with gap-free leaf indexes (also with several matcher replicas on one database), within
+    about a second; the matcher signs a checkpoint at least every N entries or T seconds
+    (configuration `audit`), and at once after a disclosure, so its entry is provable.
 
     The partners' gateways are the log's witnesses (C2SP tlog-witness, pulled rather than pushed,
     because a gateway accepts no inbound connection): a gateway fetches the latest checkpoint,

@@ -143,7 +143,15 @@ _AuditServiceLookupSubjectType = typing_extensions.TypeVar(
 class AuditServiceStub(typing.Generic[_AuditServiceListAuditEntriesType, _AuditServiceGetCheckpointType, _AuditServiceListCheckpointsType, _AuditServiceGetInclusionProofType, _AuditServiceGetConsistencyProofType, _AuditServiceAddCosignatureType, _AuditServiceLookupSubjectType]):
     """Callers: `privacy_officer` for every method but AddCosignature; `gateway` for GetCheckpoint,
     ListCheckpoints, GetConsistencyProof, AddCosignature, and GetInclusionProof of entries about
-    its own partner. Reads are logged too.
+    its own partner. Reads of entries are logged too: ListAuditEntries, LookupSubject and
+    GetInclusionProof (which returns an entry) each write an entry. Checkpoints, consistency
+    proofs and cosignatures hold only tree heads and hashes and are not logged as entries: each
+    witness round would otherwise add an entry that needs a new checkpoint (ADR 0022).
+
+    The tree (ADR 0022): a sequencer appends committed entries to the RFC 9162 tree in commit
+    order with gap-free leaf indexes (also with several matcher replicas on one database), within
+    about a second; the matcher signs a checkpoint at least every N entries or T seconds
+    (configuration `audit`), and at once after a disclosure, so its entry is provable.
 
     The partners' gateways are the log's witnesses (C2SP tlog-witness, pulled rather than pushed,
     because a gateway accepts no inbound connection): a gateway fetches the latest checkpoint,
@@ -281,7 +289,15 @@ AuditServiceAsyncStub: typing_extensions.TypeAlias = AuditServiceStub[
 class AuditServiceServicer(metaclass=abc.ABCMeta):
     """Callers: `privacy_officer` for every method but AddCosignature; `gateway` for GetCheckpoint,
     ListCheckpoints, GetConsistencyProof, AddCosignature, and GetInclusionProof of entries about
-    its own partner. Reads are logged too.
+    its own partner. Reads of entries are logged too: ListAuditEntries, LookupSubject and
+    GetInclusionProof (which returns an entry) each write an entry. Checkpoints, consistency
+    proofs and cosignatures hold only tree heads and hashes and are not logged as entries: each
+    witness round would otherwise add an entry that needs a new checkpoint (ADR 0022).
+
+    The tree (ADR 0022): a sequencer appends committed entries to the RFC 9162 tree in commit
+    order with gap-free leaf indexes (also with several matcher replicas on one database), within
+    about a second; the matcher signs a checkpoint at least every N entries or T seconds
+    (configuration `audit`), and at once after a disclosure, so its entry is provable.
 
     The partners' gateways are the log's witnesses (C2SP tlog-witness, pulled rather than pushed,
     because a gateway accepts no inbound connection): a gateway fetches the latest checkpoint,

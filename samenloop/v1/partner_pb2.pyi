@@ -600,7 +600,10 @@ class SubmitDisclosureResponse(google.protobuf.message.Message):
     disclosure: builtins.str
     """`alerts/{alert}/disclosures/{disclosure}`."""
     audit_index: builtins.int
-    """Index of the audit entry that records the disclosure, for the gateway's own proof store."""
+    """Leaf index of the audit entry that records the disclosure, for the gateway's own proof
+    store. The matcher has sequenced it and signed a checkpoint covering it before answering:
+    GetInclusionProof(index = audit_index) works at once.
+    """
     def __init__(
         self,
         *,

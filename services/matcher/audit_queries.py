@@ -1,12 +1,15 @@
 """Audit queries: the audit log and subject access (AuditService).
 
-Which entries an officer sees is `visibility.py`.
+Which entries an officer sees is `visibility.py`. Entries are listed in leaf order with their
+leaf index (ADR 0022); a call first sequences what is committed, so nothing written before it
+is missing. A purged entry (retention) is listed as its index and leaf hash only.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -18,6 +21,7 @@ from services.matcher.errors import (
 )
 from services.matcher.schema import (
     audit_events,
+    audit_leaves,
 )
 from services.matcher.validation import (
     PseudonymIn,
@@ -39,7 +43,7 @@ class AuditUseCases(MatcherCore):
         subject: str | None = None, subject_type: str = "", since: datetime | None = None,
         policy_id: str = "",
     ) -> tuple[list[AuditEntryView], str]:
-        """A page of the entries this caller may read, oldest first; the listing is itself an
+        """A page of the entries this caller may read, in leaf order; the listing is itself an
         entry. Filters: event `name`, processing `activity` (register URI or bare id), entries
         ending at or after `since`, `policy_id`, and (subject access) the subject."""
         size = max(1, min(page_size or 100, 1000))
@@ -50,11 +54,14 @@ class AuditUseCases(MatcherCore):
 
         def work(conn: sa.Connection) -> tuple[list[AuditEntryView], str]:
             now = self.clock.now()
-            query = sa.select(audit_events).order_by(audit_events.c.id)
+            query = (sa.select(audit_leaves.c.leaf_index, audit_leaves.c.leaf_hash, audit_events)
+                     .select_from(audit_leaves.outerjoin(
+                         audit_events, audit_events.c.id == audit_leaves.c.event_id))
+                     .order_by(audit_leaves.c.leaf_index))
             if scope is not None:
                 query = query.where(scope)
             if after is not None:
-                query = query.where(audit_events.c.id > after)
+                query = query.where(audit_leaves.c.leaf_index > after)
             if name:
                 query = query.where(audit_events.c.name == name)
             if activity:
@@ -67,7 +74,7 @@ class AuditUseCases(MatcherCore):
             if subject is not None:
                 query = query.where(audit_events.c.data_subject_id == subject)
             rows = conn.execute(query.limit(size + 1)).all()
-            views = [AuditEntryView(int(r.id), dict(r._mapping)) for r in rows[:size]]
+            views = [_entry_view(r) for r in rows[:size]]
             if subject is not None:
                 event = audit.AuditEvent("subject_looked_up", catalogue.SUBJECT_ACCESS, subject,
                                          subject_type, {"entries": str(len(views))})
@@ -81,6 +88,7 @@ class AuditUseCases(MatcherCore):
             audit.write(conn, actor, [event], now)
             return views, (str(views[-1].index) if len(rows) > size else "")
 
+        self.sequence_audit_log()
         return store.run_transaction(self.engine, work)
 
     def lookup_subject(
@@ -111,3 +119,11 @@ def _check_filters(name: str, activity: str, policy_id: str) -> None:
         if value and not _ID.fullmatch(value):
             raise InvalidArgument(f"{what} must be an id or a URI (letters, digits and "
                                   "._:/%@-)")
+
+
+def _entry_view(row: sa.Row[Any]) -> AuditEntryView:
+    """A listed leaf: the stored entry, or only index and leaf hash once purged."""
+    if row.id is None:
+        return AuditEntryView(int(row.leaf_index), {}, bytes(row.leaf_hash), content_purged=True)
+    fields = {k: v for k, v in row._mapping.items() if k not in ("leaf_index", "leaf_hash")}
+    return AuditEntryView(int(row.leaf_index), fields, bytes(row.leaf_hash))

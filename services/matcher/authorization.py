@@ -80,6 +80,8 @@ ROLE_TABLE: RoleTable = {
     _AUDIT + "ListAuditEntries": _only(PRIVACY_OFFICER),
     _AUDIT + "LookupSubject": _only(PRIVACY_OFFICER),
     _AUDIT + "GetCheckpoint": _only(PRIVACY_OFFICER, GATEWAY),
+    _AUDIT + "ListCheckpoints": _only(PRIVACY_OFFICER, GATEWAY),
     _AUDIT + "GetInclusionProof": _only(PRIVACY_OFFICER, GATEWAY),
     _AUDIT + "GetConsistencyProof": _only(PRIVACY_OFFICER, GATEWAY),
+    _AUDIT + "AddCosignature": _only(GATEWAY),
 }

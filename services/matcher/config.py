@@ -14,8 +14,11 @@ Example (paths are relative to the file; docs/matcher.md lists every setting):
     pseudonymiser_key_ids: [voprf:0123456789abcdef]
     partners:
       woonstad-rotterdam: {kind: housing, purposes: [wgs-vroegsignalering],
-                           disclosure_key: pki/gateway-woonstad-rotterdam/disclosure.key.pub}
+                           disclosure_key: pki/gateway-woonstad-rotterdam/disclosure.key.pub,
+                           witness_key: pki/gateway-woonstad-rotterdam/witness.key.pub}
       gemeente-rotterdam: {kind: municipality, purposes: [wams-gecoordineerde-aanpak]}
+    audit: {checkpoint_key: pki/matcher/checkpoint.key, origin: samenloop.local/audit,
+            checkpoint_every_entries: 1000, checkpoint_interval_seconds: 60}
     inquiries: {per_minute: 10, per_day: 200}
     logboek:                            # Logboek Dataverwerkingen (ADR 0023)
       processing_activity_uri: https://register.example.nl/verwerkingsactiviteiten/{id}
@@ -39,7 +42,9 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
-from crypto.keys import load_verify_key
+from crypto.checkpoint import NoteSigner
+from crypto.devsetup import AUDIT_LOG_ORIGIN
+from crypto.keys import load_signing_key, load_verify_key
 from crypto.signing import VerifyKey
 from services.common.settings import (
     Address,
@@ -62,6 +67,8 @@ from services.matcher.settings import (
     DEFAULT_ACTIVITY_URI,
     DEFAULT_BIND,
     DEFAULT_ORGANISATION_URI,
+    MIN_AUDIT_RETENTION_DAYS,
+    AuditLogSettings,
     InquiryLimits,
     LogboekExport,
     LogboekSettings,
@@ -139,19 +146,70 @@ class PartnerSettings(Section):
         default=None, description="the gateway's Ed25519 disclosure public key (.pub): sealed "
         "disclosures must carry its signature (ADR 0017)")
 
+    witness_key: ReadableFile | None = Field(
+        default=None, description="the gateway's Ed25519 witness public key (.pub): it may "
+        "cosign the audit log's checkpoints (C2SP cosignature/v1, ADR 0022)")
+
     @model_validator(mode="after")
     def _key_loads(self) -> PartnerSettings:
-        if self.disclosure_key is not None:
-            from crypto.errors import CryptoError
+        from crypto.errors import CryptoError
 
-            try:
-                load_verify_key(self.disclosure_key)
-            except CryptoError as exc:
-                raise ValueError(str(exc)) from None
+        for path in (self.disclosure_key, self.witness_key):
+            if path is not None:
+                try:
+                    load_verify_key(path)
+                except CryptoError as exc:
+                    raise ValueError(str(exc)) from None
         return self
 
     def verify_key(self) -> VerifyKey | None:
         return None if self.disclosure_key is None else load_verify_key(self.disclosure_key)
+
+    def witness_verify_key(self) -> VerifyKey | None:
+        return None if self.witness_key is None else load_verify_key(self.witness_key)
+
+
+def _note_name(value: str) -> str:
+    if not value or "+" in value or any(ch.isspace() for ch in value):
+        raise ValueError(f"{value!r} is not a checkpoint origin: one word without spaces or "
+                         "'+', e.g. samenloop.example-gemeente.nl/audit")
+    return value
+
+
+class AuditLogConfig(Section):
+    """The Merkle log over the audit entries (ADR 0022)."""
+
+    checkpoint_key: PrivateKeyFile = Field(
+        description="Ed25519 key that signs the audit log's checkpoints")
+    origin: Annotated[str, AfterValidator(_note_name)] = Field(
+        default=AUDIT_LOG_ORIGIN, description="the log's name: checkpoint origin and key name")
+    checkpoint_every_entries: PositiveInt = AuditLogSettings.checkpoint_every_entries
+    checkpoint_interval_seconds: PositiveInt = 60
+    sequence_interval_seconds: PositiveFloat = Field(
+        default=1.0, description="how often the server appends new entries to the tree")
+    retention_days: int = Field(
+        default=MIN_AUDIT_RETENTION_DAYS, ge=MIN_AUDIT_RETENTION_DAYS,
+        description="after this an entry's content is deleted, its leaf hash kept; at least "
+                    "five years (the database refuses a younger entry)")
+
+    @model_validator(mode="after")
+    def _key_loads(self) -> AuditLogConfig:
+        from crypto.errors import CryptoError
+
+        try:
+            load_signing_key(self.checkpoint_key)
+        except CryptoError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def settings(self) -> AuditLogSettings:
+        return AuditLogSettings(
+            origin=self.origin, checkpoint_every_entries=self.checkpoint_every_entries,
+            checkpoint_interval=timedelta(seconds=self.checkpoint_interval_seconds),
+            retention_days=self.retention_days)
+
+    def signer(self) -> NoteSigner:
+        return NoteSigner(self.origin, load_signing_key(self.checkpoint_key))
 
 
 class InquirySettings(Section):
@@ -216,6 +274,9 @@ class MatcherConfig(ServiceSettings):
         min_length=1, description="VOPRF key ids whose outputs are accepted")
     partners: dict[OrganisationId, PartnerSettings] = Field(
         min_length=1, description="organisation id -> {kind, purposes}")
+    audit: AuditLogConfig = Field(
+        description="`{checkpoint_key, origin, checkpoint_every_entries, "
+                    "checkpoint_interval_seconds, sequence_interval_seconds, retention_days}`")
     inquiries: InquirySettings = InquirySettings()
     logboek: LogboekSection = LogboekSection()
     reveal_request_ttl_days: PositiveInt = 14
@@ -254,7 +315,8 @@ class MatcherConfig(ServiceSettings):
     def settings(self) -> MatcherSettings:
         """The values the matching logic needs (plain, constructible without files)."""
         return MatcherSettings(
-            partners={org: PartnerEntry(org, p.kind, frozenset(p.purposes), p.verify_key())
+            partners={org: PartnerEntry(org, p.kind, frozenset(p.purposes), p.verify_key(),
+                                        p.witness_verify_key())
                       for org, p in self.partners.items()},
             accepted_key_ids=frozenset(self.pseudonymiser_key_ids),
             municipality=self.municipality,
@@ -266,6 +328,7 @@ class MatcherConfig(ServiceSettings):
             inquiry_retention_days=self.inquiry_retention_days,
             max_batch_rows=self.max_batch_rows,
             logboek=self.logboek.plain(),
+            audit_log=self.audit.settings(),
         )
 
     def partners_without_disclosure_key(self) -> list[str]:

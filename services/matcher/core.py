@@ -10,13 +10,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from crypto.checkpoint import NoteSigner
 from crypto.pseudonyms import matcher_pseudonym
 from crypto.signing import SigningKey
 from domain.catalogue import Catalogue
 from domain.codes import CodeList, UnknownCode
 from services.common import metrics
 from services.common.logging import get_logger
-from services.matcher import alerts, audit, matching
+from services.matcher import alerts, audit, matching, sequencer, store, tree_store
 from services.matcher import audit_catalogue as catalogue
 from services.matcher.clock import Clock
 from services.matcher.errors import (
@@ -55,8 +56,12 @@ class MatcherCore:
         registry: PolicyRegistry,
         catalogue: Catalogue,
         clock: Clock,
+        checkpoint_signer: NoteSigner | None = None,
     ) -> None:
         self.engine = engine
+        self.checkpoint_signer = checkpoint_signer
+        """Signs the audit log's checkpoints (config `audit.checkpoint_key`); None: the tree
+        grows but no checkpoint is signed (tests and benchmarks that need none)."""
         self.settings = settings
         self.signing_key = signing_key
         self._hmac_key = hmac_key
@@ -75,6 +80,33 @@ class MatcherCore:
             alert_signal_retention_days=settings.alert_signal_retention_days,
         )
 
+
+    def sequence_audit_log(self, *, force_checkpoint: bool = False) -> sequencer.SequenceRun:
+        """Append every committed, queued audit entry to the Merkle tree (several transactions
+        if many) and sign the checkpoints that are due; with `force_checkpoint`, also one at
+        the end if the tree grew (ADR 0022). The server also runs this every second."""
+        while True:
+            def work(conn: sa.Connection) -> sequencer.SequenceRun:
+                return sequencer.sequence(
+                    conn, now=self.clock.now(), signer=self.checkpoint_signer,
+                    settings=self.settings.audit_log, force_checkpoint=force_checkpoint)
+
+            run = store.run_transaction(self.engine, work)
+            if not run.more:
+                return run
+
+    def audit_log_work_due(self) -> bool:
+        """Whether a sequencing step would do anything (read-only, no lock): entries queued,
+        or a checkpoint due by time."""
+        with self.engine.connect() as conn:
+            return sequencer.work_due(conn, now=self.clock.now(),
+                                      signing=self.checkpoint_signer is not None,
+                                      settings=self.settings.audit_log)
+
+    def leaf_index_of(self, event_id: int) -> int | None:
+        """The leaf index of the audit entry with this row id (None while not sequenced)."""
+        with self.engine.connect() as conn:
+            return tree_store.leaf_index_of(conn, event_id)
 
     def announce_created(self, attempts: Iterable[alerts.Attempt]) -> int:
         """Count the alerts a committed transaction created, record the metric and wake the

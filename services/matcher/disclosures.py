@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -198,4 +199,10 @@ class DisclosureUseCases(MatcherCore):
         self.notifier.notify()
         self.log.info("disclosure_answered", partner=partner.organisation,
                       refused=view.refusal_reason is not None)
-        return view
+        # The gateway gets the entry's leaf index, with a signed checkpoint covering it, so it
+        # can fetch the inclusion proof at once (ADR 0022); the row keeps the entry's row id.
+        self.sequence_audit_log(force_checkpoint=True)
+        leaf = self.leaf_index_of(view.audit_index)
+        if leaf is None:  # committed before the sequencing step above, so never
+            raise FailedPrecondition("the disclosure's audit entry is not sequenced yet; retry")
+        return dataclasses.replace(view, audit_index=leaf)

@@ -51,3 +51,7 @@ class Unavailable(MatcherError):
 class LogboekUnavailable(Unavailable):
     """The external Logboek did not acknowledge the audit entries; the transaction rolled
     back, so the action did not happen."""
+
+
+class OutOfRange(MatcherError):
+    """A position beyond what exists yet (a leaf or tree size past the latest checkpoint)."""

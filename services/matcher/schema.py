@@ -322,6 +322,67 @@ audit_events = sa.Table(
     sqlite_autoincrement=True,
 )
 
+# The Merkle log over audit_events (ADR 0022). A trigger queues every inserted entry in
+# `audit_queue`; the sequencer (services/matcher/sequencer.py) takes committed ones in order,
+# gives them gap-free leaf indexes in `audit_leaves` and stores every complete subtree's hash in
+# `audit_tree_nodes` (level >= 1; level 0 is `audit_leaves.leaf_hash`), so a proof reads
+# O(log n) rows. `audit_tree_state` is one row (id 1): the tree head, locked while sequencing.
+# Leaves, nodes, checkpoints and cosignatures are append-only (triggers, see migration 0005).
+audit_queue = sa.Table(
+    "audit_queue",
+    metadata,
+    sa.Column("event_id", BigId, primary_key=True, autoincrement=False),
+)
+
+audit_leaves = sa.Table(
+    "audit_leaves",
+    metadata,
+    sa.Column("leaf_index", BigId, primary_key=True, autoincrement=False),
+    sa.Column("event_id", BigId, nullable=False, unique=True),
+    sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("sequenced_at", sa.DateTime, nullable=False),
+)
+
+audit_tree_nodes = sa.Table(
+    "audit_tree_nodes",
+    metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("node_index", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+)
+
+audit_tree_state = sa.Table(
+    "audit_tree_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("tree_size", sa.BigInteger, nullable=False),
+    sa.Column("root_hash", sa.LargeBinary(32), nullable=False),
+    # leaves [0, purged_end) have been through the retention purge (content deleted or kept)
+    sa.Column("purged_end", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+# Signed checkpoints (C2SP tlog-checkpoint in a signed note), one per tree size, and the
+# witnesses' cosignatures (C2SP tlog-cosignature), one per checkpoint and witness.
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("tree_size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),  # the matcher's signed note, no cosignatures
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+audit_cosignatures = sa.Table(
+    "audit_cosignatures",
+    metadata,
+    sa.Column("tree_size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("witness", sa.String(128), primary_key=True),
+    sa.Column("cosigned_at", sa.BigInteger, nullable=False),  # the signed timestamp, POSIX s
+    sa.Column("signature_line", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
 ALL_TABLES = (
     policies,
     households,
@@ -335,4 +396,10 @@ ALL_TABLES = (
     reveal_requests,
     disclosures,
     audit_events,
+    audit_queue,
+    audit_leaves,
+    audit_tree_nodes,
+    audit_tree_state,
+    audit_checkpoints,
+    audit_cosignatures,
 )

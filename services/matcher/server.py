@@ -67,6 +67,7 @@ def build_matcher(
                                 controller=config.settings.controller),
         catalogue=catalogue or load_catalogue(config.catalogue),
         clock=clock or SystemClock(),
+        checkpoint_signer=config.audit.signer(),
     )
 
 
@@ -156,6 +157,7 @@ class MatcherServer:
     running: RunningServer
     _stop: threading.Event
     _purger: threading.Thread | None
+    _sequencer: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -164,15 +166,19 @@ class MatcherServer:
     def stop(self, grace: float = 2.0) -> None:
         self._stop.set()
         self.running.stop(grace)
-        if self._purger is not None:
-            self._purger.join(timeout=5)
+        for thread in (self._purger, self._sequencer):
+            if thread is not None:
+                thread.join(timeout=5)
 
 
 def serve(
     matcher: Matcher, *, bind: str, tls: TlsMaterial, purge_interval: float = 0.0,
     max_workers: int = 16, deny_list: Path | None = None, health: Health | None = None,
+    sequence_interval: float = 1.0,
 ) -> MatcherServer:
-    """Start the four services on `bind`; purge every `purge_interval` seconds (0: never).
+    """Start the four services on `bind`; purge every `purge_interval` seconds (0: never);
+    append new audit entries to the Merkle tree and sign due checkpoints every
+    `sequence_interval` seconds (0: only on demand).
 
     Refuses to start when the matcher's own organisation is one of its partners. With
     `health`, readiness then checks the database (reachable, migrated) and the certificate.
@@ -209,6 +215,12 @@ def serve(
 
         purger = threading.Thread(target=loop, name="matcher-purge", daemon=True)
         purger.start()
+    sequencer_thread = None
+    if sequence_interval > 0:
+        sequencer_thread = threading.Thread(
+            target=_sequence_loop, args=(matcher, stop, sequence_interval),
+            name="matcher-audit-sequencer", daemon=True)
+        sequencer_thread.start()
     metrics.observe_reveal_requests_pending(lambda: pending_reveal_requests(matcher.engine))
     if health is not None:
         health.add_readiness("database", database_check(
@@ -216,7 +228,21 @@ def serve(
         health.add_readiness("keys", lambda: None)  # build_matcher loaded them, or failed
         health.add_readiness("certificate", certificate_check(tls.cert))
         health.mark_started()
-    return MatcherServer(matcher, running, stop, purger)
+    return MatcherServer(matcher, running, stop, purger, sequencer_thread)
+
+
+def _sequence_loop(matcher: Matcher, stop: threading.Event, interval: float) -> None:
+    """The audit log's sequencer (ADR 0022): a write transaction only when there is work."""
+    log = get_logger(component="sequencer")
+    while not stop.wait(interval):
+        try:
+            if matcher.audit_log_work_due():
+                run = matcher.sequence_audit_log()
+                if run.sequenced or run.checkpoints_signed:
+                    log.debug("audit_log_sequenced", entries=run.sequenced,
+                              tree_size=run.head.size, checkpoints=list(run.checkpoints_signed))
+        except Exception:  # keep serving; the next round tries again
+            log.exception("audit_sequencing_failed")
 
 
 def pending_reveal_requests(engine: Engine) -> int:

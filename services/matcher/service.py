@@ -8,7 +8,8 @@ use-case modules, one per servicer (docs/matcher.md, "Module map"):
 - `disclosures.py`     PullRevealRequests, SubmitDisclosure
 - `caseflow.py`        the wijkteam's alerts (WijkteamService)
 - `policy_service.py`  PolicyService
-- `audit_queries.py`   AuditService (visibility rules in `visibility.py`)
+- `audit_queries.py`   AuditService: entries and subject access (visibility in `visibility.py`)
+- `audit_log.py`       AuditService: the Merkle tree's checkpoints, proofs and cosignatures
 - `refusals.py`        the audit entries of refused and failed calls
 
 Shared state and helpers are in `core.py`, the returned values in `views.py`. The servicers
@@ -18,6 +19,7 @@ is in these modules or the pure modules they call (`validation`, `reveal`, `poli
 
 from __future__ import annotations
 
+from services.matcher.audit_log import AuditLogUseCases
 from services.matcher.audit_queries import AuditUseCases
 from services.matcher.caseflow import CaseFlowUseCases
 from services.matcher.disclosures import DisclosureUseCases
@@ -67,5 +69,6 @@ class Matcher(
     PolicyUseCases,
     AuditUseCases,
     RefusalUseCases,
+    AuditLogUseCases,
 ):
     """The matcher's use cases over one database (any number of these may share it)."""

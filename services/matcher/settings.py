@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from crypto.devsetup import AUDIT_LOG_ORIGIN
 from crypto.signing import VerifyKey
 
 DEFAULT_BIND = "127.0.0.1:50052"
@@ -28,6 +29,9 @@ class PartnerEntry:
     """Processing purposes this partner may submit signals under."""
     disclosure_key: VerifyKey | None = None
     """The gateway's Ed25519 disclosure key: every sealed disclosure must carry its signature."""
+    witness_key: VerifyKey | None = None
+    """The gateway's Ed25519 witness key: AddCosignature accepts only its cosignature/v1
+    (its witness name is the organisation id); None: this partner cannot cosign."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,24 @@ class LogboekSettings:
     organisation_uri: str = DEFAULT_ORGANISATION_URI
     """URI template with `{organisation}`: a calling organisation (foreign operation)."""
     export: LogboekExport | None = None
+MIN_AUDIT_RETENTION_DAYS = 1827
+"""Five years, leap days included: the database refuses to delete a younger entry."""
+
+
+@dataclass(frozen=True)
+class AuditLogSettings:
+    """The Merkle log over the audit entries (ADR 0022; config section `audit`)."""
+
+    origin: str = AUDIT_LOG_ORIGIN
+    """The checkpoint origin line and note key name."""
+    checkpoint_every_entries: int = 1000
+    """A checkpoint is signed at least every this many entries ..."""
+    checkpoint_interval: timedelta = field(default=timedelta(seconds=60))
+    """... or this long after the last one, when entries were added since."""
+    sequence_batch: int = 10_000
+    """Entries sequenced per transaction."""
+    retention_days: int = MIN_AUDIT_RETENTION_DAYS
+    """After this, an entry's content is deleted; its leaf hash stays in the tree."""
 
 
 @dataclass(frozen=True)
@@ -94,3 +116,4 @@ class MatcherSettings:
     inquiries: InquiryLimits = field(default_factory=InquiryLimits)
     max_batch_rows: int = 10_000
     logboek: LogboekSettings = field(default_factory=LogboekSettings)
+    audit_log: AuditLogSettings = field(default_factory=AuditLogSettings)

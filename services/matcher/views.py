@@ -161,7 +161,11 @@ class PolicyView:
 @dataclass(frozen=True)
 class AuditEntryView:
     index: int
+    """The entry's leaf index in the Merkle tree (ADR 0022)."""
     row: dict[str, Any]
+    """The stored entry; empty once its content was purged after retention."""
+    leaf_hash: bytes = b""
+    content_purged: bool = False
 
 def disclosure_view(row: Any, alert_name_id: str, rr_name_id: str,
                     signal_id: str) -> DisclosureView:
@@ -172,3 +176,20 @@ def disclosure_view(row: Any, alert_name_id: str, rr_name_id: str,
                           int(row.audit_index), rr_name_id,
                           None if row.signature is None else bytes(row.signature),
                           row.signature_key_id, signal_id)
+
+
+@dataclass(frozen=True)
+class InclusionProofView:
+    index: int
+    tree_size: int
+    hashes: list[bytes]
+    leaf: bytes
+    """The entry's leaf bytes; empty once its content was purged."""
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True)
+class ConsistencyProofView:
+    first_tree_size: int
+    second_tree_size: int
+    hashes: list[bytes]

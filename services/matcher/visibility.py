@@ -38,6 +38,8 @@ PARTNER_EVENTS = frozenset({
     "batch_received", "call_refused", "call_failed",
     # the retention of its data
     "signal_subject_removed", "household_link_deleted", "inquiry_deleted",
+    # inclusion proofs its gateway or officers fetched (ADR 0022)
+    "inclusion_proof_served",
 })
 
 

@@ -135,8 +135,10 @@ def matcher_config(deployment: Deployment, directory: Path) -> Path:
         config[key] = str(base / config[key])
     config["tls"] = {k: str(base / v) for k, v in config["tls"].items()}
     for entry in config["partners"].values():
-        if entry.get("disclosure_key"):
-            entry["disclosure_key"] = str(base / entry["disclosure_key"])
+        for key in ("disclosure_key", "witness_key"):
+            if entry.get(key):
+                entry[key] = str(base / entry[key])
+    config["audit"]["checkpoint_key"] = str(base / config["audit"]["checkpoint_key"])
     config.update(bind="127.0.0.1:0", data_dir=str(directory / "matcher-data"),
                   purge_interval_seconds=0)
     path = directory / "matcher.yaml"

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from crypto.checkpoint import NoteSigner
 from crypto.keys import load_hmac_key, load_signing_key
 from crypto.signing import SigningKey
 from domain.catalogue import load_catalogue
@@ -79,6 +80,8 @@ def build_matcher_for_test(
         registry=PolicyRegistry(TrustFile(trust or pki.trust), controller=settings.controller),
         catalogue=load_catalogue(),
         clock=clock,
+        checkpoint_signer=NoteSigner(settings.audit_log.origin,
+                                     load_signing_key(pki.key_file("matcher", "checkpoint"))),
     )
 
 

@@ -131,10 +131,12 @@ def pseudonymiser(pki: DevPki) -> Iterator[RunningPseudonymiser]:
 
 
 def matcher_files(directory: Path, component: str = "matcher") -> dict[str, object]:
-    """The matcher's file settings for a dev-setup directory: `tls: {ca, cert, key}` and keys."""
+    """The matcher's file settings for a dev-setup directory: `tls: {ca, cert, key}`, keys and
+    the audit log's checkpoint key."""
     tls = TlsMaterial.from_dir(directory, component)
     return {
         "tls": {"ca": str(tls.ca_cert), "cert": str(tls.cert), "key": str(tls.key)},
         "signing_key": str(Path(directory) / component / "signing.key"),
         "hmac_key": str(Path(directory) / component / "hmac.key"),
+        "audit": {"checkpoint_key": str(Path(directory) / component / "checkpoint.key")},
     }

@@ -23,6 +23,7 @@ from services.matcher.errors import (
     InvalidArgument,
     MatcherError,
     NotFound,
+    OutOfRange,
     PermissionDenied,
     ResourceExhausted,
     Unavailable,
@@ -40,6 +41,7 @@ _CODES: dict[type[MatcherError], grpc.StatusCode] = {
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    OutOfRange: grpc.StatusCode.OUT_OF_RANGE,
 }
 
 
