@@ -3,6 +3,8 @@
 `write_deployment(D, manifest)` adds to the key directory D (made by `crypto.devsetup`):
 
     officers.yaml                    the officer trust file (every officer key, with organisation)
+    audit-keys.yaml                  the audit log's checkpoint key and the partners' witness
+                                     keys, for `samenloop audit verify --keys` (ADR 0022)
     pseudonymiser.yaml               `samenloop pseudonymiser serve --config D/pseudonymiser.yaml`
     matcher.yaml                     `samenloop matcher migrate|serve --config D/matcher.yaml`
     gateway-<organisation>.yaml      one per gateway (consumed by the partner gateway, issue 12)
@@ -29,6 +31,7 @@ from services.wijkteam.settings import DEFAULT_BIND as INBOX_ADDRESS
 PSEUDONYMISER_ADDRESS: Final = "127.0.0.1:7401"
 MUNICIPALITY: Final = "GM0599"  # Rotterdam, the dev deployment's city
 TRUST_FILE: Final = "officers.yaml"
+AUDIT_KEYS: Final = "audit-keys.yaml"
 DEFAULT_OFFICER: Final = "fg-gemeente-rotterdam"
 """The controller's privacy officer in the dev PKI: the policy CLI's default `--tls-name`."""
 README: Final = "README.md"
@@ -91,6 +94,17 @@ def trust_document(manifest: dict[str, Any]) -> dict[str, Any]:
             if comp["role"] in OFFICER_ROLES
         ],
     }
+
+
+def audit_keys_document(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The matcher's checkpoint key and every gateway's witness key, as note vkeys."""
+    from samenloop.auditverify.trust import document
+
+    name, _ = _only(manifest, "matcher")
+    witnesses = {str(comp["organisation"]): comp["keys"]["witness"]["cosignature_vkey"]
+                 for comp in _components(manifest, "gateway").values()
+                 if "witness" in comp.get("keys", {})}
+    return document(_key(manifest, name, "checkpoint")["note_vkey"], witnesses)
 
 
 def pseudonymiser_config(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -227,6 +241,8 @@ def write_deployment(directory: Path, manifest: dict[str, Any]) -> list[Path]:
 
     put(TRUST_FILE, trust_document(manifest),
         "officer trust file: whose signatures make a policy valid (policies/trust.py)")
+    put(AUDIT_KEYS, audit_keys_document(manifest),
+        "audit log keys: whom `samenloop audit verify --keys` believes (ADR 0022)")
     put("pseudonymiser.yaml", pseudonymiser_config(manifest), _HEADERS["pseudonymiser"])
     put("matcher.yaml", matcher_config(manifest), _HEADERS["matcher"])
     for name, comp in sorted(_components(manifest, "gateway").items()):

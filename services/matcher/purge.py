@@ -14,10 +14,12 @@ One run (the `samenloop matcher purge` command, and periodically in the server):
    `inquiry_retention_days`, are deleted;
 6. household and person rows nothing refers to any more are deleted.
 
+7. audit entries older than `audit.retention_days` (five years) lose their content; their leaf
+   hashes stay in the Merkle tree and the purge records the range (`audit_retention.py`).
+
 Every expiry, scrub and deletion of something about a data subject writes an audit entry for
 that subject (ids and codes only), and the run ends with one `retention_purge` entry holding its
-counts; it also logs them with the ids of deleted alerts. Audit entries themselves are kept (5
-years) and are not purged here.
+counts; it also logs them with the ids of deleted alerts.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import sqlalchemy as sa
 
 from services.matcher import alerts, audit, matching, store
 from services.matcher import audit_catalogue as catalogue
+from services.matcher.audit_retention import purge_audit_content
 from services.matcher.schema import (
     CLOSED,
     EXPIRED,
@@ -61,6 +64,7 @@ class PurgeReport:
     inquiries_deleted: int = 0
     households_deleted: int = 0
     persons_deleted: int = 0
+    audit_entries_purged: int = 0
     alerts_created: int = 0
     deleted_alert_ids: list[str] = field(default_factory=list)
 
@@ -267,7 +271,10 @@ def purge(matcher: Matcher) -> PurgeReport:
     except sa.exc.IntegrityError:
         matcher.log.info("purge_orphans_skipped", reason="referenced concurrently; next run")
 
-    # 7. The run itself, with its counts (no subject).
+    # 7. Audit entries past their retention: content deleted, leaf hash kept (ADR 0022).
+    report.audit_entries_purged = purge_audit_content(matcher)
+
+    # 8. The run itself, with its counts (no subject).
     def log_run(conn: sa.Connection) -> None:
         audit.write(conn, actor, [audit.AuditEvent(
             "retention_purge", RETENTION_ACTIVITY, "", audit.NONE,

@@ -1,0 +1,1 @@
+"""`samenloop audit verify`: the independent check of the matcher's Merkle audit log (ADR 0022)."""
