@@ -121,8 +121,9 @@ def test_disclosure_is_provable_at_once_and_witnessed(witnessed: Harness) -> Non
     # Consistency between the first and the latest checkpoint.
     listed = list(auditor.ListCheckpoints(audit_pb2.ListCheckpointsRequest(), timeout=10)
                   .checkpoints)
-    first, latest = listed[0], h.stub("gateway-politie-rotterdam", audit_pb2_grpc.AuditServiceStub).GetCheckpoint(
-        audit_pb2.GetCheckpointRequest(), timeout=10)
+    police_audit = h.stub("gateway-politie-rotterdam", audit_pb2_grpc.AuditServiceStub)
+    first = listed[0]
+    latest = police_audit.GetCheckpoint(audit_pb2.GetCheckpointRequest(), timeout=10)
     consistency = gw_audit.GetConsistencyProof(audit_pb2.GetConsistencyProofRequest(
         first_tree_size=first.tree_size), timeout=10)
     assert consistency.second_tree_size == latest.tree_size

@@ -261,7 +261,7 @@ def test_cli_reports_one_line_and_exit_status(log: Log) -> None:
     bad = runner.invoke(app, ["audit", "verify", "--database-url", log.url, *keys])
     assert bad.exit_code == 1
     assert bad.output.strip().splitlines() == [
-        "error: audit log does not verify: leaf 3 (row %d): its content is missing and no "
-        "retention purge record covers it: the entry was deleted" % row["id"]]
+        f"error: audit log does not verify: leaf 3 (row {row['id']}): its content is missing "
+        "and no retention purge record covers it: the entry was deleted"]
     missing = runner.invoke(app, ["audit", "verify", "--database-url", log.url])
     assert missing.exit_code == 1 and "no log key" in missing.output
