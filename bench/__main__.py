@@ -1,6 +1,8 @@
-"""Run the benchmarks: `python -m bench [NAME ...] [--quick | --full] [--db sqlite|postgresql]`.
+"""Run the benchmarks:
+`python -m bench [NAME ...] [--quick | --full] [--db sqlite|postgresql] [--size N]`.
 
-Without names every `bench/bench_*.py` module runs, in alphabetical order.
+Without names every `bench/bench_*.py` module runs, in alphabetical order. `--size` is passed
+to the benchmarks whose `run` takes a `size` (e.g. `auditlog`: entries in the log).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
                            "with 10M signals; takes tens of minutes)")
     parser.add_argument("--db", choices=["sqlite", "postgresql"],
                         help="only this database, where a benchmark runs on both (matcher)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="the size for benchmarks that take one (auditlog: entries)")
     args = parser.parse_args(argv)
     names = args.names or _available()
     unknown = sorted(set(names) - set(_available()))
@@ -45,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         run = importlib.import_module(f"bench.bench_{name}").run
         accepts = inspect.signature(run).parameters
-        extra = {k: v for k, v in (("full", args.full), ("db", args.db)) if k in accepts}
+        extra = {k: v for k, v in (("full", args.full), ("db", args.db), ("size", args.size))
+                 if k in accepts and v not in (None, False)}
         run(quick=args.quick, **extra)
         print(f"=== {name} done in {time.perf_counter() - started:.1f} s ===", flush=True)
     return 0

@@ -158,7 +158,9 @@ class AuditServiceServicer(object):
         """A witness (a partner's gateway) adds its cosignature to a checkpoint. The matcher verifies it
         against the witness key registered for the caller's organisation and refuses
         (INVALID_ARGUMENT / PERMISSION_DENIED) a cosignature that does not verify, names another
-        witness, or is for a checkpoint the matcher did not sign.
+        witness, or is for a checkpoint the matcher did not sign (another root: INVALID_ARGUMENT;
+        no checkpoint at that size: NOT_FOUND; no witness key registered: FAILED_PRECONDITION).
+        The first cosignature per checkpoint and witness is kept; a repeat returns the checkpoint.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -247,7 +247,9 @@ class AuditServiceStub(typing.Generic[_AuditServiceListAuditEntriesType, _AuditS
     """A witness (a partner's gateway) adds its cosignature to a checkpoint. The matcher verifies it
     against the witness key registered for the caller's organisation and refuses
     (INVALID_ARGUMENT / PERMISSION_DENIED) a cosignature that does not verify, names another
-    witness, or is for a checkpoint the matcher did not sign.
+    witness, or is for a checkpoint the matcher did not sign (another root: INVALID_ARGUMENT;
+    no checkpoint at that size: NOT_FOUND; no witness key registered: FAILED_PRECONDITION).
+    The first cosignature per checkpoint and witness is kept; a repeat returns the checkpoint.
     """
 
     LookupSubject: _AuditServiceLookupSubjectType
@@ -359,7 +361,9 @@ class AuditServiceServicer(metaclass=abc.ABCMeta):
         """A witness (a partner's gateway) adds its cosignature to a checkpoint. The matcher verifies it
         against the witness key registered for the caller's organisation and refuses
         (INVALID_ARGUMENT / PERMISSION_DENIED) a cosignature that does not verify, names another
-        witness, or is for a checkpoint the matcher did not sign.
+        witness, or is for a checkpoint the matcher did not sign (another root: INVALID_ARGUMENT;
+        no checkpoint at that size: NOT_FOUND; no witness key registered: FAILED_PRECONDITION).
+        The first cosignature per checkpoint and witness is kept; a repeat returns the checkpoint.
         """
 
     @abc.abstractmethod
