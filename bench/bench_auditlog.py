@@ -31,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crypto.checkpoint import NoteSigner
+from crypto.jcs import canonical_bytes
 from crypto.merkle import (
     inclusion_proof,
     leaf_hash,
@@ -38,7 +39,6 @@ from crypto.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from crypto.jcs import canonical_bytes
 from crypto.signing import SigningKey
 from domain.catalogue import load_catalogue
 from policies.trust import Trust
@@ -48,7 +48,6 @@ from services.matcher.clock import SystemClock
 from services.matcher.config import MIGRATIONS
 from services.matcher.core import MatcherCore
 from services.matcher.policy_registry import PolicyRegistry
-from services.matcher.schema import audit_events
 from services.matcher.settings import AuditLogSettings, MatcherSettings
 
 DEFAULT_SIZE = 1_000_000
@@ -168,7 +167,7 @@ def _bench(name: str, url: str, n: int) -> None:
 
         with log.engine.connect() as conn:
             head = tree_store.tree_head(conn)
-            indexes = [random.randrange(head.size) for _ in range(PROOFS)]  # noqa: S311
+            indexes = [random.randrange(head.size) for _ in range(PROOFS)]
             samples = []
             for index in indexes:
                 t, proof = _timed(lambda i=index: tree_store.inclusion_proof(conn, i, head.size))
@@ -185,7 +184,7 @@ def _bench(name: str, url: str, n: int) -> None:
                   f"hashes in memory instead: {memory_s * 1e3:,.0f} ms", flush=True)
             samples = []
             for _ in range(PROOFS):
-                old = random.randrange(1, head.size)  # noqa: S311
+                old = random.randrange(1, head.size)
                 t, proof = _timed(lambda m=old: tree_store.consistency_proof(conn, m, head.size))
                 samples.append(t)
                 verify_consistency(old, head.size, proof, tree_store.root_at(conn, old),
