@@ -222,6 +222,7 @@ data:
 {{- $_ := set $managed "data_dir" "/data" }}
 {{- $_ := set $managed "signing_key" "/run/samenloop/keys/signing.key" }}
 {{- $_ := set $managed "hmac_key" "/run/samenloop/keys/hmac.key" }}
+{{- $_ := set $managed "audit" (dict "checkpoint_key" "/run/samenloop/keys/checkpoint.key") }}
 {{- $_ := set $managed "officer_trust" "/config/officers.yaml" }}
 {{- toYaml (mustMergeOverwrite (deepCopy .Values.matcher.config) $managed) }}
 {{- end -}}
