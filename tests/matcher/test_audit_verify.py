@@ -13,6 +13,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from samenloop.auditverify.database import verify_database
 from samenloop.cli.main import app
 from services.common.db import create_engine, migrate
 from services.matcher import checkpoints
+from services.matcher.audit_retention import purge_audit_content
 from services.matcher.clock import SettableClock, SystemClock
 from services.matcher.config import MIGRATIONS
 from services.matcher.schema import (
@@ -265,3 +267,21 @@ def test_cli_reports_one_line_and_exit_status(log: Log) -> None:
         "and no retention purge record covers it: the entry was deleted"]
     missing = runner.invoke(app, ["audit", "verify", "--database-url", log.url])
     assert missing.exit_code == 1 and "no log key" in missing.output
+
+
+def test_the_purge_never_covers_a_deletion(log: Log) -> None:
+    # Someone deletes entry 3; years later the retention purge reaches it. It empties 0..2,
+    # records that range and stops: it never writes a record that would excuse the gap.
+    log.sql("DELETE FROM audit_events WHERE id = :id", id=log.events[3])
+    clock = log.matcher.clock
+    assert isinstance(clock, SettableClock)
+    clock.advance(timedelta(days=6 * 366))
+    assert purge_audit_content(log.matcher) == 3
+    # (the attacker dropped the queueing trigger too: queue the purge record as it would be)
+    log.sql("INSERT INTO audit_queue (event_id) SELECT id FROM audit_events WHERE id NOT IN "
+            "(SELECT event_id FROM audit_leaves)")
+    log.matcher.sequence_audit_log(force_checkpoint=True)
+    report = log.verify(require=0)
+    assert not report.ok and report.leaf == 3, report.problem
+    assert report.purged == 3
+
