@@ -35,7 +35,7 @@ from services.matcher.clock import SettableClock, SystemClock
 from services.matcher.config import MIGRATIONS
 from services.matcher.server import serve
 from tests.matcher.client import Pseudonymiser
-from tests.matcher.conftest import PARTNERS, Harness, settings_for
+from tests.matcher.conftest import Harness, registered_partners, settings_for
 from tests.matcher.helpers import GGZ, HOUSING, POLICE, Pki, build_matcher_for_test
 from tests.matcher.test_reveal import make_alert
 
@@ -51,8 +51,10 @@ def witnessed(db_url: str, pki: Pki, pseudonymiser: Pseudonymiser, tmp_path: Pat
     clock = SettableClock(SystemClock().now())
     trust = tmp_path / "officers.yaml"
     shutil.copy(pki.trust, trust)
-    partners = {**PARTNERS, **{org: dataclasses.replace(PARTNERS[org], witness_key=load_verify_key(
-        pki.dir / f"gateway-{org}" / "witness.key.pub")) for org in WITNESSES}}
+    registered = registered_partners(pki)
+    partners = {**registered, **{org: dataclasses.replace(
+        registered[org], witness_key=load_verify_key(
+            pki.dir / f"gateway-{org}" / "witness.key.pub")) for org in WITNESSES}}
     m = build_matcher_for_test(engine, pki, settings_for(pki, pseudonymiser, partners=partners),
                                clock, trust)
     server = serve(m, bind="127.0.0.1:0", tls=pki.tls("matcher"), max_workers=8)
