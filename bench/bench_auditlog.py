@@ -43,7 +43,7 @@ from crypto.signing import SigningKey
 from domain.catalogue import load_catalogue
 from policies.trust import Trust
 from services.common.db import create_engine, migrate
-from services.matcher import audit, tree_store
+from services.matcher import audit, logboek, tree_store
 from services.matcher.clock import SystemClock
 from services.matcher.config import MIGRATIONS
 from services.matcher.core import MatcherCore
@@ -71,7 +71,9 @@ def _log(url: str) -> _Log:
 
 COLUMNS = ("trace_id", "span_id", "parent_span_id", "name", "start_time", "end_time",
            "status_code", "actor_organisation", "actor_role", "processing_activity_id",
-           "data_subject_id", "data_subject_id_type", "foreign_operation", "attributes", "leaf")
+           "data_subject_id", "data_subject_id_type", "foreign_operation", "attributes", "leaf",
+           "foreign_span_id", "foreign_processor", "purpose", "policy_id", "policy_version",
+           "policy_digest", "entry_format")
 
 
 def _row(i: int, now: datetime) -> dict[str, Any]:
@@ -83,7 +85,10 @@ def _row(i: int, now: datetime) -> dict[str, Any]:
         "processing_activity_id": "GM0599/wgs-vroegsignalering",
         "data_subject_id": hashlib.sha256(i.to_bytes(8, "big")).hexdigest(),
         "data_subject_id_type": audit.HOUSEHOLD, "foreign_operation": "",
-        "attributes": {"partner": "woonstad-rotterdam", "signal_id": f"s-{i}"}}
+        "attributes": {"partner": "woonstad-rotterdam", "signal_id": f"s-{i}"},
+        "foreign_span_id": "", "foreign_processor": "", "purpose": "wgs-vroegsignalering",
+        "policy_id": "", "policy_version": None, "policy_digest": "",
+        "entry_format": logboek.FORMAT}
     row["leaf"] = canonical_bytes(audit.entry_document(row))
     return row
 

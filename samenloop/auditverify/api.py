@@ -14,22 +14,29 @@ from typing import Any
 
 from samenloop.auditverify.core import PURGE_RECORD, CheckpointRecord, Leaf, Report, Trust, verify
 from samenloop.v1 import audit_pb2
+from services.matcher import logboek
 
 PAGE = 1000
 TIMEOUT = 60.0
 
 
-def _fields(entry: Any) -> dict[str, Any]:
-    return {
-        "name": entry.name, "trace_id": entry.trace_id, "span_id": entry.span_id,
-        "parent_span_id": entry.parent_span_id, "status_code": entry.status_code,
+def _shown(entry: Any) -> dict[str, Any]:
+    """The leaf document rebuilt from the entry's served fields (`logboek.record`)."""
+    row = {
+        "trace_id": entry.trace_id, "span_id": entry.span_id,
+        "parent_span_id": entry.parent_span_id, "name": entry.name,
         "start_time": entry.start_time.ToDatetime(), "end_time": entry.end_time.ToDatetime(),
-        "actor.organisation": entry.actor_organisation, "actor.role": entry.actor_role,
-        "dpl.core.processing_activity_id": entry.processing_activity_id,
-        "dpl.core.data_subject_id": entry.data_subject_id,
-        "dpl.core.data_subject_id_type": entry.data_subject_id_type,
-        "foreign_operation": entry.foreign_operation, "attributes": dict(entry.attributes),
+        "status_code": entry.status_code, "actor_organisation": entry.actor_organisation,
+        "actor_role": entry.actor_role, "processing_activity_id": entry.processing_activity_id,
+        "data_subject_id": entry.data_subject_id,
+        "data_subject_id_type": entry.data_subject_id_type,
+        "foreign_operation": entry.foreign_operation, "foreign_span_id": entry.foreign_span_id,
+        "foreign_processor": entry.foreign_processor, "purpose": entry.purpose,
+        "policy_id": entry.policy_id, "policy_version": entry.policy_version or None,
+        "policy_digest": entry.policy_digest, "attributes": dict(entry.attributes),
+        "entry_format": entry.entry_format or logboek.FORMAT_V1,
     }
+    return logboek.record(row)
 
 
 def _entries(stub: Any, name: str = "") -> Iterator[Any]:
@@ -48,7 +55,7 @@ def leaves(stub: Any) -> Iterator[Leaf]:
         if entry.content_purged:
             yield Leaf(entry.index, bytes(entry.leaf_hash), None)
         else:
-            yield Leaf(entry.index, bytes(entry.leaf_hash), bytes(entry.leaf), _fields(entry))
+            yield Leaf(entry.index, bytes(entry.leaf_hash), bytes(entry.leaf), _shown(entry))
 
 
 def checkpoint_records(stub: Any) -> list[CheckpointRecord]:

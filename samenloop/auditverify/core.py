@@ -6,7 +6,8 @@ Pure over plain values, so the database and the API feed the same check (`databa
 
 1. each leaf sits at the next index (no gap, no repeat, no leaf of an entry seen before);
 2. an entry's bytes hash to its leaf hash (RFC 9162), and the fields shown for it (columns in
-   the database, fields over the API) say what its bytes say;
+   the database, fields over the API), made into the Logboek record again
+   (`services.matcher.logboek.record`), are what its bytes say;
 3. an entry without content lies in a range a later retention purge record names;
 4. at every checkpoint size: the note is signed by the log's key for its origin, the root of
    the leaves so far is the signed root, the checkpoint is consistent with the one before (the
@@ -21,8 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from crypto.checkpoint import NoteVerifier, verify_checkpoint
@@ -49,9 +49,9 @@ class Leaf:
     leaf_hash: bytes
     content: bytes | None
     """The entry's leaf bytes; None when the source has no content for it."""
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    """What the source shows for the entry, keyed like the leaf document (`name`,
-    `actor.organisation`, `dpl.core.data_subject_id`, `end_time`, `attributes`, ...)."""
+    shown: Mapping[str, Any] | None = None
+    """The leaf document rebuilt from what the source shows for the entry (its columns or API
+    fields); None when the source shows nothing besides the bytes."""
     label: str = ""
     """How the source names the entry, e.g. `row 23`."""
     event_id: int | None = None
@@ -136,30 +136,18 @@ def purge_range(index: int, content: bytes | None) -> PurgeRange | None:
     return PurgeRange(index, first, end, bytes(content))
 
 
-def _logged(doc: Mapping[str, Any], key: str) -> tuple[bool, Any]:
-    """The value under `key` in the leaf document: a top-level key, or `outer.inner`."""
-    if key in doc:
-        return True, doc[key]
-    outer, _, inner = key.partition(".")
-    nested = doc.get(outer)
-    if inner and isinstance(nested, Mapping) and inner in nested:
-        return True, nested[inner]
-    return False, None
-
-
-def _same(shown: Any, logged: Any) -> bool:
-    if isinstance(shown, datetime):
-        if not isinstance(logged, str):
-            return False
-        try:
-            parsed = datetime.fromisoformat(logged.removesuffix("Z"))
-        except ValueError:
-            return False
-        return parsed.replace(tzinfo=None) == shown.replace(tzinfo=None)
-    if isinstance(shown, Mapping):
-        return isinstance(logged, Mapping) and {str(k): str(v) for k, v in shown.items()} == {
-            str(k): str(v) for k, v in logged.items()}
-    return str(shown) == str(logged)
+def first_difference(shown: Any, logged: Any, path: str = "") -> str | None:
+    """The first key (dotted path, in sorted order) where two documents differ; None if equal."""
+    if isinstance(shown, Mapping) and isinstance(logged, Mapping):
+        for key in sorted(set(shown) | set(logged), key=str):
+            where = f"{path}.{key}" if path else str(key)
+            if key not in shown or key not in logged:
+                return where
+            found = first_difference(shown[key], logged[key], where)
+            if found is not None:
+                return found
+        return None
+    return None if shown == logged else (path or "the document")
 
 
 def _describe(leaf: Leaf, doc: Mapping[str, Any] | None = None) -> str:
@@ -229,9 +217,9 @@ class _Walk:
         except ValueError:
             raise Failure(f"{_describe(leaf)}: its content is not the JSON it was logged as",
                           leaf.index) from None
-        for key, shown in leaf.fields.items():
-            present, logged = _logged(doc, key)
-            if present and not _same(shown, logged):
+        if leaf.shown is not None:
+            key = first_difference(leaf.shown, doc)
+            if key is not None:
                 raise Failure(f"{_describe(leaf, doc)}: its stored `{key}` differs from the "
                               "logged entry: the entry was changed after it was logged",
                               leaf.index)

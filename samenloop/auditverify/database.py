@@ -26,23 +26,11 @@ from samenloop.auditverify.core import (
     verify,
 )
 from services.common.db import ensure_migrated
-from services.matcher import checkpoints, tree_store
+from services.matcher import checkpoints, logboek, tree_store
 from services.matcher.config import MIGRATIONS
 from services.matcher.schema import audit_events, audit_leaves, audit_queue, audit_tree_nodes
 
 PAGE = 2000
-
-# The leaf document's key for each column shown to readers (services/matcher/audit.py).
-COLUMNS = {
-    "name": "name", "trace_id": "trace_id", "span_id": "span_id",
-    "parent_span_id": "parent_span_id", "status_code": "status_code",
-    "start_time": "start_time", "end_time": "end_time",
-    "actor_organisation": "actor.organisation", "actor_role": "actor.role",
-    "processing_activity_id": "dpl.core.processing_activity_id",
-    "data_subject_id": "dpl.core.data_subject_id",
-    "data_subject_id_type": "dpl.core.data_subject_id_type",
-    "foreign_operation": "foreign_operation", "attributes": "attributes",
-}
 
 
 @contextmanager
@@ -81,9 +69,9 @@ def _leaf(r: Any) -> Leaf:
     label = f"row {int(r.leaf_event_id)}"
     if r.id is None:
         return Leaf(int(r.leaf_index), bytes(r.leaf_hash), None, {}, label, int(r.leaf_event_id))
-    fields = {key: getattr(r, column) for column, key in COLUMNS.items()}
-    return Leaf(int(r.leaf_index), bytes(r.leaf_hash), bytes(r.leaf), fields, label,
-                int(r.leaf_event_id))
+    columns = {c.name: r._mapping[c.name] for c in audit_events.columns}
+    return Leaf(int(r.leaf_index), bytes(r.leaf_hash), bytes(r.leaf), logboek.record(columns),
+                label, int(r.leaf_event_id))
 
 
 def checkpoint_records(conn: sa.Connection) -> list[CheckpointRecord]:

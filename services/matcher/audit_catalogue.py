@@ -45,6 +45,8 @@ EVENTS: Mapping[str, str] = MappingProxyType({
     # AuditService
     "audit_entries_listed": "an officer listed or exported audit entries",
     "subject_looked_up": "subject access: an officer asked for a subject's entries",
+    "inclusion_proof_served": "a gateway or officer fetched the Merkle inclusion proof of an "
+                              "entry (about that entry's subject; ADR 0022)",
     # retention
     "signal_expired": "a signal passed its retention and stopped counting, per subject",
     "signal_subject_removed": "a withdrawn signal lost its link to its subject, per subject",
@@ -53,6 +55,8 @@ EVENTS: Mapping[str, str] = MappingProxyType({
     "household_link_deleted": "a superseded household link was deleted (two entries)",
     "inquiry_deleted": "an inquiry was deleted after its retention",
     "retention_purge": "one retention run and its counts; no subject",
+    "audit_entries_purged": "the retention purge deleted the content of a range of audit "
+                            "entries older than five years (leaf hashes kept; ADR 0022)",
     # every service
     "call_refused": "a call was refused: role, revoked certificate, organisation or scope",
     "call_failed": "a call failed inside the matcher (status Error); nothing was changed",

@@ -20,6 +20,7 @@ from crypto.cosignature import (
     verify_cosignature,
 )
 from services.matcher import audit, checkpoints, store, tree_store
+from services.matcher import audit_catalogue as catalogue
 from services.matcher.authorization import GATEWAY
 from services.matcher.checkpoints import CheckpointView
 from services.matcher.clock import to_utc_aware
@@ -35,7 +36,7 @@ from services.matcher.schema import audit_events, audit_leaves
 from services.matcher.views import Caller, ConsistencyProofView, InclusionProofView
 from services.matcher.visibility import audit_scope
 
-AUDIT_LOG_ACTIVITY = "audit-log"
+AUDIT_LOG_ACTIVITY = catalogue.AUDIT_LOG
 COSIGNATURE_CLOCK_SKEW = timedelta(minutes=5)
 """A cosignature dated further ahead of the matcher's clock is refused."""
 
