@@ -130,7 +130,9 @@ def purge_range(index: int, content: bytes | None) -> PurgeRange | None:
         if doc.get("name") != PURGE_RECORD:
             return None
         attributes = doc["attributes"]
-        first, end = int(attributes["first_leaf"]), int(attributes["end_leaf"])
+        prefix = "samenloop." if "samenloop.first_leaf" in attributes else ""  # record v2, v1
+        first = int(attributes[prefix + "first_leaf"])
+        end = int(attributes[prefix + "end_leaf"])
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return PurgeRange(index, first, end, bytes(content))

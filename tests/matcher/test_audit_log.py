@@ -100,7 +100,7 @@ def test_disclosure_is_provable_at_once_and_witnessed(witnessed: Harness) -> Non
                      signed.root_hash)
     entry = json.loads(proof.leaf)
     assert entry["name"] == "disclosure_received"
-    assert entry["attributes"]["disclosure"] == answer.disclosure
+    assert entry["attributes"]["samenloop.disclosure"] == answer.disclosure  # Logboek record
     # Another partner's gateway gets nothing about it, as if it were not there.
     with pytest.raises(grpc.RpcError) as err:
         h.stub("gateway-politie-rotterdam", audit_pb2_grpc.AuditServiceStub).GetInclusionProof(
@@ -119,6 +119,8 @@ def test_disclosure_is_provable_at_once_and_witnessed(witnessed: Harness) -> Non
     assert all(e.leaf_hash == hashlib.sha256(b"\x00" + e.leaf).digest() for e in entries)
     [read] = [e for e in entries if e.name == "inclusion_proof_served"]
     assert read.actor_organisation == HOUSING and read.attributes["leaf_index"] == str(leaf)
+    assert read.data_subject_id == json.loads(proof.leaf)["attributes"][
+        "dpl.core.data_subject_id"]  # the read is about the disclosed entry's subject
 
     # Consistency between the first and the latest checkpoint.
     listed = list(auditor.ListCheckpoints(audit_pb2.ListCheckpointsRequest(), timeout=10)

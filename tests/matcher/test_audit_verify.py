@@ -174,7 +174,8 @@ def test_an_edited_entry_is_named(log: Log) -> None:
             lambda: log.sql("UPDATE audit_events SET data_subject_id = :v WHERE id = :id",
                             v=row["data_subject_id"], id=row["id"]),
             "leaf 13 ", "dpl.core.data_subject_id")
-    forged = bytes(row["leaf"]).replace(b'"n":"', b'"n":"9')
+    forged = bytes(row["leaf"]).replace(row["data_subject_id"].encode(), b"ff" * 32)
+    assert forged != bytes(row["leaf"])
     _tamper(log, lambda: log.sql("UPDATE audit_events SET leaf = :v WHERE id = :id",
                                  v=forged, id=row["id"]),
             lambda: log.sql("UPDATE audit_events SET leaf = :v WHERE id = :id",
