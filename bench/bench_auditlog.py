@@ -1,7 +1,8 @@
 """The Merkle audit log at a million entries: appending (sequencing), inclusion and
 consistency proofs, on SQLite and PostgreSQL (ADR 0022).
 
-`python -m bench auditlog [--size N] [--quick]` (default N = 1,000,000; --quick 100,000).
+`python -m bench auditlog [--size N] [--quick] [--db sqlite|postgresql]` (default N =
+1,000,000; --quick 100,000).
 
 1. Bulk-load N entries into `audit_events` (as rows the matcher wrote; the insert trigger
    queues them), then time the sequencer appending all of them: leaf hashes, complete-subtree
@@ -206,13 +207,13 @@ def _write(log: _Log, events: list[audit.AuditEvent]) -> None:
         audit.write(conn, audit.Actor.system("bench"), events, log.clock.now())
 
 
-def run(quick: bool, size: int | None = None) -> None:
+def run(quick: bool, size: int | None = None, db: str | None = None) -> None:
     from bench.bench_matcher import _databases
     from services.common.logging import configure_logging
 
     configure_logging("bench", level="WARNING")
     n = size or (QUICK_SIZE if quick else DEFAULT_SIZE)
     print(f"audit log: append, inclusion and consistency proofs at {n:,} entries")
-    with tempfile.TemporaryDirectory() as tmp, _databases(Path(tmp)) as dbs:
+    with tempfile.TemporaryDirectory() as tmp, _databases(Path(tmp), db) as dbs:
         for name, url in dbs:
             _bench(name, url, n)

@@ -7,7 +7,7 @@ young, so each run covers one contiguous range of leaves, and it records that ra
 of its own (`audit_entries_purged`: first and end leaf, count, cutoff), which is never purged.
 `samenloop audit verify` accepts a missing entry only inside such a recorded range.
 
-The database allows exactly this deletion (migration 0007): a row that is sequenced, older than
+The database allows exactly this deletion (migration 0008): a row that is sequenced, older than
 five years by the database's clock, and not a purge record. A missing row outside every
 recorded range, whoever removed it, is reported by the verifier; the purge itself stops at one
 (it never records a range over an entry it did not delete).

@@ -327,7 +327,7 @@ audit_events = sa.Table(
 # gives them gap-free leaf indexes in `audit_leaves` and stores every complete subtree's hash in
 # `audit_tree_nodes` (level >= 1; level 0 is `audit_leaves.leaf_hash`), so a proof reads
 # O(log n) rows. `audit_tree_state` is one row (id 1): the tree head, locked while sequencing.
-# Leaves, nodes, checkpoints and cosignatures are append-only (triggers, see migration 0007).
+# Leaves, nodes, checkpoints and cosignatures are append-only (triggers, see migration 0008).
 audit_queue = sa.Table(
     "audit_queue",
     metadata,

@@ -1,7 +1,7 @@
 """The Merkle log over audit_events: queue, leaves, subtree nodes, checkpoints, cosignatures.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-08
 
 ADR 0022. Every audit_events row is queued for the sequencer by a trigger (existing rows are
@@ -18,8 +18,8 @@ import hashlib
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
