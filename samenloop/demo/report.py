@@ -16,7 +16,6 @@ from rich.table import Table
 from samenloop.demo.run import Result
 
 SHOWN_ALERTS = 3
-AUDIT_NOT_BUILT = "not run: `audit verify` is not built yet (audit-log issue 13)"
 _NAME = ("voorletters", "voorvoegsel", "geslachtsnaam")
 _ADDRESS = ("postcode", "huisnummer", "huisletter", "huisnummertoevoeging")
 
@@ -48,8 +47,12 @@ def as_document(result: Result) -> dict[str, Any]:
             for a in result.alerts],
         "rows": rows_per_partner(result),
         "inquiries": result.inquiries,
-        "audit_verified": False,
-        "audit_verified_reason": AUDIT_NOT_BUILT,
+        "audit_verified": result.audit is not None and result.audit.ok,
+        "audit": None if result.audit is None else {
+            "summary": result.audit.summary, "entries": result.audit.report.entries,
+            "checkpoints": result.audit.report.checkpoints,
+            "cosignatures_required": result.audit.required,
+            "witnessed_size": result.audit.report.witnessed_size},
         "checks": {name: ok for name, ok, _ in result.checks},
         "matcher_database": f"sqlite:///{result.matcher_database}"
         if result.matcher_database else None,
@@ -109,7 +112,8 @@ def print_report(console: Console, result: Result) -> None:
             shown = _person(d.fields) if d.verified else d.refusal_reason or "not shown"
             console.print(f"    {d.partner_kind:<14} {state}: {shown}")
 
-    console.print(f"\naudit verify: {AUDIT_NOT_BUILT}")
+    if result.audit is not None:
+        console.print(f"\naudit verify: {result.audit.summary}")
     console.print("\nwall time per stage:")
     for title, took in result.times:
         console.print(f"  {took:6.1f} s  {title}")

@@ -21,11 +21,14 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from samenloop.demo import checks, deployment, flow, policies
+from samenloop.demo import audit_check, checks, deployment, flow, policies
 from samenloop.demo.inputs import DemoData
 from samenloop.demo.processes import Services, run_cli
 
 DISCLOSURE_TIMEOUT = 120.0
+AUDIT_TIMEOUT = 30.0
+WITNESSES = 0
+"""Cosignatures `audit verify` requires: the gateways that witness the log (0 until they do)."""
 DEMO_PASSWORD_BYTES = 12
 
 
@@ -76,6 +79,7 @@ class Result:
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
     times: list[tuple[str, float]] = field(default_factory=list)
     matcher_database: Path | None = None
+    audit: audit_check.AuditResult | None = None
     inbox_url: str | None = None
     login: tuple[str, str] | None = None
 
@@ -173,6 +177,9 @@ def _run(data_factory: Callable[[Path], DemoData], work: Path, stages: Stages,
         pending = flow.wait_for_disclosures(database, DISCLOSURE_TIMEOUT)
     with stages.stage("disclosures verified and opened with the teams' keys"):
         alerts = flow.open_alerts(team_cfgs)
+    with stages.stage("audit log verified (samenloop audit verify, with the gateways' "
+                      "cosignatures)"):
+        audit = audit_check.verify(dep.directory, database, WITNESSES, AUDIT_TIMEOUT)
     with stages.stage("scorecard: truth, and the scan for identities"):
         scores = None
         if data.truth is not None:
@@ -184,7 +191,7 @@ def _run(data_factory: Callable[[Path], DemoData], work: Path, stages: Stages,
                     + checks.scan_database(database, data.identities))
         scanned = [*log_files, database]
     result = Result(work, files, alerts, answers, scores, findings, len(scanned),
-                    matcher_database=database)
+                    matcher_database=database, audit=audit)
     result.checks = _verdicts(result, data, pending, crashed)
     if serve:
         password = secrets.token_urlsafe(DEMO_PASSWORD_BYTES)
@@ -231,6 +238,8 @@ def _verdicts(result: Result, data: DemoData, pending: int, crashed: list[str]
         perfect = all(s.precision == 1.0 and s.recall == 1.0 for s in result.scores.values())
         out.append(("precision = recall = 1.0 for every policy", perfect,
                     "yes" if perfect else "no (see the table)"))
+    if result.audit is not None:
+        out.append(("audit log verifies", result.audit.ok, result.audit.summary))
     out.append(("no identity in the matcher database or any log", not result.findings,
                 f"{result.scanned} files scanned, " + (
                     "none found" if not result.findings else

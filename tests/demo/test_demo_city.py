@@ -67,7 +67,7 @@ def test_alerts_are_exactly_the_truth(city_run: dict[str, Any]) -> None:
     assert all(d["verified"] for a in result["alerts"] for d in a["disclosures"])
     for pid in truth["policies"]:
         assert re.search(rf"{re.escape(pid)}\s.*1\.000\s.*1\.000", done.stdout), pid
-    assert "audit verify: not run" in done.stdout
+    assert "audit verify: audit log verified" in done.stdout
     assert "all checks hold" in done.stdout
 
 
