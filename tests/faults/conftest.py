@@ -29,6 +29,9 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from samenloop.auditverify.database import verify_database
+from samenloop.auditverify.trust import load_trust
+from samenloop.deploy_configs import AUDIT_KEYS
 from samenloop.v1 import policy_pb2, policy_pb2_grpc
 from services.common.tls import secure_channel
 from tests.gateway import conftest as gateway_fixtures
@@ -365,8 +368,10 @@ def _record(row: Any, attributes: dict[str, Any], start: Any, end: Any) -> dict[
     return record
 
 
-def assert_audit_consistent(url: str) -> int:
-    """The audit log tells exactly what the tables hold; returns its number of entries.
+def assert_audit_consistent(url: str, pki_dir: Path) -> int:
+    """The audit log tells exactly what the tables hold, and the officer's verifier (`audit
+    verify`, with the dev-setup keys in `pki_dir`) accepts the whole log; returns its number
+    of entries.
 
     One `signal_received` entry per stored signal (these signals have a household only), one
     `alert_created` per alert, one `reveal_request_created` per reveal request, no entry for
@@ -391,6 +396,10 @@ def assert_audit_consistent(url: str) -> int:
                 "policy_digest FROM audit_events ORDER BY id")).mappings().all()
     finally:
         engine.dispose()
+    report = verify_database(url, load_trust(pki_dir / AUDIT_KEYS))
+    assert report.ok, report.summary(0)
+    # the sequencer gives leaf indexes a second or so after commit: the newest may still wait
+    assert 0 < report.entries <= len(rows)
     received: Counter[tuple[str, str]] = Counter()
     created: Counter[str] = Counter()
     requested: Counter[str] = Counter()

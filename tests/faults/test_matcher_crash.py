@@ -90,7 +90,7 @@ def test_matcher_frozen_then_killed_mid_ingest_loses_and_duplicates_nothing(
     assert report_outcomes(report) == {"accepted": scenario.households}
 
     assert_exactly_once(matcher.url, scenario)
-    assert assert_audit_consistent(matcher.url) > 0
+    assert assert_audit_consistent(matcher.url, deployment.pki.directory) > 0
     # The freeze did what it is here for: a batch the gateway gave up on was committed when
     # the matcher woke, and its resend found the rows already stored.
     assert resent(), "no batch was committed after the gateway stopped waiting for it"

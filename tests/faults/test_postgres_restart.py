@@ -72,7 +72,7 @@ def test_postgres_restart_mid_ingest_loses_nothing(
             "duplicate": 0, "rejected": 0}
         assert report_outcomes(report) == {"accepted": scenario.households}
         assert_exactly_once(matcher.url, scenario)
-        assert assert_audit_consistent(matcher.url) > 0
+        assert assert_audit_consistent(matcher.url, deployment.pki.directory) > 0
         housing = sum(n for (p, _), n in stored_signals(matcher.url).items() if p == HOUSING)
         assert housing == scenario.households
         # the same matcher process served before and after the restart, and said why it

@@ -149,4 +149,4 @@ def test_pseudonymiser_down_is_said_in_one_line_and_the_journal_resumes(
         ("pseudonymiser", pseudonymiser.target)}
 
     assert_exactly_once(matcher.url, scenario)
-    assert assert_audit_consistent(matcher.url) > 0
+    assert assert_audit_consistent(matcher.url, deployment.pki.directory) > 0

@@ -83,7 +83,7 @@ def test_two_replicas_two_gateways_exactly_once_alerts(
             "accepted": len(scenario.municipality_ids())}
 
         assert_exactly_once(postgres_url, scenario)
-        assert assert_audit_consistent(postgres_url) > 0
+        assert assert_audit_consistent(postgres_url, deployment.pki.directory) > 0
         # both replicas made alerts: the gateways really did run at the same time
         for replica in replicas:
             made = sum(int(e.get("alerts_created", 0))
