@@ -7,6 +7,8 @@ migrated before a server uses it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +92,36 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(READ_SNAPSHOT):
+                conn.exec_driver_sql("BEGIN DEFERRED")  # a WAL read snapshot; writers go on
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **kwargs)
+
+
+READ_SNAPSHOT = "samenloop_read_snapshot"
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[sa.Connection]:
+    """A connection whose statements all read one consistent snapshot, without holding up
+    writers: a deferred transaction on SQLite (WAL: the snapshot is taken at the first read),
+    REPEATABLE READ READ ONLY on PostgreSQL. For long reports over many statements (policy
+    simulation): a write lock for their duration would stall ingest, and statements reading
+    different snapshots would disagree. Rolled back at the end; nothing is written."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ",
+                                          postgresql_readonly=True)
+        else:
+            conn = conn.execution_options(**{READ_SNAPSHOT: True})
+        try:
+            yield conn
+        finally:
+            conn.rollback()
 
 
 def alembic_config(script_location: Path, url: str) -> Config:

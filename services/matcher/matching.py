@@ -3,9 +3,9 @@
 For each affected household the matcher loads that household's live signals (index on
 household id) plus the person signals that land on it through household links, turns them into
 `SignalFact`s and calls `policies.trigger.evaluate_trigger` — the one implementation of the
-trigger rules, shared with `policy simulate`. Standing policies are evaluated on every change;
-on-request policies only by an inquiry (`services/matcher/inquiries.py`), for the one household
-an involved professional asked about.
+trigger rules, shared with `policy simulate` (`simulation.py`). Standing policies are evaluated
+on every change; on-request policies only by an inquiry (`services/matcher/inquiries.py`), for
+the one household an involved professional asked about.
 """
 
 from __future__ import annotations
@@ -37,18 +37,28 @@ class MatchEnv:
     alert_signal_retention_days: int
 
 
-def to_fact(row: SignalRow, catalogue: Catalogue) -> SignalFact:
+def fact_of(
+    catalogue: Catalogue, row_id: int, signal_type: str, purpose: str, partner_kind: str,
+    observed_on: date,
+) -> SignalFact:
+    """What the trigger sees of one stored signal: its life domains come from the catalogue
+    (a type the catalogue no longer lists has none)."""
     domains: frozenset[str] = frozenset()
-    if row.signal_type in catalogue:
-        domains = frozenset(str(d) for d in catalogue.get(row.signal_type).domains)
+    if signal_type in catalogue:
+        domains = frozenset(str(d) for d in catalogue.get(signal_type).domains)
     return SignalFact(
-        key=str(row.id),
-        signal_type=row.signal_type,
+        key=str(row_id),
+        signal_type=signal_type,
         domains=domains,
-        purpose=row.purpose,
-        partner_kind=row.partner_kind,
-        observed_on=row.observed_on,
+        purpose=purpose,
+        partner_kind=partner_kind,
+        observed_on=observed_on,
     )
+
+
+def to_fact(row: SignalRow, catalogue: Catalogue) -> SignalFact:
+    return fact_of(catalogue, row.id, row.signal_type, row.purpose, row.partner_kind,
+                   row.observed_on)
 
 
 _HOUSEHOLDS = bulk.PerDialect(lambda d: sa.select(
@@ -116,40 +126,3 @@ def evaluate_standing(
         conn, wanted, mode=PolicyMode.STANDING.value, now=now, actor=actor,
         signing_key=env.signing_key, reveal_ttl=env.reveal_ttl,
         alert_signal_retention_days=env.alert_signal_retention_days, events=events)
-
-
-def simulate_outcomes(
-    conn: sa.Connection,
-    active: ActivePolicy,
-    catalogue: Catalogue,
-    on: date,
-    batch: int = 2000,
-) -> Iterable[tuple[str, TriggerOutcome]]:
-    """Every household in scope with a visible signal, evaluated read-only (simulation).
-
-    Walks the households table in id order, `batch` at a time; not a hot path.
-    """
-    last = 0
-    policy = active.policy
-    while True:
-        ids = [
-            int(r)
-            for (r,) in conn.execute(
-                sa.select(households.c.id)
-                .where(households.c.id > last)
-                .order_by(households.c.id)
-                .limit(batch)
-            )
-        ]
-        if not ids:
-            return
-        last = ids[-1]
-        homes = load_households(conn, ids)
-        by_household = live_signals_by_household(conn, ids, on)
-        for hid in ids:
-            rows = [r for r in by_household[hid] if r.purpose in policy.purposes]
-            if not rows:
-                continue
-            outcome = evaluate_policy(active, homes[hid], rows, catalogue, on)
-            if outcome is not None:
-                yield homes[hid].area_code or "", outcome

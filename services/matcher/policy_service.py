@@ -17,9 +17,10 @@ from policies.fairness import FairnessReport, fairness_report
 from policies.lint import lint_document
 from policies.model import Policy, parse_policy
 from policies.revocation import Revocation, verify_revocation
-from policies.simulate import SimulationReport, summarise_simulation
+from policies.simulate import SimulationReport, summarise_counts
 from policies.source import parse_yaml
-from services.matcher import alerts, audit, matching, store
+from services.common.db import read_snapshot
+from services.matcher import alerts, audit, simulation, store
 from services.matcher import audit_catalogue as catalogue
 from services.matcher.authorization import controller_refusal
 from services.matcher.clock import to_utc_aware
@@ -35,7 +36,6 @@ from services.matcher.policy_registry import (
     ACTIVE,
     REVOKED,
     SUPERSEDED,
-    ActivePolicy,
 )
 from services.matcher.schema import (
     CLOSED,
@@ -263,19 +263,22 @@ class PolicyUseCases(MatcherCore):
             on = date.fromisoformat(evaluate_on) if evaluate_on else self.clock.today()
         except ValueError:
             raise InvalidArgument("evaluate_on must be an ISO date") from None
-        active = ActivePolicy(0, policy, policy_digest(policy))
         actor = self._actor(caller)
-        # Read-only evaluation in its own connection; the only write is the audit entry.
-        with self.engine.connect() as conn:
-            report = summarise_simulation(
-                policy, matching.simulate_outcomes(conn, active, self.catalogue, on), on)
-            conn.rollback()
+        # Read-only evaluation on one snapshot that does not hold up ingest; the only write is
+        # the audit entry. Two statements: households evaluated per area, then the exact
+        # trigger on the households that could meet it (services/matcher/simulation.py,
+        # ADR 0026).
+        with read_snapshot(self.engine) as conn:
+            evaluated = simulation.evaluated_by_area(conn, policy, on)
+            report = summarise_counts(policy, evaluated, (
+                (c.area_code, c.outcome)
+                for c in simulation.candidate_outcomes(conn, policy, self.catalogue, on)), on)
 
         def log(conn: sa.Connection) -> None:
             self._log_policy_event(conn, actor, "policy_simulated", policy,
                                    {"evaluate_on": on.isoformat(),
                                     "households_flagged": str(report.households_flagged.display)},
-                                   self.clock.now(), active.digest)
+                                   self.clock.now(), policy_digest(policy))
 
         store.run_transaction(self.engine, log)
         return report
