@@ -2,7 +2,8 @@
 `python -m bench [NAME ...] [--quick | --full] [--db sqlite|postgresql] [--size N]`.
 
 Without names every `bench/bench_*.py` module runs, in alphabetical order. `--size` is passed
-to the benchmarks whose `run` takes a `size` (e.g. `auditlog`: entries in the log).
+to the benchmarks whose `run` takes a `size` (e.g. `auditlog`: entries in the log). Options the
+runner does not know (e.g. `--signals 10000000`) go to the benchmarks whose `run` takes `argv`.
 """
 
 from __future__ import annotations
@@ -39,18 +40,26 @@ def main(argv: list[str] | None = None) -> int:
                         help="only this database, where a benchmark runs on both (matcher)")
     parser.add_argument("--size", type=int, default=None,
                         help="the size for benchmarks that take one (auditlog: entries)")
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
     names = args.names or _available()
     unknown = sorted(set(names) - set(_available()))
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; available: {_available()}")
+    modules = {name: importlib.import_module(f"bench.bench_{name}") for name in names}
+    if rest and not any("argv" in inspect.signature(m.run).parameters
+                        for m in modules.values()):
+        parser.error(f"unrecognized arguments: {' '.join(rest)} (no chosen benchmark takes "
+                     "options of its own)")
     for name in names:
         print(f"\n=== bench {name} ===", flush=True)
         started = time.perf_counter()
-        run = importlib.import_module(f"bench.bench_{name}").run
+        run = modules[name].run
         accepts = inspect.signature(run).parameters
-        extra = {k: v for k, v in (("full", args.full), ("db", args.db), ("size", args.size))
-                 if k in accepts and v not in (None, False)}
+        extra: dict[str, object] = {
+            k: v for k, v in (("full", args.full), ("db", args.db), ("size", args.size))
+            if k in accepts and v not in (None, False)}
+        if "argv" in accepts:
+            extra["argv"] = rest
         run(quick=args.quick, **extra)
         print(f"=== {name} done in {time.perf_counter() - started:.1f} s ===", flush=True)
     return 0
