@@ -9,13 +9,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements.lock
 
-.PHONY: help venv lock demo test test-fast lint proto proto-check bench clean
+.PHONY: help venv lock demo test test-fast lint proto proto-check bench soak clean
 
 help:
 	@echo "make demo    run the end-to-end demo on the embedded SQLite default"
 	@echo "make test    run the whole test suite (PostgreSQL tests skip when none is reachable)"
 	@echo "make lint    ruff + mypy"
-	@echo "make bench   print the benchmark figures"
+	@echo "make bench   print the benchmark figures (BENCH_ARGS=\"simulation --signals 10000000\")"
+	@echo "make soak    signals, inquiries and reveals through the real services for SOAK_MINUTES (3)"
 	@echo "make proto   regenerate samenloop/v1 from proto/ (committed; CI checks for drift)"
 	@echo "make lock    regenerate requirements.lock after changing dependencies in pyproject.toml"
 	@echo "             (keeps existing pins; make lock LOCK_ARGS=--upgrade moves all to the newest)"
@@ -58,6 +59,11 @@ proto-check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Not part of `make test`: minutes of traffic on loopback, then the count (docs/benchmarks.md).
+SOAK_MINUTES ?= 3
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
