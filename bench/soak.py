@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -100,20 +101,20 @@ def write_export(path: Path, prefix: str, signal_type: str, purpose: str, rows: 
 
 
 def stored_signals(database: Path) -> dict[str, int]:
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
         return {str(p): int(n) for p, n in conn.execute(
             "SELECT partner, count(*) FROM signals GROUP BY partner")}
 
 
 def reveal_counts(database: Path) -> dict[str, int]:
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
         return {str(s): int(n) for s, n in conn.execute(
             "SELECT state, count(*) FROM reveal_requests GROUP BY state")}
 
 
 def soak(seconds: float, work: Path, seed: int = 1) -> bool:
     from domain.identifiers.address import parse_address
-    from samenloop.demo import deployment, policies
+    from samenloop.demo import checks, deployment, policies
     from samenloop.demo.flow import ROLES
     from samenloop.demo.inputs import LIBRARY
     from samenloop.demo.processes import Services
@@ -155,7 +156,7 @@ def soak(seconds: float, work: Path, seed: int = 1) -> bool:
             services.wait_event(f"gateway-{kind}", "gateway_serving")
         policies.sign_all(dep, prepared, logs / "policy.log")
         policies.publish_all(dep, prepared, matcher, logs / "policy.log")
-        database = deployment.matcher_database(dep)
+        database = checks.matcher_sqlite(dep)
         gateways = {kind: Gateway(load_settings(cfg)) for kind, cfg in configs.items()}
         stream = {"housing": ("huurachterstand", "wgs-vroegsignalering"),
                   "municipality": ("energie_achterstand", "wgs-vroegsignalering")}
