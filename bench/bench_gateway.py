@@ -214,5 +214,10 @@ def run(quick: bool, argv: list[str] | None = None) -> None:
     print(f"CPU per element, gateway + pseudonymiser against the protocol in one thread "
           f"({cpu_per_element * 1e6:.0f} us): x{voprf_cpu / cpu_per_element:.2f} "
           "(what the pipeline costs beyond the VOPRF; machine load does not change it much)")
+    cores = os.cpu_count() or 1
+    bound = cores / (sum(cpu.values()) / elements)
+    print(f"CPU-bound estimate with this machine's {cores} cores to ourselves: {bound:,.0f} "
+          f"elements/s, ratio {bound * cpu_per_element:.2f} (the three processes' CPU per "
+          "element, perfectly overlapped: an upper bound)")
     for name, kib in peaks.items():
         print(f"peak memory {name}: {kib / 1024:.0f} MiB")
