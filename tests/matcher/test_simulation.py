@@ -157,6 +157,8 @@ def tricky_store() -> Store:
     s.link("mover", "after-move", date(2026, 5, 20))
     s.signal("schuldhulp_aanvraag", person="mover", days_ago=20, kind="municipality")  # before
     s.signal("energie_achterstand", person="mover", days_ago=5, kind="municipality")  # after
+    # observed on the day of the move: counts at the new home only
+    s.signal("woonoverlast_melding", person="mover", days_ago=(ON - date(2026, 5, 20)).days)
     # two links on one day: the one stored last wins
     h("tie-first")
     s.signal("ggz_crisiscontact", household=h("tie-last"), kind="mental_health")
@@ -220,6 +222,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "expiry": (FIN, GG),
             "no-area": (FIN, GG, HUIS),
             "before-move": (FIN, GG),
+            "after-move": (FIN, HUIS, "sociaal_netwerk"),
             "tie-last": (FIN, GG, HUIS),
             "named-home": (FIN, GG, HUIS),
         },
