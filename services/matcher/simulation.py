@@ -14,8 +14,9 @@ and loading each one's signals costs ~40 µs per household in round trips and ob
    not of an excluded type) pass SQL conditions that every met trigger also passes: at least
    `min_signals` signals, at least `min_domains` distinct signal types (each counted domain
    needs a type of its own), and every required type present. The exact trigger function,
-   `policies.trigger.evaluate_trigger`, decides on each candidate, with all its visible
-   signals (an excluded type vetoes at any age, so the stream carries those too).
+   `policies.trigger.evaluate_trigger`, decides on each candidate, with the signals that can
+   change its outcome: the counted ones and the vetoing ones (an excluded type vetoes at any
+   age).
 
 The prefilter only ever drops households the trigger would not flag: each SQL condition is
 implied by `met` (tests/matcher/test_simulation.py checks the result against a table worked
