@@ -265,14 +265,13 @@ class PolicyUseCases(MatcherCore):
             raise InvalidArgument("evaluate_on must be an ISO date") from None
         actor = self._actor(caller)
         # Read-only evaluation on one snapshot that does not hold up ingest; the only write is
-        # the audit entry. Two statements: households evaluated per area, then the exact
-        # trigger on the households that could meet it (services/matcher/simulation.py,
-        # ADR 0026).
+        # the audit entry. One statement: households evaluated per area, then the deciding
+        # signals of the households that could meet the trigger, which the exact trigger
+        # decides on (services/matcher/simulation.py, ADR 0026).
         with read_snapshot(self.engine) as conn:
-            evaluated = simulation.evaluated_by_area(conn, policy, on)
-            report = summarise_counts(policy, evaluated, (
-                (c.area_code, c.outcome)
-                for c in simulation.candidate_outcomes(conn, policy, self.catalogue, on)), on)
+            result = simulation.simulate(conn, policy, self.catalogue, on)
+            report = summarise_counts(policy, result.evaluated_by_area, (
+                (c.area_code, c.outcome) for c in result.candidates), on)
 
         def log(conn: sa.Connection) -> None:
             self._log_policy_event(conn, actor, "policy_simulated", policy,

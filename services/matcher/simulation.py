@@ -30,7 +30,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from itertools import groupby
+from itertools import chain, groupby
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -103,25 +104,6 @@ def _session_for_large_reads(conn: sa.Connection) -> None:
         conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
 
 
-def evaluated_by_area(conn: sa.Connection, policy: Policy, on: date) -> dict[str, int]:
-    """Households holding a signal the policy can see on `on`, counted per area code ("" for a
-    household without one). Out-of-scope areas are included; the report leaves them out."""
-    _session_for_large_reads(conn)
-    visible = _visible(policy, on, conn.dialect.name)
-    # GROUP BY rather than DISTINCT: SQLite sorts a GROUP BY in one pass (its sorter) but
-    # builds DISTINCT row by row in a b-tree, 2.5x the CPU at 2M signals.
-    homes = (sa.select(visible.c.home).where(visible.c.home.is_not(None))
-             .group_by(visible.c.home).subquery("homes"))
-    query = (sa.select(households.c.area_code, sa.func.count())
-             .select_from(homes.join(households, households.c.id == homes.c.home))
-             .group_by(households.c.area_code))
-    out: dict[str, int] = {}
-    for area, n in conn.execute(query):
-        key = str(area or "")
-        out[key] = out.get(key, 0) + int(n)
-    return out
-
-
 def _deciding(visible: sa.Subquery, policy: Policy, on: date
               ) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
     """(counted, vetoing) conditions on visible signals: in the window and not of an excluded
@@ -136,64 +118,120 @@ def _deciding(visible: sa.Subquery, policy: Policy, on: date
             sa.and_(visible.c.signal_type.in_(excluded), visible.c.observed_on <= on))
 
 
-def _candidate_rows(policy: Policy, on: date, dialect: str) -> sa.Select[Any]:
-    """The signals that decide the trigger, of the households whose counted signals pass the
-    necessary conditions of a met trigger, ordered by household.
+def _statement(policy: Policy, on: date, dialect: str) -> sa.Select[Any]:
+    """One statement, two parts, in this order: (part 0) households evaluated per area;
+    (part 1) the deciding signals of the candidate households, ordered by household.
 
-    Only two kinds of visible signal can change `evaluate_trigger`'s outcome: the *counted*
-    ones (in the window, not after the day, not of an excluded type) and the *vetoing* ones
-    (an excluded type, observed on or before the day, at any age). The others (older than the
-    window, observed after the day) are left out of the stream. The candidates are grouped
-    from the counted signals: at least `min_signals`, at least `min_domains` distinct types
-    (each counted domain needs a type of its own), every required type. `IN (candidates)`
-    lets the database build the small candidate set once and stream the signals past it.
+    `per_home` groups every visible signal by household once: its being there makes the
+    household evaluated, and its counted signals (in the window, not after the day, not of an
+    excluded type) give the prefilter — at least `min_signals`, at least `min_domains` distinct
+    types (each counted domain needs a type of its own), every required type. Both parts read
+    it, so the database materialises it once (a CTE used twice).
+
+    Part 1 streams only the signals that can change `evaluate_trigger`'s outcome: the counted
+    ones and the vetoing ones (an excluded type, observed on or before the day, at any age);
+    older or later signals cannot. `IN (candidates)` builds the small candidate set once and
+    streams the signals past it; the area is a scalar subquery, not a join, so SQLite streams
+    the signals rather than materialising them.
     """
     trigger = policy.trigger
     grouped = _visible(policy, on, dialect)
     counted, _ = _deciding(grouped, policy, on)
-    having = [sa.func.count() >= trigger.min_signals,
-              sa.func.count(sa.distinct(grouped.c.signal_type)) >= trigger.min_domains]
-    having += [sa.func.max(sa.case((grouped.c.signal_type == required, 1), else_=0)) == 1
-               for required in sorted(trigger.required_types)]
-    candidates = (sa.select(grouped.c.home)
-                  .where(counted, grouped.c.home.is_not(None))
-                  .group_by(grouped.c.home)
-                  .having(sa.and_(*having)))
+    requirements = {
+        f"r{i}": sa.func.max(sa.case((sa.and_(counted, grouped.c.signal_type == required), 1),
+                                     else_=0))
+        for i, required in enumerate(sorted(trigger.required_types))}
+    per_home = (
+        sa.select(grouped.c.home,
+                  sa.func.sum(sa.case((counted, 1), else_=0)).label("n"),
+                  sa.func.count(sa.distinct(sa.case((counted, grouped.c.signal_type),
+                                                    else_=None))).label("t"),
+                  *(agg.label(name) for name, agg in requirements.items()))
+        .where(grouped.c.home.is_not(None))
+        .group_by(grouped.c.home)
+        .cte("per_home")
+    )
+    evaluated = (
+        sa.select(sa.literal(0).label("part"), households.c.area_code.label("area"),
+                  sa.func.count().label("n"), *_nulls())
+        .select_from(per_home.join(households, households.c.id == per_home.c.home))
+        .group_by(households.c.area_code)
+    )
+    candidates = sa.select(per_home.c.home).where(
+        per_home.c.n >= trigger.min_signals, per_home.c.t >= trigger.min_domains,
+        *(per_home.c[name] == 1 for name in requirements))
+    if policy.scope.areas:
+        candidates = candidates.where(per_home.c.home.in_(
+            sa.select(households.c.id).where(
+                households.c.area_code.in_(sorted(policy.scope.areas)))))
     visible = _visible(policy, on, dialect)
     counted, vetoing = _deciding(visible, policy, on)
-    if policy.scope.areas:
-        in_scope = sa.select(households.c.id).where(
-            households.c.area_code.in_(sorted(policy.scope.areas)))
-        candidates = candidates.where(grouped.c.home.in_(in_scope))
-    # The area as a scalar subquery, not a join: SQLite then streams `visible` (a join would
-    # materialise all of it first).
     area = (sa.select(households.c.area_code).where(households.c.id == visible.c.home)
             .scalar_subquery())
-    return (
-        sa.select(visible.c.home, area, visible.c.id, visible.c.signal_type,
-                  visible.c.purpose, visible.c.partner_kind, visible.c.observed_on)
+    deciding = (
+        sa.select(sa.literal(1).label("part"), area.label("area"),
+                  sa.cast(sa.null(), sa.BigInteger).label("n"), visible.c.home, visible.c.id,
+                  visible.c.signal_type, visible.c.purpose, visible.c.partner_kind,
+                  visible.c.observed_on)
         .where(visible.c.home.in_(candidates), sa.or_(counted, vetoing))
-        .order_by(visible.c.home, visible.c.id)
     )
+    both = sa.union_all(evaluated, deciding).subquery("simulation")
+    return sa.select(both).order_by(both.c.part, both.c.home, both.c.id)
 
 
-def candidate_outcomes(
-    conn: sa.Connection, policy: Policy, catalogue: Catalogue, on: date
-) -> Iterator[CandidateOutcome]:
+def _nulls() -> tuple[sa.Label[Any], ...]:
+    """The signal columns of part 0, typed NULLs (PostgreSQL needs a type per UNION column)."""
+    return (sa.cast(sa.null(), sa.BigInteger).label("home"),
+            sa.cast(sa.null(), sa.BigInteger).label("id"),
+            sa.cast(sa.null(), sa.String).label("signal_type"),
+            sa.cast(sa.null(), sa.String).label("purpose"),
+            sa.cast(sa.null(), sa.String).label("partner_kind"),
+            sa.cast(sa.null(), sa.Date).label("observed_on"))
+
+
+@dataclass
+class Simulation:
+    evaluated_by_area: dict[str, int]
+    """Households holding a signal the policy can see, per area code ("" for a household
+    without one); out-of-scope areas included (the report leaves them out)."""
+    candidates: Iterator[CandidateOutcome]
     """The exact trigger outcome of every candidate household in the policy's scope, in
-    household id order. Households not yielded are not flagged (see the module docstring)."""
+    household id order; households not yielded are not flagged. Read it before the
+    connection's transaction ends."""
+
+
+def simulate(conn: sa.Connection, policy: Policy, catalogue: Catalogue, on: date) -> Simulation:
+    """Run the simulation's one statement; the evaluated counts are read at once, the
+    candidates stream as the caller iterates (see `_statement`)."""
     _session_for_large_reads(conn)
-    query = _candidate_rows(policy, on, conn.dialect.name)
-    rows = conn.execute(query.execution_options(yield_per=STREAM_ROWS))
+    rows = iter(conn.execute(_statement(policy, on, conn.dialect.name)
+                             .execution_options(yield_per=STREAM_ROWS)))
+    evaluated: dict[str, int] = {}
+    first_deciding = None
+    for row in rows:
+        if row.part != 0:
+            first_deciding = row
+            break
+        key = str(row.area or "")
+        evaluated[key] = evaluated.get(key, 0) + int(row.n)
+    stream = chain([first_deciding], rows) if first_deciding is not None else iter(())
+    return Simulation(evaluated, _outcomes(stream, policy, catalogue, on))
+
+
+def _outcomes(rows: Iterator[Any], policy: Policy, catalogue: Catalogue, on: date
+              ) -> Iterator[CandidateOutcome]:
     domains: dict[str, frozenset[str]] = {}  # per signal type, from the catalogue
-    for home, group in groupby(rows, key=lambda r: r[0]):
-        first = next(group)
-        area = str(first[1] or "")
-        if not policy.scope.covers(area):
-            continue
+    # Columns by position (part, area, n, home, id, signal_type, purpose, partner_kind,
+    # observed_on): hundreds of thousands of rows, attribute lookups add up.
+    for home, group in groupby(rows, key=itemgetter(3)):
         facts = []
-        for r in (first, *group):
-            if r[3] not in domains:
-                domains[r[3]] = fact_of(catalogue, 0, r[3], "", "", on).domains
-            facts.append(SignalFact(str(r[2]), r[3], domains[r[3]], r[4], r[5], r[6]))
-        yield CandidateOutcome(int(home), area, evaluate_trigger(policy, facts, on))
+        area = ""
+        for _, area_code, _, _, row_id, signal_type, purpose, kind, observed in group:
+            area = area_code or ""
+            known = domains.get(signal_type)
+            if known is None:
+                known = domains[signal_type] = fact_of(catalogue, 0, signal_type, "", "",
+                                                       on).domains
+            facts.append(SignalFact(str(row_id), signal_type, known, purpose, kind, observed))
+        if policy.scope.covers(area):
+            yield CandidateOutcome(int(home), area, evaluate_trigger(policy, facts, on))

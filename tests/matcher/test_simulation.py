@@ -29,7 +29,7 @@ from policies.trigger import SignalFact, TriggerOutcome, evaluate_trigger
 from services.common.db import create_engine, migrate, read_snapshot
 from services.matcher.config import MIGRATIONS
 from services.matcher.schema import household_links, households, persons, signals
-from services.matcher.simulation import candidate_outcomes, evaluated_by_area
+from services.matcher.simulation import simulate
 from tests.policies.helpers import document
 
 ON = date(2026, 6, 1)
@@ -250,9 +250,9 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 
 def _simulate(engine: sa.Engine, policy: Policy) -> tuple[dict[str, int], dict[int, Any]]:
     with read_snapshot(engine) as conn:
-        evaluated = evaluated_by_area(conn, policy, ON)
-        outcomes = {c.household_id: c for c in candidate_outcomes(conn, policy, CATALOGUE, ON)}
-    return evaluated, outcomes
+        result = simulate(conn, policy, CATALOGUE, ON)
+        outcomes = {c.household_id: c for c in result.candidates}
+    return result.evaluated_by_area, outcomes
 
 
 @pytest.mark.parametrize("policy", [POLICY_A, POLICY_B], ids=["wams", "wgs-area"])
@@ -372,21 +372,22 @@ def test_simulation_equals_the_rules_read_in_python_on_a_random_store(
 
 def test_a_simulation_reads_one_snapshot_and_does_not_hold_up_ingest(
         engine: sa.Engine) -> None:
-    """A long simulation must not take the write lock (SQLite) and its two statements must
-    agree: a signal written meanwhile is in neither."""
+    """A long simulation must not take the write lock (SQLite), and what it reads stays one
+    snapshot: a signal written meanwhile is not seen until the next simulation."""
     store = tricky_store()
     store.write(engine)
     writer = create_engine(engine.url.render_as_string(hide_password=False))
     try:
         with read_snapshot(engine) as conn:
-            before = evaluated_by_area(conn, POLICY_A, ON)
+            before = simulate(conn, POLICY_A, CATALOGUE, ON).evaluated_by_area
             with writer.begin() as w:  # would wait for the lock, then fail, under BEGIN IMMEDIATE
                 w.execute(sa.insert(households), {"id": 999, "pseudonym": b"x" * 32,
                                                   "area_code": "3071", "created_at": NOW})
                 row = dict(store.signals[0], signal_id="late", household_id=999)
                 w.execute(sa.insert(signals), row)
-            assert evaluated_by_area(conn, POLICY_A, ON) == before
+            assert simulate(conn, POLICY_A, CATALOGUE, ON).evaluated_by_area == before
         with read_snapshot(engine) as conn:
-            assert evaluated_by_area(conn, POLICY_A, ON)["3071"] == before["3071"] + 1
+            after = simulate(conn, POLICY_A, CATALOGUE, ON).evaluated_by_area
+            assert after["3071"] == before["3071"] + 1
     finally:
         writer.dispose()
