@@ -3,26 +3,25 @@
 Live matching evaluates one household at a time; a simulation must evaluate every household
 with a signal the policy can see, which at national size is millions. Walking household ids
 and loading each one's signals costs ~40 µs per household in round trips and objects
-(ADR 0026). Instead:
+(ADR 0026). Instead `simulate` runs one statement on the caller's read snapshot:
 
-1. `evaluated_by_area` — one aggregate query: how many households, per area, hold at least one
-   signal the policy can see (live, not expired on the evaluation day, of one of its purposes;
-   a person-only signal counts at the household its person lived in on the day it was
-   observed). These are the households the report calls "evaluated".
-2. `candidate_outcomes` — one streaming query, ordered by household, over the signals of the
-   *candidate* households only: those whose counted signals (in the window, not after the day,
-   not of an excluded type) pass SQL conditions that every met trigger also passes: at least
-   `min_signals` signals, at least `min_domains` distinct signal types (each counted domain
-   needs a type of its own), and every required type present. The exact trigger function,
-   `policies.trigger.evaluate_trigger`, decides on each candidate, with the signals that can
-   change its outcome: the counted ones and the vetoing ones (an excluded type vetoes at any
-   age).
+1. every signal the policy can see (live, not expired on the evaluation day, of one of its
+   purposes; a person-only signal at the household its person lived in on the day it was
+   observed) is grouped by household once: each such household is "evaluated", and is counted
+   per area;
+2. the *candidate* households are those whose counted signals (in the window, not after the
+   day, not of an excluded type) pass SQL conditions that every met trigger also passes: at
+   least `min_signals` signals, at least `min_domains` distinct signal types (each counted
+   domain needs a type of its own), and every required type. Their deciding signals stream
+   ordered by household, and the exact trigger function, `policies.trigger.evaluate_trigger`,
+   decides on each candidate, with the signals that can change its outcome: the counted ones
+   and the vetoing ones (an excluded type vetoes at any age).
 
 The prefilter only ever drops households the trigger would not flag: each SQL condition is
 implied by `met` (tests/matcher/test_simulation.py checks the result against a table worked
-out by hand on a store with the edge cases). The same visibility rules as
-`store.live_signals_by_household` (the live path) are written here as SQL; a change there
-must be made here too.
+out by hand on a store with the edge cases, and against a plain-Python reading of the rules).
+The same visibility rules as `store.live_signals_by_household` (the live path) are written
+here as SQL; a change there must be made here too.
 """
 
 from __future__ import annotations
