@@ -27,7 +27,9 @@ from typing import Any
 
 import yaml
 
+from domain import safe_yaml
 from domain.errors import CatalogueError, UnknownSignalType
+from domain.text_files import TextInputError, decode_utf8
 
 __all__ = [
     "DEFAULT_CATALOGUE_PATH",
@@ -211,11 +213,15 @@ def _load(path: Path) -> Catalogue:
     except OSError as exc:
         raise CatalogueError(f"{path}: cannot read the catalogue: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(raw)
+        data = safe_yaml.safe_load(decode_utf8(raw))
+    except TextInputError as exc:
+        raise CatalogueError(f"{path}:{exc.line}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise CatalogueError(f"{path}{where}: not valid YAML") from None
+        problem = getattr(exc, "problem", None)
+        raise CatalogueError(f"{path}{where}: not valid YAML"
+                             + (f" ({problem})" if problem else "")) from None
     return parse_catalogue(data, source=str(path), digest=hashlib.sha256(raw).hexdigest())
 
 

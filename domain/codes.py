@@ -28,7 +28,9 @@ from typing import Any
 
 import yaml
 
+from domain import safe_yaml
 from domain.errors import DomainError, InvalidValue
+from domain.text_files import TextInputError, read_utf8
 
 __all__ = [
     "CODE_LISTS",
@@ -142,11 +144,18 @@ def _default_codes() -> Codes:
 
 def _load(path: Path) -> Codes:
     try:
-        data = yaml.safe_load(path.read_bytes())
+        data = safe_yaml.safe_load(read_utf8(path, max_bytes=safe_yaml.MAX_YAML_BYTES))
     except OSError as exc:
         raise CodesError(f"{path}: cannot read the code lists: {exc.strerror}") from None
-    except yaml.YAMLError:
-        raise CodesError(f"{path}: not valid YAML") from None
+    except TextInputError as exc:
+        where = f":{exc.line}" if exc.line else ""
+        raise CodesError(f"{path}{where}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None)
+        raise CodesError(f"{path}{where}: not valid YAML"
+                         + (f" ({problem})" if problem else "")) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CodesError(f"{path}: not a code list file (expected `format: {FORMAT}`)")
     version = data.get("version")

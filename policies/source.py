@@ -9,7 +9,9 @@ Policy files are read with a restricted YAML loader:
 - mapping keys must be strings; merge keys (`<<`) and custom tags are refused;
 - plain scalars that YAML 1.1 (PyYAML) and YAML 1.2 read differently are refused with their
   line and the fix: `060`, `1:30`, `0x3C`, `1_000`, `yes`/`no`/`on`/`off`, fractions
-  (`policies.yaml_scalars`). What is left reads the same under both versions.
+  (`policies.yaml_scalars`). What is left reads the same under both versions;
+- anchors and aliases (billion laughs), nesting deeper than 32 and documents over 1 MiB are
+  refused (`domain.safe_yaml`, ADR 0028).
 
 This is the officers' YAML reader: the CLI, the matcher and the gateways all read policies
 through `parse_yaml`, so every party sees the same document.
@@ -24,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from domain.safe_yaml import MAX_YAML_BYTES, SafeLoader
+from domain.text_files import TextInputError, read_utf8
 from policies.errors import PolicySyntaxError
 from policies.yaml_scalars import plain_scalar_problem
 
@@ -32,8 +36,8 @@ Path_ = tuple[str | int, ...]
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
-class _PolicyLoader(yaml.SafeLoader):
-    """SafeLoader without the implicit timestamp resolver."""
+class _PolicyLoader(SafeLoader):
+    """The limited SafeLoader (domain.safe_yaml) without the implicit timestamp resolver."""
 
 
 _PolicyLoader.yaml_implicit_resolvers = {
@@ -68,17 +72,18 @@ class SourceDocument:
 
 def parse_yaml(text: str) -> SourceDocument:
     """Parse policy YAML text. Raises `PolicySyntaxError` with the line of the problem."""
-    loader = _PolicyLoader(text)
     try:
-        node = loader.get_single_node()
+        loader = _PolicyLoader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         raise PolicySyntaxError(f"not valid YAML: {exc.problem or exc}", line) from exc
     except yaml.YAMLError as exc:
         raise PolicySyntaxError(f"not valid YAML: {exc}") from exc
-    finally:
-        loader.dispose()
     if node is None:
         raise PolicySyntaxError("the file is empty; start from `samenloop policy new`", 1)
     if not isinstance(node, yaml.MappingNode):
@@ -92,14 +97,16 @@ def parse_yaml(text: str) -> SourceDocument:
 
 
 def read_policy_file(path: str | Path) -> SourceDocument:
-    """Read and parse a policy file (UTF-8)."""
+    """Read and parse a policy file (UTF-8, at most 1 MiB)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_utf8(p, max_bytes=MAX_YAML_BYTES)
     except FileNotFoundError as exc:
         raise PolicySyntaxError(f"{p}: no such file") from exc
-    except UnicodeDecodeError as exc:
-        raise PolicySyntaxError(f"{p}: not UTF-8 text") from exc
+    except TextInputError as exc:
+        raise PolicySyntaxError(f"{p}: {exc}", exc.line) from None
+    except OSError as exc:
+        raise PolicySyntaxError(f"{p}: cannot read the file ({exc.strerror})") from None
     return parse_yaml(text)
 
 

@@ -35,6 +35,8 @@ import yaml
 
 from crypto.errors import InvalidPublicKey
 from crypto.signing import VerifyKey
+from domain import safe_yaml
+from domain.text_files import TextInputError, read_utf8
 from policies.errors import TrustFileError
 from policies.model import ApprovalRole
 
@@ -166,11 +168,22 @@ def load_trust(path: str | Path) -> Trust:
     """Read a trust file (YAML or JSON). Raises `TrustFileError`."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_utf8(p, max_bytes=safe_yaml.MAX_YAML_BYTES)
+    except TextInputError as exc:
+        where = f":{exc.line}" if exc.line else ""
+        raise TrustFileError(f"{p}{where}: cannot read the trust file: {exc}") from None
     except OSError as exc:
         raise TrustFileError(f"{p}: cannot read the trust file: {exc.strerror}") from None
     try:
-        document = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError):
-        raise TrustFileError(f"{p}: not valid YAML/JSON") from None
+        document = json.loads(text) if p.suffix == ".json" else safe_yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None)
+        raise TrustFileError(f"{p}{where}: not valid YAML"
+                             + (f" ({problem})" if problem else "")) from None
+    except ValueError as exc:
+        raise TrustFileError(f"{p}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise TrustFileError(f"{p}: not valid JSON (nested too deeply)") from None
     return parse_trust(document, str(p))

@@ -42,12 +42,14 @@ from typing import Any, cast
 
 import yaml
 
+from domain import safe_yaml
 from domain.catalogue import PartnerKind
 from domain.errors import FileFormatError, MappingError
 from domain.formats.kinds import COLUMNS, DATE_FIELDS, REQUIRED, ExportKind
 from domain.formats.readers import DELIMITERS, FORMATS, Format, TableReader
 from domain.formats.results import CanonicalRow, FieldError, Rejection
 from domain.identifiers.address import HyphenLetter
+from domain.text_files import TextInputError, read_utf8
 
 __all__ = [
     "FIXABLE_FIELDS",
@@ -118,16 +120,20 @@ def load_mapping(path: Path | str) -> PartnerMapping:
     """Read and validate a mapping file; raises `MappingError` naming the file and the key."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise MappingError(f"{p}: cannot read the mapping: {reason}") from None
+        text = read_utf8(p, max_bytes=safe_yaml.MAX_YAML_BYTES)
+    except TextInputError as exc:
+        where = f":{exc.line}" if exc.line else ""
+        raise MappingError(f"{p}{where}: cannot read the mapping: {exc}") from None
+    except OSError as exc:
+        raise MappingError(f"{p}: cannot read the mapping: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise MappingError(f"{p}{where}: the mapping is not valid YAML") from None
+        problem = getattr(exc, "problem", None)
+        raise MappingError(f"{p}{where}: the mapping is not valid YAML"
+                           + (f" ({problem})" if problem else "")) from None
     return parse_mapping(data, source=str(p))
 
 

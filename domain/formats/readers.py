@@ -288,7 +288,7 @@ class TableReader:
                 continue
             try:
                 obj = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: "[[[[..." thousands deep
                 obj = None
             if not isinstance(obj, dict):
                 yield RawRow(
@@ -367,8 +367,8 @@ class _CsvBody:
                 fields = next(reader)
             except StopIteration:
                 return
-            except (csv.Error, _RunawayQuote):
-                yield RawRow(start, {}, self._unreadable(self._consumed))
+            except (csv.Error, _RunawayQuote) as exc:
+                yield RawRow(start, {}, self._unreadable(self._consumed, exc))
                 self._restart_after_first_line()
                 reader = self._reader()
                 continue
@@ -400,8 +400,12 @@ class _CsvBody:
                 continue
             yield RawRow(start, dict(zip(self._header, fields, strict=True)))
 
-    def _unreadable(self, consumed: list[str]) -> FieldError:
-        return _NUL_PROBLEM if consumed and "\x00" in consumed[0] else _QUOTE_PROBLEM
+    def _unreadable(self, consumed: list[str], exc: Exception) -> FieldError:
+        if consumed and "\x00" in consumed[0]:
+            return _NUL_PROBLEM
+        if "field larger than field limit" in str(exc):
+            return _LONG_VALUE_PROBLEM
+        return _QUOTE_PROBLEM
 
     def _restart_after_first_line(self) -> None:
         """Reject the row's first line only; read the lines it swallowed again."""
@@ -432,6 +436,12 @@ _QUOTE_PROBLEM = FieldError(
     "row.quote",
     'a quoted value on this line is not closed properly: a value in quotes must end with a " '
     'and a " inside it is written twice (""); the lines after it are read as rows of their own',
+)
+
+_LONG_VALUE_PROBLEM = FieldError(
+    "row", "row.too_long",
+    f"a value on this line is longer than {csv.field_size_limit()} characters (is a quote "
+    "missing?); the lines after it are read as rows of their own",
 )
 
 _NUL_PROBLEM = FieldError(

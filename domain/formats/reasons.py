@@ -33,6 +33,7 @@ _CODES: dict[str, str] = {
     # the row as a whole (readers)
     "row.unreadable": "the row cannot be read (a NUL byte: not a text file)",
     "row.quote": "a quoted value is not closed; the lines after it are read on their own",
+    "row.too_long": "a value longer than 131072 characters (usually a quote that is missing)",
     "row.field_count": "more or fewer values than the header has columns",
     "row.encoding": "the row is not valid text in the file's encoding",
     "row.json": "a JSON Lines line that is not a JSON object",

@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 from typer.testing import CliRunner
 
+from domain import safe_yaml
+from domain.text_files import TextInputError, read_utf8
 from samenloop.demo.deployment import (
     CONTROLLER_OFFICER,
     SECOND_OFFICER,
@@ -44,9 +46,10 @@ def read_policies(sources: list[Path]) -> list[dict[str, Any]]:
     documents = []
     for source in sources:
         try:
-            doc = yaml.safe_load(source.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise PolicyStepError(f"{source}: cannot read the policy ({exc})") from None
+            doc = safe_yaml.safe_load(read_utf8(source, max_bytes=safe_yaml.MAX_YAML_BYTES))
+        except (OSError, TextInputError, yaml.YAMLError) as exc:
+            problem = getattr(exc, "problem", None) or exc
+            raise PolicyStepError(f"{source}: cannot read the policy ({problem})") from None
         if not isinstance(doc, dict) or not doc.get("id"):
             raise PolicyStepError(f"{source}: not a policy document (no `id`)")
         documents.append(doc)

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-import yaml
-
+from domain import safe_yaml
 from domain.catalogue import Catalogue
 
 __all__ = [
@@ -66,7 +65,8 @@ class Fact:
 
 def load_library(directory: Path = LIBRARY_DIR) -> list[PolicyRule]:
     """Every `*.yaml` policy in `directory`, sorted by id."""
-    rules = [_rule(yaml.safe_load(p.read_text("utf-8"))) for p in sorted(directory.glob("*.yaml"))]
+    rules = [_rule(safe_yaml.safe_load(p.read_text("utf-8")))
+             for p in sorted(directory.glob("*.yaml"))]
     return sorted(rules, key=lambda r: r.policy_id)
 
 

@@ -3,7 +3,8 @@
 The typed models live in `services.common.settings`; this module only turns the file into plain
 values (and the line each key is on, so an error can say `matcher.yaml:7`). Duplicate keys are
 an error: PyYAML would silently keep the last one, and the operator would run on a value they
-did not mean.
+did not mean. Anchors and aliases, nesting deeper than 32 and files over 1 MiB are refused
+(`domain.safe_yaml`, ADR 0028).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from domain.safe_yaml import MAX_YAML_BYTES, SafeLoader
+from domain.text_files import TextInputError, read_utf8
 
 KeyPath = tuple[str, ...]
 
@@ -43,25 +47,28 @@ def read_config_file(path: Path) -> ConfigFile:
     """Parse `path` as a YAML mapping. Raises `ConfigError` naming the file (and line)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path, max_bytes=MAX_YAML_BYTES)
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no such configuration file; write one (`samenloop pki dev-setup` writes "
             "examples) or fix the --config path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise ConfigError(f"{path}: cannot read the configuration ({reason})") from None
-    loader = yaml.SafeLoader(text)
+    except TextInputError as exc:
+        where = f":{exc.line}" if exc.line else ""
+        raise ConfigError(f"{path}{where}: cannot read the configuration ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration ({exc.strerror})") from None
     try:
-        node = loader.get_single_node()
+        loader = SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}{where}: not valid YAML ({exc.problem or exc})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    finally:
-        loader.dispose()
     if node is None:
         raise ConfigError(f"{path}: the file is empty; it needs a mapping of settings")
     if not isinstance(node, yaml.MappingNode):

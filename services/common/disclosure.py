@@ -145,6 +145,8 @@ def verify_disclosure(
         doc = json.loads(open_sealed(private_key, ciphertext))
     except (DecryptionFailed, ValueError):
         raise DisclosureRejected("the box does not open with this team's key") from None
+    except RecursionError:  # a partner's JSON nested thousands deep
+        raise DisclosureRejected("the box does not hold a samenloop disclosure") from None
     except CryptoError as exc:
         raise DisclosureRejected(f"the box is malformed: {exc}") from None
     if not isinstance(doc, dict) or doc.get("type") != PLAINTEXT_TYPE:

@@ -64,7 +64,7 @@ def _statements(folder: Path | None) -> Iterable[tuple[str, Any]]:
     for path in sorted(folder.glob("*.json")):
         try:
             out.append((str(path), json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue  # an unreadable statement cannot revoke anything; config-check warns
     return out
 
@@ -113,7 +113,7 @@ def check_policy(
                              f"@{facts.version} with another digest")
     try:
         policy = parse_policy(json.loads(facts.document_json))
-    except (PolicyError, ValueError):
+    except (PolicyError, ValueError, RecursionError):  # RecursionError: JSON nested absurdly
         return PolicyVerdict(None, POLICY_INVALID, "the served policy document is not valid")
     verdict = in_force(policy, trust, now.date(), revoked=revoked_digests, now=now,
                        controller=controller)

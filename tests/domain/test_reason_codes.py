@@ -141,6 +141,7 @@ FIELD_EXAMPLES: dict[str, tuple[str, dict[str, str], PartnerKind | None]] = {
 ROW_EXAMPLES: dict[str, tuple[str, bytes]] = {
     "row.unreadable": ("w.csv", b"signal_id,reason\nA-1\x00,resolved\n"),
     "row.quote": ("w.csv", b'signal_id,reason\nA-1,"resolved\n'),
+    "row.too_long": ("w.csv", b"signal_id,reason\nA-1," + b"x" * 140_000 + b"\n"),
     "row.field_count": ("w.csv", b"signal_id,reason\nA-1,resolved,x\n"),
     "row.encoding": ("w.csv", b"signal_id,reason\nA-\xff1,resolved\n"),
     "row.json": ("w.jsonl", b"[1, 2]\n"),
