@@ -1,14 +1,20 @@
 """The one YAML loader for files people hand samenloop: policies, configurations, mappings,
 trust files, the catalogue and the code lists (ADR 0028).
 
-PyYAML's SafeLoader constructs no objects, but it still expands aliases: nine lines of
+PyYAML's SafeLoader constructs no objects, but it expands aliases: nine lines of
 `&a [*b, *b, ...]` ("billion laughs") name 10^9 values, and every walk over the document (the
 policy reader's line table, RFC 8785 canonicalisation, JSON Schema validation) runs out of
-memory. It also composes nodes recursively, so `[[[[...` ten thousand deep ends in a
-RecursionError traceback. None of our files needs either, so `SafeLoader` here refuses:
+memory; an alias inside its own anchor (`&a [*a]`) never ends. PyYAML also composes nodes
+recursively, so `[[[[...` ten thousand deep ends in a RecursionError traceback.
 
-- anchors (`&name`) and aliases (`*name`): write the value out;
-- nesting deeper than `MAX_DEPTH` mappings and lists;
+Anchors and aliases are ordinary YAML (PyYAML's own dumper writes them for a value used twice,
+and a configuration may share one quota between organisations), so they are allowed, within
+limits. `SafeLoader` here counts, while it composes, how large and how deep the document would
+be with every alias written out, and refuses:
+
+- more than `MAX_NODES` values after expansion (billion laughs);
+- an alias that refers to a node containing it (a recursive document);
+- nesting deeper than `MAX_DEPTH` mappings and lists, counted through aliases;
 - documents larger than `MAX_YAML_BYTES` (a policy is a few kB; a hundred-megabyte "policy"
   only keeps a pure-Python parser busy for minutes).
 
@@ -22,8 +28,8 @@ from typing import Any
 
 import yaml
 
-__all__ = ["MAX_DEPTH", "MAX_YAML_BYTES", "SafeLoader", "YamlLimitError", "check_size",
-           "compose", "safe_load"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_YAML_BYTES", "SafeLoader", "YamlLimitError",
+           "check_size", "compose", "safe_load"]
 
 MAX_YAML_BYTES = 1024 * 1024
 """The largest YAML document read (characters of text, or bytes)."""
@@ -31,33 +37,44 @@ MAX_YAML_BYTES = 1024 * 1024
 MAX_DEPTH = 32
 """Mappings and lists nested deeper than this are refused (a policy nests five deep)."""
 
+MAX_NODES = 100_000
+"""The most values (scalars, lists, mappings) a document may hold with its aliases expanded
+(a trust file of 7,000 officers; a policy reader lowers it with `SafeLoader.max_nodes`)."""
+
 
 class YamlLimitError(yaml.composer.ComposerError):
-    """The document uses an anchor or alias, nests too deep, or is too large."""
+    """The document is too large, too deep, or recursive (with its aliases expanded)."""
 
     def __init__(self, problem: str, mark: yaml.Mark | None = None) -> None:
         super().__init__(problem=problem, problem_mark=mark)
 
 
 class SafeLoader(yaml.SafeLoader):
-    """`yaml.SafeLoader` without anchors, aliases or deep nesting (see the module doc)."""
+    """`yaml.SafeLoader` within the limits of this module (see the module doc)."""
+
+    max_nodes = MAX_NODES
 
     def __init__(self, stream: str | bytes) -> None:
         check_size(stream)
         super().__init__(stream)
         self._depth = 0
+        self._expanded: dict[int, tuple[int, int]] = {}
+        """id(node) -> (values, height) with aliases expanded, once the node is complete."""
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
-            raise YamlLimitError(
-                f"aliases (*{event.anchor}) are not allowed here; write the value out",
-                event.start_mark)
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None:
-            raise YamlLimitError(
-                f"anchors (&{anchor}) are not allowed here; write the value out",
-                event.start_mark)
+            node = super().compose_node(parent, index)
+            facts = self._expanded.get(id(node))
+            if facts is None:
+                raise YamlLimitError(
+                    f"the alias *{event.anchor} refers to a value that contains it; a "
+                    "document cannot contain itself", event.start_mark)
+            if self._depth + facts[1] > MAX_DEPTH:
+                raise YamlLimitError(
+                    f"with the alias *{event.anchor} written out, mappings and lists are "
+                    f"nested more than {MAX_DEPTH} deep", event.start_mark)
+            return node
         nested = isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent)
         if nested:
             self._depth += 1
@@ -66,10 +83,31 @@ class SafeLoader(yaml.SafeLoader):
                     f"mappings and lists are nested more than {MAX_DEPTH} deep",
                     event.start_mark)
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            node = super().compose_node(parent, index)
         finally:
             if nested:
                 self._depth -= 1
+        self._expanded[id(node)] = facts = self._count(node)
+        if facts[0] > self.max_nodes:
+            raise YamlLimitError(
+                f"with its aliases written out the document holds more than {self.max_nodes:,} "
+                "values (an alias expansion bomb?); write the values out or use fewer aliases",
+                node.start_mark)
+        return node  # type: ignore[no-any-return]
+
+    def _count(self, node: yaml.Node) -> tuple[int, int]:
+        if isinstance(node, yaml.MappingNode):
+            children = [c for pair in node.value for c in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            return 1, 0
+        values, height = 1, 0
+        for child in children:
+            child_values, child_height = self._expanded[id(child)]
+            values += child_values
+            height = max(height, child_height)
+        return values, height + 1
 
 
 def check_size(stream: str | bytes) -> None:

@@ -10,8 +10,8 @@ Policy files are read with a restricted YAML loader:
 - plain scalars that YAML 1.1 (PyYAML) and YAML 1.2 read differently are refused with their
   line and the fix: `060`, `1:30`, `0x3C`, `1_000`, `yes`/`no`/`on`/`off`, fractions
   (`policies.yaml_scalars`). What is left reads the same under both versions;
-- anchors and aliases (billion laughs), nesting deeper than 32 and documents over 1 MiB are
-  refused (`domain.safe_yaml`, ADR 0028).
+- more than 10,000 values with aliases written out (billion laughs), a recursive alias, nesting
+  deeper than 32 and documents over 1 MiB are refused (`domain.safe_yaml`, ADR 0028).
 
 This is the officers' YAML reader: the CLI, the matcher and the gateways all read policies
 through `parse_yaml`, so every party sees the same document.
@@ -38,6 +38,8 @@ _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 class _PolicyLoader(SafeLoader):
     """The limited SafeLoader (domain.safe_yaml) without the implicit timestamp resolver."""
+
+    max_nodes = 10_000  # a policy holds a few hundred values; the line table walks them all
 
 
 _PolicyLoader.yaml_implicit_resolvers = {

@@ -17,7 +17,9 @@ raises, problems in single rows:
   counted;
 - trailing empty columns without a name (a delimiter at the end of every line) are ignored;
 - a CSV row with more or fewer values than the header, a NUL byte, a JSON line that is not an
-  object, or a nested JSON value is rejected with its line number.
+  object, or a nested JSON value is rejected with its line number;
+- a CSV cell escaped against formula injection (`'=...`, `domain.formats.csv_safe`) reads as
+  the value before escaping, so every CSV samenloop writes reads back as written.
 
 Values come out as text: a JSON number as its digits, `true`/`false`, `null` as empty.
 """
@@ -36,6 +38,7 @@ from types import TracebackType
 from typing import IO, Any, Literal
 
 from domain.errors import FileFormatError
+from domain.formats.csv_safe import unescape_cell
 from domain.formats.results import FieldError
 from domain.formats.xlsx import XlsxSheet
 
@@ -398,6 +401,8 @@ class _CsvBody:
             if _has_surrogates((joined,)):
                 yield RawRow(start, {}, _encoding_problem(self._encoding))
                 continue
+            if "'" in joined:  # a cell escaped against formula injection (csv_safe)
+                fields = [unescape_cell(f) for f in fields]
             yield RawRow(start, dict(zip(self._header, fields, strict=True)))
 
     def _unreadable(self, consumed: list[str], exc: Exception) -> FieldError:

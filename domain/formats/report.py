@@ -8,7 +8,6 @@ written without them, and only the line number points back into the file.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Protocol
 
+from domain.formats import csv_safe
 from domain.formats.kinds import COLUMNS, ExportKind
 from domain.formats.results import Rejection
 
@@ -121,13 +121,14 @@ class JsonReport:
 
 
 class NormalisedWriter:
-    """Writes accepted rows in canonical form (UTF-8, comma, header) to a CSV file."""
+    """Writes accepted rows in canonical form (UTF-8, comma, header) to a CSV file, every
+    cell escaped against formula injection (`csv_safe`; the gateway's reader undoes it)."""
 
     def __init__(self, path: Path | str, kind: ExportKind) -> None:
         # the writer is itself the context manager that closes the file
         self._fp: IO[str] = Path(path).open("w", encoding="utf-8", newline="")  # noqa: SIM115
         self._columns = COLUMNS[kind]
-        self._writer = csv.writer(self._fp, lineterminator="\n")
+        self._writer = csv_safe.writer(self._fp, lineterminator="\n")
         self._writer.writerow(self._columns)
         self.rows = 0
 

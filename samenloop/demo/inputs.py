@@ -8,12 +8,15 @@ up in a log or the matcher's database, and, for the city, the answer key from tr
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from domain.formats import csv_safe
+from domain.text_files import TextInputError, decode_utf8
 from samenloop.demo.checks import Identities
 from samenloop.demo.flow import Export
 
@@ -107,12 +110,14 @@ def given_data(source: Path, work: Path, as_of: date) -> DemoData:
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        sample = handle.readline()
-        handle.seek(0)
-        delimiter = ";" if sample.count(";") > sample.count(",") else ","
-        return [{(k or "").strip(): (v or "").strip() for k, v in row.items()}
-                for row in csv.DictReader(handle, delimiter=delimiter)]
+    try:
+        text = decode_utf8(path.read_bytes()).removeprefix("\ufeff")
+    except TextInputError as exc:
+        raise InputError(f"{path}:{exc.line}: {exc}") from None
+    sample = text.split("\n", 1)[0]
+    delimiter = ";" if sample.count(";") > sample.count(",") else ","
+    return [{(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            for row in csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)]
 
 
 def _collect(path: Path, identities: Identities) -> None:
@@ -157,7 +162,7 @@ def _split_withdrawals(path: Path, folder: Path) -> list[Export]:
         if kind in per_kind:
             target = folder / f"withdrawals-{kind}.csv"
             with target.open("w", encoding="utf-8", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=["signal_id", "reason"])
+                writer = csv_safe.DictWriter(handle, fieldnames=["signal_id", "reason"])
                 writer.writeheader()
                 writer.writerows(per_kind[kind])
             out.append(Export(kind, "withdrawals", target))

@@ -16,7 +16,6 @@ reason code the gateway check reports for them.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import random
@@ -31,6 +30,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from domain.errors import InvalidValue
+from domain.formats import csv_safe
 from domain.identifiers.address import Address, parse_address
 from samenloop.synth.model import City, Person, Signal
 
@@ -276,7 +276,7 @@ def _housing(
         bad.append((row, problem))
     ordered, found = _interleave(rng, rows, bad, 2, "housing/export.csv")
     text = io.StringIO()
-    w = csv.DictWriter(text, _HOUSING_HEADER, delimiter=";", lineterminator="\r\n")
+    w = csv_safe.DictWriter(text, _HOUSING_HEADER, delimiter=";", lineterminator="\r\n")
     w.writeheader()
     w.writerows(ordered)
     (out / "housing" / "export.csv").write_bytes(text.getvalue().encode("cp1252"))
@@ -605,7 +605,7 @@ def _links(city: City, path: Path) -> None:
 
 def _write_csv(path: Path, header: list[str], rows: list[Row], *, bom: bool) -> None:
     text = io.StringIO()
-    w = csv.DictWriter(text, header, delimiter=";", lineterminator="\n")
+    w = csv_safe.DictWriter(text, header, delimiter=";", lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
     path.write_text(("\ufeff" if bom else "") + text.getvalue(), encoding="utf-8")

@@ -13,7 +13,6 @@ Layout (docs/synth.md):
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import shutil
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.catalogue import load_catalogue
+from domain.formats import csv_safe
 from samenloop.synth.exports import write_exports
 from samenloop.synth.model import City
 from samenloop.synth.rules import load_library
@@ -137,7 +137,7 @@ def _inquiries(city: City, path: Path) -> None:
 
 def _csv(path: Path, header: list[str], rows: Sequence[tuple[str, ...]], *, delimiter: str) -> None:
     text = io.StringIO()
-    w = csv.writer(text, delimiter=delimiter, lineterminator="\n")
+    w = csv_safe.writer(text, delimiter=delimiter, lineterminator="\n")
     w.writerow(header)
     w.writerows(rows)
     path.write_text(text.getvalue(), encoding="utf-8")

@@ -3,8 +3,8 @@
 The typed models live in `services.common.settings`; this module only turns the file into plain
 values (and the line each key is on, so an error can say `matcher.yaml:7`). Duplicate keys are
 an error: PyYAML would silently keep the last one, and the operator would run on a value they
-did not mean. Anchors and aliases, nesting deeper than 32 and files over 1 MiB are refused
-(`domain.safe_yaml`, ADR 0028).
+did not mean. Alias expansion bombs, recursive aliases, nesting deeper than 32 and files over
+1 MiB are refused (`domain.safe_yaml`, ADR 0028).
 """
 
 from __future__ import annotations

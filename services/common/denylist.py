@@ -25,6 +25,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from domain.text_files import TextInputError, decode_utf8
 from services.common.config import ConfigError
 from services.common.logging import get_logger
 
@@ -91,12 +92,12 @@ class DenyList:
     def _read(self) -> tuple[tuple[int, int, int] | None, DenyEntries]:
         stamp = self._stat()
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = decode_utf8(self.path.read_bytes())
         except OSError as exc:
             raise DenyListError(f"cannot read the deny-list {self.path} ({exc.strerror}); "
                                 "create it (it may be empty) or fix `deny_list`") from None
-        except UnicodeDecodeError:
-            raise DenyListError(f"{self.path}: the deny-list is not UTF-8 text") from None
+        except TextInputError as exc:
+            raise DenyListError(f"{self.path}:{exc.line}: the deny-list is {exc}") from None
         return stamp, parse_deny_list(text, self.path)
 
     def _refresh(self) -> None:

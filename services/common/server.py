@@ -1,7 +1,8 @@
 """The gRPC server bootstrap every service uses.
 
 One place decides: mTLS with client certificates required, the certificate deny-list and role
-authorization before any handler, health checking and reflection, message size limits,
+authorization before any handler, health checking and reflection, message size limits (a
+larger or malformed request is refused and logged: `request_guard`),
 OpenTelemetry server spans, and a graceful shutdown on SIGTERM/SIGINT that lets calls in flight
 finish.
 """
@@ -26,6 +27,7 @@ from services.common.denylist import DenyList
 from services.common.health_http import Health
 from services.common.logging import get_logger
 from services.common.metrics import RpcMetricsInterceptor
+from services.common.request_guard import RequestGuard
 from services.common.tls import TlsMaterial, server_credentials
 
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -71,7 +73,8 @@ def start_server(
     health and reflection; `on_refused` hears of every call either refuses.
     """
     interceptors: list[grpc.ServerInterceptor[Any, Any]] = [
-        RoleAuthorizationInterceptor(roles, deny_list, on_refused)
+        RequestGuard(max_message_bytes),  # outermost: sees every request arrive, or not
+        RoleAuthorizationInterceptor(roles, deny_list, on_refused),
     ]
     interceptors.extend(_tracing_interceptors())
     interceptors.append(RpcMetricsInterceptor())

@@ -28,6 +28,7 @@ from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from domain.codes import check_regisseur
 from domain.errors import InvalidValue
+from domain.text_files import TextInputError, decode_utf8
 
 FORMAT = "samenloop-inbox-users/v1"
 MIN_PASSWORD_LENGTH = 12
@@ -67,8 +68,11 @@ class AccountStore:
             raise AccountError(f"{self.path} is readable by group or others (mode {mode:04o}); "
                                f"run: chmod 600 {self.path}")
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            data = json.loads(decode_utf8(self.path.read_bytes()))
+        except TextInputError as exc:
+            raise AccountError(f"{self.path}:{exc.line}: not a readable accounts file "
+                               f"({exc})") from None
+        except (OSError, ValueError, RecursionError) as exc:
             raise AccountError(f"{self.path}: not a readable accounts file ({exc})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise AccountError(f"{self.path}: not an inbox accounts file (format {FORMAT})")
