@@ -45,7 +45,7 @@ MAX_NODES = 100_000
 class YamlLimitError(yaml.composer.ComposerError):
     """The document is too large, too deep, or recursive (with its aliases expanded)."""
 
-    def __init__(self, problem: str, mark: yaml.Mark | None = None) -> None:
+    def __init__(self, problem: str, mark: Any = None) -> None:
         super().__init__(problem=problem, problem_mark=mark)
 
 
@@ -62,7 +62,7 @@ class SafeLoader(yaml.SafeLoader):
         """id(node) -> (values, height) with aliases expanded, once the node is complete."""
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent):
             node = super().compose_node(parent, index)
             facts = self._expanded.get(id(node))
@@ -87,13 +87,14 @@ class SafeLoader(yaml.SafeLoader):
         finally:
             if nested:
                 self._depth -= 1
+        assert node is not None  # composing an event that is not an alias gives a node
         self._expanded[id(node)] = facts = self._count(node)
         if facts[0] > self.max_nodes:
             raise YamlLimitError(
                 f"with its aliases written out the document holds more than {self.max_nodes:,} "
                 "values (an alias expansion bomb?); write the values out or use fewer aliases",
                 node.start_mark)
-        return node  # type: ignore[no-any-return]
+        return node
 
     def _count(self, node: yaml.Node) -> tuple[int, int]:
         if isinstance(node, yaml.MappingNode):

@@ -40,10 +40,10 @@ from typing import IO, Any, Literal
 from domain.errors import FileFormatError
 from domain.formats.csv_safe import unescape_cell
 from domain.formats.results import FieldError
-from domain.formats.xlsx import XlsxSheet
+from domain.formats.xlsx import XlsxSheet, uncompressed_size
 
 __all__ = ["DELIMITERS", "FORMATS", "MAX_RECORD_LINES", "Format", "RawRow", "TableReader",
-           "detect_format"]
+           "detect_format", "reading_size"]
 
 Format = Literal["csv", "jsonl", "xlsx"]
 FORMATS: tuple[Format, ...] = ("csv", "jsonl", "xlsx")
@@ -72,6 +72,20 @@ class RawRow:
 
     def __repr__(self) -> str:
         return f"RawRow(line={self.line}, <values hidden>, problem={self.problem!r})"
+
+
+def reading_size(path: Path | str) -> int:
+    """What reading `path` costs in bytes: its size, or a workbook's size unzipped (a small
+    .xlsx can unzip to gigabytes). Raises OSError when the file cannot be read."""
+    p = Path(path)
+    size = p.stat().st_size
+    with p.open("rb") as probe:
+        zipped = probe.read(4) == _ZIP_MAGIC
+    if zipped:
+        unzipped = uncompressed_size(p)
+        if unzipped is not None:
+            return max(size, unzipped)
+    return size
 
 
 def detect_format(path: Path, sample: bytes) -> Format:

@@ -24,7 +24,22 @@ from typing import Any
 
 from domain.errors import FileFormatError
 
-__all__ = ["XlsxSheet", "cell_text"]
+__all__ = ["XlsxSheet", "cell_text", "uncompressed_size"]
+
+
+_RESAVE = "open it in Excel and save it again as 'Excel Workbook' or as 'CSV UTF-8'"
+_DAMAGED = f"cannot be read as an Excel workbook (.xlsx); {_RESAVE}"
+
+
+def uncompressed_size(path: Path) -> int | None:
+    """The bytes a workbook holds once unzipped (what reading it costs), or None when `path`
+    is not a zip file. A zip file of a few kB can hold gigabytes (a zip bomb); the sizes in its
+    directory are the ones Python's zipfile enforces while reading."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(max(0, info.file_size) for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
 
 
 def cell_text(value: Any) -> str:
@@ -53,24 +68,23 @@ class XlsxSheet:
 
     def __init__(self, path: Path, display: str, sheet: str | None = None) -> None:
         import openpyxl
-        from openpyxl.utils.exceptions import InvalidFileException
 
         # a file object, not the path: openpyxl refuses a workbook whose name does not end in
         # .xlsx, and an export saved as "export.csv" by mistake is still a workbook
         self._file = path.open("rb")
+        self._display = display
         try:
             self._book = openpyxl.load_workbook(
                 self._file, read_only=True, data_only=True, keep_links=False
             )
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
+        except Exception:  # openpyxl raises anything on a damaged file: XML
+            # ParseError (a SyntaxError), KeyError, IndexError, TypeError, zipfile errors...
             self._file.close()
-            raise FileFormatError(
-                display,
-                0,
-                "cannot be read as an Excel workbook (.xlsx); open it in Excel and save it "
-                "again as 'Excel Workbook' or as 'CSV UTF-8'",
-            ) from None
+            raise FileFormatError(display, 0, _DAMAGED) from None
         names = list(self._book.sheetnames)
+        if not names:
+            self.close()
+            raise FileFormatError(display, 0, _DAMAGED)
         if sheet is None:
             self.name = names[0]
         elif sheet in names:
@@ -82,13 +96,28 @@ class XlsxSheet:
                 0,
                 f"the workbook has no sheet named {sheet}; its sheets are: {', '.join(names)}",
             )
-        self._sheet = self._book[self.name]
-        # the stored dimensions are often missing or wrong in files written by other tools
-        self._sheet.reset_dimensions()  # type: ignore[union-attr]
+        try:
+            self._sheet = self._book[self.name]
+            # the stored dimensions are often missing or wrong in files written by other tools
+            self._sheet.reset_dimensions()  # type: ignore[union-attr]
+        except Exception:  # a damaged sheet part, as above
+            self.close()
+            raise FileFormatError(display, 0, _DAMAGED) from None
 
     def rows(self) -> Iterator[tuple[int, list[str], dict[int, date]]]:
+        """Rows in sheet order; `FileFormatError` at the first damaged row (a broken XML part
+        stops the sheet: what follows cannot be trusted to be the rows Excel shows)."""
         number = 0
-        for cells in self._sheet.iter_rows():
+        cells_of = iter(self._sheet.iter_rows())
+        while True:
+            try:
+                cells = next(cells_of)
+            except StopIteration:
+                return
+            except Exception:  # XML ParseError and the like from openpyxl
+                raise FileFormatError(
+                    self._display, number + 1,
+                    f"the sheet is damaged after row {number}; {_RESAVE}") from None
             number += 1
             for cell in cells:
                 row = getattr(cell, "row", None)

@@ -55,7 +55,8 @@ def serve(
             server = start(matcher, bind=bind or cfg.bind, tls=cfg.tls_material,
                            purge_interval=cfg.purge_interval_seconds,
                            sequence_interval=cfg.audit.sequence_interval_seconds,
-                           max_workers=cfg.max_workers, deny_list=cfg.deny_list, health=health)
+                           max_workers=cfg.max_workers, deny_list=cfg.deny_list, health=health,
+                           max_message_bytes=cfg.max_message_bytes)
         except BaseException:
             matcher.engine.dispose()
             raise

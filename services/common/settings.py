@@ -130,6 +130,10 @@ PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 
+DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+MessageBytes = Annotated[int, Field(ge=64 * 1024, le=256 * 1024 * 1024)]
+"""A gRPC message size limit: 64 KiB to 256 MiB (ADR 0028)."""
+
 
 class Section(BaseModel):
     """A nested group of settings: unknown keys refused, values immutable."""

@@ -26,6 +26,8 @@ Example (paths are relative to the file; docs/matcher.md lists every setting):
       export: {endpoint: logboek.example.nl:4317, ca: pki/logboek-ca.crt}   # optional OTLP
     reveal_request_ttl_days: 14
     purge_interval_seconds: 3600
+    max_batch_rows: 10000               # rows per SubmitSignals / WithdrawSignals / links batch
+    max_message_bytes: 16777216         # gRPC messages; larger requests are refused and logged
 
 Every setting can be overridden from the environment: `SAMENLOOP_MATCHER__DATABASE_URL`,
 `SAMENLOOP_MATCHER__INQUIRIES__PER_DAY`, ...
@@ -47,9 +49,11 @@ from crypto.devsetup import AUDIT_LOG_ORIGIN
 from crypto.keys import load_signing_key, load_verify_key
 from crypto.signing import VerifyKey
 from services.common.settings import (
+    DEFAULT_MAX_MESSAGE_BYTES,
     Address,
     BindAddress,
     Directory,
+    MessageBytes,
     MunicipalityCode,
     NonNegativeInt,
     OrganisationId,
@@ -285,6 +289,10 @@ class MatcherConfig(ServiceSettings):
     link_retention_days: NonNegativeInt = 400
     inquiry_retention_days: NonNegativeInt = 365
     max_batch_rows: PositiveInt = 10_000
+    max_message_bytes: MessageBytes = Field(
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        description="the largest gRPC message received or sent; a larger request is refused "
+                    "(RESOURCE_EXHAUSTED) and logged (ADR 0028)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_workers: PositiveInt = 16
     catalogue: ReadableFile | None = None

@@ -144,6 +144,8 @@ class MatcherCore:
 
     def _check_batch(self, n: int) -> None:
         if n > self.settings.max_batch_rows:
+            self.log.warning("batch_refused", reason="too_many_rows", rows=n,
+                             limit=self.settings.max_batch_rows)
             raise InvalidArgument(
                 f"a batch holds at most {self.settings.max_batch_rows} rows, got {n}"
             )

@@ -29,7 +29,12 @@ from services.common.db import (
 from services.common.denylist import DenyList
 from services.common.health_http import Health, certificate_check, database_check
 from services.common.logging import get_logger
-from services.common.server import RunningServer, ServiceBinding, start_server
+from services.common.server import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    RunningServer,
+    ServiceBinding,
+    start_server,
+)
 from services.common.tls import TlsMaterial
 from services.matcher.authorization import ROLE_TABLE
 from services.matcher.clock import Clock, SystemClock
@@ -175,6 +180,7 @@ def serve(
     matcher: Matcher, *, bind: str, tls: TlsMaterial, purge_interval: float = 0.0,
     max_workers: int = 16, deny_list: Path | None = None, health: Health | None = None,
     sequence_interval: float = 1.0,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> MatcherServer:
     """Start the four services on `bind`; purge every `purge_interval` seconds (0: never);
     append new audit entries to the Merkle tree and sign due checkpoints every
@@ -199,6 +205,7 @@ def serve(
         ],
         roles=ROLE_TABLE,
         max_workers=max_workers,
+        max_message_bytes=max_message_bytes,
         deny_list=DenyList(deny_list) if deny_list else None,
         on_refused=refusal_hook(matcher),
     )

@@ -23,6 +23,7 @@ from crypto.errors import CryptoError, InvalidProof
 from services.common.error_reason import reason_of
 from services.common.logging import get_logger
 from services.common.server_identity import ServerIdentityError
+from services.common.settings import DEFAULT_MAX_MESSAGE_BYTES
 from services.common.tls import TlsMaterial, secure_channel
 from services.pseudonymiser.client import PinnedKeyMismatch, PseudonymiserClient
 
@@ -137,9 +138,12 @@ def call_with_retry(
     )
 
 
-def channel(target: str, tls: TlsMaterial, server_role: str) -> grpc.Channel:
-    """An mTLS channel that talks only to a samenloop server of `server_role` (ADR 0003)."""
-    return secure_channel(target, tls, server_role=server_role)
+def channel(target: str, tls: TlsMaterial, server_role: str,
+            max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> grpc.Channel:
+    """An mTLS channel that talks only to a samenloop server of `server_role` (ADR 0003), and
+    sends and accepts messages up to `max_message_bytes` (ADR 0028)."""
+    return secure_channel(target, tls, server_role=server_role,
+                          max_message_bytes=max_message_bytes)
 
 
 class RetryingPseudonymiserClient(PseudonymiserClient):

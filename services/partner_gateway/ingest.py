@@ -26,6 +26,7 @@ from typing import IO, Any
 from opentelemetry import trace
 
 from crypto.pseudonyms import voprf_input
+from domain.errors import FileFormatError
 from domain.formats import (
     ExportKind,
     HouseholdLinkRow,
@@ -34,6 +35,7 @@ from domain.formats import (
     SignalRow,
     read_export,
 )
+from domain.formats.readers import reading_size
 from samenloop.v1 import common_pb2, partner_pb2
 from services.common.logging import get_logger
 from services.common.tracing import start_detached_span
@@ -361,6 +363,19 @@ def _triage(chunk: Sequence[Any], known: dict[int, Entry], tally: _Tally
     return fresh, resumed
 
 
+def check_size(path: Path, limit: int) -> None:
+    """Refuse (and log) an export larger than `limit` bytes; a workbook counts unzipped."""
+    size = reading_size(path)
+    if size > limit:
+        get_logger().warning("file_refused", reason="too_large", file=path.name, size=size,
+                             limit=limit)
+        unzipped = " unzipped" if size > path.stat().st_size else ""
+        raise FileFormatError(
+            str(path), 0, f"the file is {size:,} bytes{unzipped}, more than this gateway's "
+            f"max_file_bytes ({limit:,}); split the export, or raise max_file_bytes in the "
+            "gateway configuration")
+
+
 def ingest_file(
     gw: Gateway,
     path: Path,
@@ -371,8 +386,10 @@ def ingest_file(
     progress: Callable[[Summary], None] | None = None,
     today: date | None = None,
 ) -> Summary:
-    """Send one export to the matcher; returns its summary. Raises one-line errors for peers."""
+    """Send one export to the matcher; returns its summary. Raises one-line errors for peers,
+    and `FileFormatError` for a file larger than `max_file_bytes` (before reading a row)."""
     today = today or date.today()
+    check_size(path, gw.settings.max_file_bytes)
     sha = file_sha256(path)
     journal = Journal(gw.engine)
     journal.start_file(sha, kind.value, str(path))

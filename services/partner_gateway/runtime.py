@@ -81,7 +81,8 @@ class Gateway:
     # peers -------------------------------------------------------------------------------
     @cached_property
     def matcher_channel(self) -> grpc.Channel:
-        return channel(self.settings.matcher, self.settings.tls.material(), "matcher")
+        return channel(self.settings.matcher, self.settings.tls.material(), "matcher",
+                       self.settings.max_message_bytes)
 
     @cached_property
     def partner_stub(self) -> partner_pb2_grpc.PartnerServiceStub:
@@ -94,7 +95,8 @@ class Gateway:
     @cached_property
     def pseudonymiser(self) -> RetryingPseudonymiserClient:
         target = self.settings.pseudonymiser
-        ch = channel(target, self.settings.tls.material(), "pseudonymiser")
+        ch = channel(target, self.settings.tls.material(), "pseudonymiser",
+                     self.settings.max_message_bytes)
         pinned = self._pinned_pseudonymiser_key(ch)
         client = RetryingPseudonymiserClient(ch, pinned, target, self.retry)
         try:

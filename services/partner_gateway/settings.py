@@ -26,6 +26,7 @@ Example (what `samenloop pki dev-setup` writes for a housing corporation):
     limits: {disclosures_per_day: 200, per_policy_per_day: 50}
     four_eyes: false
     batch_size: 1000
+    max_file_bytes: 1073741824          # exports larger than 1 GiB are refused
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ from pydantic import AfterValidator, Field, model_validator
 
 from domain.catalogue import PartnerKind
 from services.common.settings import (
+    DEFAULT_MAX_MESSAGE_BYTES,
     Address,
     Directory,
+    MessageBytes,
     OrganisationId,
     PositiveFloat,
     PositiveInt,
@@ -52,6 +55,8 @@ from services.common.settings import (
 from services.common.settings import load_settings as _load
 
 DATABASE_FILE = "gateway.sqlite"
+DEFAULT_MAX_FILE_BYTES = 1024**3
+"""1 GiB: about ten million rows of a canonical export (ADR 0028)."""
 
 
 def _voprf_key_id(value: str) -> str:
@@ -122,6 +127,12 @@ class GatewaySettings(ServiceSettings):
     four_eyes: bool = Field(False, description="every reveal request waits for a local "
                             "approval (`samenloop gateway approvals`)")
     batch_size: int = Field(1000, ge=1, le=10_000)
+    max_file_bytes: int = Field(
+        DEFAULT_MAX_FILE_BYTES, ge=1024, description="the largest export ingested (bytes; a "
+        "workbook counts uncompressed); a larger file is refused before any row is read")
+    max_message_bytes: MessageBytes = Field(
+        DEFAULT_MAX_MESSAGE_BYTES, description="the largest gRPC message this gateway sends "
+        "or accepts from the matcher and the pseudonymiser (ADR 0028)")
     retry: Retry = Field(default_factory=lambda: Retry.model_validate({}))
     log_level: str = Field("INFO", pattern=r"^(?i:debug|info|warning|error)$")
     pull_wait_seconds: float = Field(30.0, gt=0, le=60)

@@ -124,8 +124,9 @@ class Inbox:
         self.public_key = self._private_key.public_key.to_base64()
         self.partner_keys = partner_keys if partner_keys is not None else {
             org: load_verify_key(path) for org, path in settings.partner_keys.items()}
-        self._channel = channel or secure_channel(settings.matcher, settings.tls.material(),
-                                                  server_role="matcher")
+        self._channel = channel or secure_channel(
+            settings.matcher, settings.tls.material(), server_role="matcher",
+            max_message_bytes=settings.max_message_bytes)
         self.stub = wijkteam_pb2_grpc.WijkteamServiceStub(self._channel)
 
     @property

@@ -24,9 +24,11 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator
 
 from services.common.settings import (
+    DEFAULT_MAX_MESSAGE_BYTES,
     Address,
     BindAddress,
     FilePath,
+    MessageBytes,
     OrganisationId,
     PositiveInt,
     PrivateKeyFile,
@@ -79,6 +81,9 @@ class InboxSettings(ServiceSettings):
         description="the team's organisation id, as in its certificate and policies' recipient")
     matcher: Address = Field(default="127.0.0.1:7402", description="the matcher's host:port")
     tls: TlsFiles = Field(description="`{ca, cert, key}`: the team's mTLS files")
+    max_message_bytes: MessageBytes = Field(
+        default=DEFAULT_MAX_MESSAGE_BYTES, description="the largest gRPC message the inbox "
+        "sends or accepts from the matcher (ADR 0028)")
     inbox_key: PrivateKeyFile = Field(
         description="the team's X25519 private key that opens disclosures (chmod 600)")
     partner_keys: dict[OrganisationId, ReadableFile] = Field(

@@ -104,9 +104,17 @@ def _audit_outcome(servicer: Any, context: grpc.ServicerContext, fn: Callable[..
                                                   method=fn.__name__)
 
 
-def _abort(context: grpc.ServicerContext, exc: MatcherError) -> None:
+def _abort(context: grpc.ServicerContext, exc: MatcherError, method: str) -> None:
+    """Answer a refusal, and log it: the method, the status and the caller, never the message
+    (which may quote what the caller sent)."""
     code = next((_CODES[k] for k in type(exc).__mro__ if k in _CODES),
                 grpc.StatusCode.INTERNAL)
+    try:
+        who = peer_identity(context)
+        by = {"organisation": who.organisation, "role": who.role}
+    except UnauthenticatedPeer:
+        by = {}
+    get_logger(component="matcher").info("rpc_refused", method=method, code=code.name, **by)
     if exc.reason:
         error_reason.abort(context, code, str(exc), exc.reason)
     context.abort(code, str(exc))
@@ -139,7 +147,7 @@ def handle(fn: F) -> F:
             return fn(self, request, context)
         except MatcherError as exc:
             _audit_outcome(self, context, fn, exc)
-            _abort(context, exc)
+            _abort(context, exc, fn.__name__)
         except Exception as exc:
             if getattr(context, "code", lambda: None)() is not None:  # abort() already set it
                 raise
@@ -159,7 +167,7 @@ def handle_stream(fn: F) -> F:
             yield from fn(self, request, context)
         except MatcherError as exc:
             _audit_outcome(self, context, fn, exc)
-            _abort(context, exc)
+            _abort(context, exc, fn.__name__)
         except Exception as exc:
             if is_unavailable(exc) and getattr(context, "code", lambda: None)() is None:
                 _abort_database_unavailable(context, fn.__name__, exc)
