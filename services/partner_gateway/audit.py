@@ -30,6 +30,7 @@ HELD = "held_for_approval"
 APPROVED = "approved_locally"
 APPROVAL_REFUSED = "refused_locally"
 LIMIT_ALARM = "limit_reached"
+REPEATED = "repeated_request"
 VAULT_PURGED = "vault_purged"
 CANCELLED = "request_cancelled"
 """The matcher no longer expects an answer (signal withdrawn, alert closed, request expired)."""
@@ -62,17 +63,27 @@ class AuditLog:
 
     def append(self, event: str, *, request: str = "", alert: str = "", policy: str = "",
                policy_digest: str = "", signal_id: str = "", fields: Sequence[str] = (),
-               reason_code: str = "", actor: str = "gateway") -> None:
+               reason_code: str = "", actor: str = "gateway",
+               conn: sa.Connection | None = None) -> None:
+        """Append one entry; inside `conn`'s transaction when given (one commit with what it
+        records), else in its own."""
         values: dict[str, Any] = {
             "at": now_utc(), "event": event, "request": request, "alert": alert,
             "policy": policy, "policy_digest": policy_digest, "signal_id": signal_id,
             "fields": ",".join(fields), "reason_code": reason_code, "actor": actor,
         }
-        with self.engine.begin() as conn:
-            last = conn.execute(sa.select(audit.c.entry_hash).order_by(audit.c.seq.desc())
-                                .limit(1)).scalar()
-            values["entry_hash"] = _hash(last or GENESIS, values)
-            conn.execute(sa.insert(audit).values(**values))
+        if conn is None:
+            with self.engine.begin() as own:
+                self._insert(own, values)
+        else:
+            self._insert(conn, values)
+
+    @staticmethod
+    def _insert(conn: sa.Connection, values: dict[str, Any]) -> None:
+        last = conn.execute(sa.select(audit.c.entry_hash).order_by(audit.c.seq.desc())
+                            .limit(1)).scalar()
+        values["entry_hash"] = _hash(last or GENESIS, values)
+        conn.execute(sa.insert(audit).values(**values))
 
     def entries(self, event: str | None = None) -> list[AuditEntry]:
         query = sa.select(audit).order_by(audit.c.seq)

@@ -4,6 +4,8 @@ For each request pulled from the matcher (`decide`):
 
 1. the matcher's Ed25519 signature over the exact payload bytes (services.matcher.reveal);
 2. the request is addressed to this partner and has not expired;
+   a request decided before (the matcher redelivers until an answer arrives, or replays it)
+   gets its first answer again, the same bytes: never a second disclosure (ADR 0028);
 3. the policy it names is in force by the gateway's own check (policy_check);
 4. the recipient key is the one in that signed policy;
 5. the fields asked lie within the policy's disclosure for this partner kind;
@@ -54,7 +56,7 @@ from services.partner_gateway.policy_check import (
     signed_revocations,
 )
 from services.partner_gateway.runtime import Gateway
-from services.partner_gateway.store import approvals
+from services.partner_gateway.store import answers, approvals
 
 BAD_SIGNATURE = "bad_signature"
 WRONG_PARTNER = "wrong_partner"
@@ -63,6 +65,9 @@ RECIPIENT_MISMATCH = "recipient_mismatch"
 FIELDS_NOT_ALLOWED = "fields_not_allowed"
 SIGNAL_NOT_LIVE = "signal_not_live"
 REFUSED_BY_APPROVER = "refused_by_approver"
+ALREADY_ANSWERED = "already_answered"
+"""The code logged and audited for a request decided before (not a refusal sent: the first
+answer is sent again)."""
 
 REFUSAL_REASONS: Mapping[str, int] = {
     BAD_SIGNATURE: partner_pb2.REFUSAL_REASON_BAD_SIGNATURE,
@@ -96,6 +101,8 @@ class Decision:
     reason_code: str = ""
     detail: str = ""
     sealed: SignedDisclosure | None = None
+    repeated: bool = False
+    """The request was decided before: this is that answer again, nothing new was sealed."""
 
 
 def _parse_time(text: str) -> datetime:
@@ -144,6 +151,9 @@ class Discloser:
                                 "partner", doc)
         if _parse_time(str(doc["expire_time"])) <= now:
             return self._refuse(name, EXPIRED, "the request expired", doc)
+        prior = self._prior_answer(name)
+        if prior is not None:
+            return self._repeat(prior, doc)
         policy_id, version = str(doc["policy_id"]), int(doc["policy_version"])
         facts = self.policy_facts(policy_id)
         revoked = signed_revocations(
@@ -178,11 +188,14 @@ class Discloser:
         fields = {f: identity[f] for f in asked if f in identity}
         sealed = seal_disclosure(binding, fields, str(doc["recipient_public_key"]),
                                  self.gw.disclosure_key)
-        self._record(events.DISCLOSED, doc, "", fields=sorted(fields),
-                     actor=approved_by or "gateway")
+        decision = Decision(SEAL, name, sealed=sealed)
+        with self.gw.engine.begin() as conn:  # the answer and its audit entry, or neither
+            self._store(conn, decision)
+            self._record(events.DISCLOSED, doc, "", fields=sorted(fields),
+                         actor=approved_by or "gateway", conn=conn)
         self.log.info("disclosure_sealed", request=name, alert=doc["alert"],
                       policy=f"{policy_id}@{version}", fields=",".join(sorted(fields)))
-        return Decision(SEAL, name, sealed=sealed)
+        return decision
 
     def _needs_approval(self, policy_id: str, today: date) -> str | None:
         if self.gw.settings.four_eyes:
@@ -195,20 +208,59 @@ class Discloser:
         return None
 
     def _record(self, event: str, doc: Mapping[str, Any], reason: str,
-                fields: list[str] | None = None, actor: str = "gateway", request: str = ""
-                ) -> None:
+                fields: list[str] | None = None, actor: str = "gateway", request: str = "",
+                conn: sa.Connection | None = None) -> None:
         policy = f"{doc['policy_id']}@{doc['policy_version']}" if doc.get("policy_id") else ""
         self.audit.append(
             event, request=request or str(doc.get("name", "")), alert=str(doc.get("alert", "")),
             policy=policy, policy_digest=str(doc.get("policy_digest", "")),
             signal_id=str(doc.get("signal_id", "")),
             fields=fields if fields is not None else [str(f) for f in doc.get("fields", [])],
-            reason_code=reason, actor=actor)
+            reason_code=reason, actor=actor, conn=conn)
 
     def _refuse(self, name: str, code: str, detail: str, doc: Mapping[str, Any]) -> Decision:
-        self._record(events.REFUSED, doc, code, request=name)
+        decision = Decision(REFUSE, name, code, detail)
+        with self.gw.engine.begin() as conn:
+            if code != BAD_SIGNATURE:  # the name of an unverified request proves nothing
+                self._store(conn, decision)
+            self._record(events.REFUSED, doc, code, request=name, conn=conn)
         self.log.warning("reveal_request_refused", request=name, reason_code=code)
-        return Decision(REFUSE, name, code, detail)
+        return decision
+
+    # requests decided before ----------------------------------------------------------------
+    @staticmethod
+    def _store(conn: sa.Connection, decision: Decision) -> None:
+        """Keep the answer for a request delivered again (the first one stays)."""
+        if conn.execute(sa.select(answers.c.request).where(
+                answers.c.request == decision.request)).first() is not None:
+            return
+        sealed = decision.sealed
+        conn.execute(sa.insert(answers).values(
+            request=decision.request, action=decision.action, reason_code=decision.reason_code,
+            detail=decision.detail[:500],
+            ciphertext=sealed.ciphertext if sealed else None,
+            recipient_public_key=sealed.recipient_public_key if sealed else None,
+            signature=sealed.signature if sealed else None,
+            key_id=sealed.key_id if sealed else None, answered_at=now_utc()))
+
+    def _prior_answer(self, name: str) -> Decision | None:
+        with self.gw.engine.connect() as conn:
+            row = conn.execute(sa.select(answers).where(answers.c.request == name)).first()
+        if row is None:
+            return None
+        sealed = None
+        if row.ciphertext is not None:
+            sealed = SignedDisclosure(bytes(row.ciphertext), str(row.recipient_public_key),
+                                      bytes(row.signature), str(row.key_id))
+        return Decision(str(row.action), name, str(row.reason_code), str(row.detail), sealed,
+                        repeated=True)
+
+    def _repeat(self, prior: Decision, doc: Mapping[str, Any]) -> Decision:
+        """A request decided before: audit and log it, and give the same answer again."""
+        self._record(events.REPEATED, doc, ALREADY_ANSWERED, request=prior.request)
+        self.log.warning("reveal_request_repeated", request=prior.request,
+                         reason_code=ALREADY_ANSWERED, first_answer=prior.action)
+        return prior
 
     def _hold(self, signed: partner_pb2.SignedRevealRequest, name: str, why: str,
               doc: Mapping[str, Any]) -> Decision:

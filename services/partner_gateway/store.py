@@ -7,8 +7,9 @@ next to `0001_initial.py`, never an edit of an applied one; tests/gateway/test_m
 that these tables and the migrations agree on SQLite and PostgreSQL.
 
 Nothing here holds an identity in clear: the vault holds ciphertexts (crypto.vault), the
-journal holds pseudonymised rows as they were sent, the audit log holds ids, codes and field
-names only.
+journal holds pseudonymised rows as they were sent, the answers hold boxes sealed to a team,
+the audit log holds ids, codes and field names only. A table added later (`answers`) is created
+by `open_store` on an existing database too (create_all adds missing tables).
 """
 
 from __future__ import annotations
@@ -96,6 +97,23 @@ approvals = sa.Table(
     sa.Column("received_at", sa.DateTime, nullable=False),
     sa.Column("decided_by", sa.String(64)),
     sa.Column("decided_at", sa.DateTime),
+)
+
+# Every reveal request this gateway decided, with its answer exactly as sent: the matcher
+# delivers a request again until its answer arrives, and a replayed request must not yield a
+# second disclosure, so a request seen before gets these bytes again (ADR 0028).
+answers = sa.Table(
+    "answers",
+    metadata,
+    sa.Column("request", sa.String(128), primary_key=True),  # revealRequests/{id}
+    sa.Column("action", sa.String(16), nullable=False),  # seal | refuse
+    sa.Column("reason_code", sa.String(64), nullable=False, server_default=""),
+    sa.Column("detail", sa.String(500), nullable=False, server_default=""),
+    sa.Column("ciphertext", sa.LargeBinary),  # sealed to the team: the gateway cannot open it
+    sa.Column("recipient_public_key", sa.String(64)),
+    sa.Column("signature", sa.LargeBinary),
+    sa.Column("key_id", sa.String(64)),
+    sa.Column("answered_at", sa.DateTime, nullable=False),
 )
 
 # Append-only: every decision on a reveal request, chained by hash (ADR 0017). Field names and
