@@ -342,7 +342,7 @@ def test_a_revocation_the_matcher_hides_still_counts(
     folder.mkdir()
     s = Setup(deployment, matcher, tmp_path, revocations=str(folder))
     try:
-        [rr, _] = s.pull()
+        [rr, other_rr] = s.pull()
         # the controller publishes a signed revocation; the matcher does not pass it on
         statement = _revocation(deployment, s.policy)
         (folder / "wgs-wonen-1.json").write_text(json.dumps(statement.to_document()))
@@ -352,7 +352,9 @@ def test_a_revocation_the_matcher_hides_still_counts(
         decision = s.discloser.decide(rr)
         assert (decision.action, decision.reason_code) == (REFUSE, "policy_revoked")
         (folder / "wgs-wonen-1.json").unlink()
-        assert s.discloser.decide(rr).action == SEAL
+        # a request is answered once (ADR 0028): the refused one stays refused, the next seals
+        assert s.discloser.decide(rr).repeated
+        assert s.discloser.decide(other_rr).action == SEAL
     finally:
         s.close()
 
