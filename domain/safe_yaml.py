@@ -16,7 +16,8 @@ be with every alias written out, and refuses:
 - an alias that refers to a node containing it (a recursive document);
 - nesting deeper than `MAX_DEPTH` mappings and lists, counted through aliases;
 - documents larger than `MAX_YAML_BYTES` (a policy is a few kB; a hundred-megabyte "policy"
-  only keeps a pure-Python parser busy for minutes).
+  only keeps a pure-Python parser busy for minutes);
+- control characters, with their line (PyYAML says "position 4711" over two lines).
 
 Each refusal is a `yaml.MarkedYAMLError` with the line where it is known, so every reader's
 existing handling of YAML errors names the file and the line.
@@ -28,7 +29,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_YAML_BYTES", "SafeLoader", "YamlLimitError",
+__all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_YAML_BYTES", "SafeLoader", "YamlRefused",
            "check_size", "compose", "safe_load"]
 
 MAX_YAML_BYTES = 1024 * 1024
@@ -42,8 +43,9 @@ MAX_NODES = 100_000
 (a trust file of 7,000 officers; a policy reader lowers it with `SafeLoader.max_nodes`)."""
 
 
-class YamlLimitError(yaml.composer.ComposerError):
-    """The document is too large, too deep, or recursive (with its aliases expanded)."""
+class YamlRefused(yaml.composer.ComposerError):
+    """The document is too large, too deep, recursive (with its aliases expanded), or holds a
+    character YAML does not allow."""
 
     def __init__(self, problem: str, mark: Any = None) -> None:
         super().__init__(problem=problem, problem_mark=mark)
@@ -54,8 +56,9 @@ class SafeLoader(yaml.SafeLoader):
 
     max_nodes = MAX_NODES
 
-    def __init__(self, stream: str | bytes) -> None:
+    def __init__(self, stream: str) -> None:
         check_size(stream)
+        _check_characters(stream)
         super().__init__(stream)
         self._depth = 0
         self._expanded: dict[int, tuple[int, int]] = {}
@@ -67,11 +70,11 @@ class SafeLoader(yaml.SafeLoader):
             node = super().compose_node(parent, index)
             facts = self._expanded.get(id(node))
             if facts is None:
-                raise YamlLimitError(
+                raise YamlRefused(
                     f"the alias *{event.anchor} refers to a value that contains it; a "
                     "document cannot contain itself", event.start_mark)
             if self._depth + facts[1] > MAX_DEPTH:
-                raise YamlLimitError(
+                raise YamlRefused(
                     f"with the alias *{event.anchor} written out, mappings and lists are "
                     f"nested more than {MAX_DEPTH} deep", event.start_mark)
             return node
@@ -79,7 +82,7 @@ class SafeLoader(yaml.SafeLoader):
         if nested:
             self._depth += 1
             if self._depth > MAX_DEPTH:
-                raise YamlLimitError(
+                raise YamlRefused(
                     f"mappings and lists are nested more than {MAX_DEPTH} deep",
                     event.start_mark)
         try:
@@ -90,7 +93,7 @@ class SafeLoader(yaml.SafeLoader):
         assert node is not None  # composing an event that is not an alias gives a node
         self._expanded[id(node)] = facts = self._count(node)
         if facts[0] > self.max_nodes:
-            raise YamlLimitError(
+            raise YamlRefused(
                 f"with its aliases written out the document holds more than {self.max_nodes:,} "
                 "values (an alias expansion bomb?); write the values out or use fewer aliases",
                 node.start_mark)
@@ -111,15 +114,29 @@ class SafeLoader(yaml.SafeLoader):
         return values, height + 1
 
 
+def _check_characters(text: str) -> None:
+    """PyYAML's own refusal of a control character is a two-line message with an offset; this
+    one names the line and the character."""
+    found = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if found is None:
+        return
+    index = found.start()
+    line = text.count("\n", 0, index)
+    column = index - (text.rfind("\n", 0, index) + 1)
+    raise YamlRefused(
+        f"the character U+{ord(text[index]):04X} (a control character) is not allowed in YAML; "
+        "remove it", yaml.Mark("<text>", index, line, column, None, None))  # type: ignore[arg-type]
+
+
 def check_size(stream: str | bytes) -> None:
-    """Raise `YamlLimitError` if `stream` is larger than `MAX_YAML_BYTES`."""
+    """Raise `YamlRefused` if `stream` is larger than `MAX_YAML_BYTES`."""
     if len(stream) > MAX_YAML_BYTES:
-        raise YamlLimitError(
+        raise YamlRefused(
             f"the document is larger than {MAX_YAML_BYTES // 1024} KiB; a policy, mapping or "
             "configuration is a few kB")
 
 
-def compose(stream: str | bytes) -> yaml.Node | None:
+def compose(stream: str) -> yaml.Node | None:
     """The document's node tree (None for an empty document)."""
     loader = SafeLoader(stream)
     try:
@@ -128,7 +145,7 @@ def compose(stream: str | bytes) -> yaml.Node | None:
         loader.dispose()
 
 
-def safe_load(stream: str | bytes) -> Any:
+def safe_load(stream: str) -> Any:
     """Like `yaml.safe_load`, with the limits of this module."""
     loader = SafeLoader(stream)
     try:
