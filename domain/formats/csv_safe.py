@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 __all__ = ["FORMULA_STARTS", "DictWriter", "SafeWriter", "escape_cell", "unescape_cell",
@@ -49,13 +49,23 @@ def unescape_cell(value: str) -> str:
 
 
 class SafeWriter:
-    """`csv.writer` with every cell escaped; values are written as `str(value)`."""
+    """`csv.writer` with every cell escaped; values are written as `str(value)`.
+
+    Python's csv module quotes a value holding a line break only when the break is part of
+    `lineterminator`, so with "\n" a lone "\r" went out unquoted and split the row on
+    reading (found by fuzzing). A row with a line break in a value is written with every
+    value quoted instead; a file may mix both, and every CSV reader reads it.
+    """
 
     def __init__(self, handle: IO[str], **options: Any) -> None:
-        self._writer = csv.writer(handle, **options)  # the one csv.writer: see the module doc
+        # the one csv.writer of the project: see the module doc
+        self._writer = csv.writer(handle, **options)
+        self._quoted = csv.writer(handle, **{**options, "quoting": csv.QUOTE_ALL})
 
     def writerow(self, row: Iterable[Any]) -> None:
-        self._writer.writerow([escape_cell(str(v)) for v in row])
+        cells = [escape_cell(str(v)) for v in row]
+        breaks = any("\r" in c or "\n" in c for c in cells)
+        (self._quoted if breaks else self._writer).writerow(cells)
 
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:
@@ -67,12 +77,24 @@ def writer(handle: IO[str], **options: Any) -> SafeWriter:
     return SafeWriter(handle, **options)
 
 
-class DictWriter(csv.DictWriter):  # type: ignore[type-arg]
-    """`csv.DictWriter` with every cell (and the header) escaped."""
+class DictWriter:
+    """`csv.DictWriter` over `SafeWriter`: every cell (and the header) escaped."""
 
-    def writerow(self, rowdict: Mapping[str, Any]) -> Any:
-        return super().writerow({k: escape_cell("" if v is None else str(v))
-                                 for k, v in rowdict.items()})
+    def __init__(self, handle: IO[str], fieldnames: Sequence[str], restval: str = "",
+                 **options: Any) -> None:
+        self.fieldnames = list(fieldnames)
+        self._restval = restval
+        self._writer = SafeWriter(handle, **options)
+
+    def writeheader(self) -> None:
+        self._writer.writerow(self.fieldnames)
+
+    def writerow(self, rowdict: Mapping[str, Any]) -> None:
+        extra = set(rowdict) - set(self.fieldnames)
+        if extra:
+            raise ValueError(f"values for columns that are not in the header: {sorted(extra)}")
+        values = (rowdict.get(k, self._restval) for k in self.fieldnames)
+        self._writer.writerow(["" if v is None else v for v in values])
 
     def writerows(self, rowdicts: Iterable[Mapping[str, Any]]) -> None:
         for row in rowdicts:

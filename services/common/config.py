@@ -78,6 +78,10 @@ def read_config_file(path: Path) -> ConfigFile:
     scalars = yaml.SafeLoader("")
     try:
         data = _to_python(scalars, node, (), lines, path)
+    except yaml.MarkedYAMLError as exc:  # a value its tag cannot construct (`!!int x`)
+        mark = exc.problem_mark or exc.context_mark
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({exc.problem or exc})") from None
     finally:
         scalars.dispose()
     assert isinstance(data, dict)
@@ -89,9 +93,12 @@ def _to_python(scalars: yaml.SafeLoader, node: yaml.Node, where: KeyPath,
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise ConfigError(f"{path}:{line}: merge keys (<<) are not supported; write "
+                                  "the settings out")
             key = scalars.construct_object(key_node) \
                 if isinstance(key_node, yaml.ScalarNode) else None
-            line = key_node.start_mark.line + 1
             if not isinstance(key, str | int) or isinstance(key, bool):
                 raise ConfigError(f"{path}:{line}: setting names are text")
             name = str(key)
