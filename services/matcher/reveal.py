@@ -22,6 +22,13 @@ from crypto.signing import SigningKey, VerifyKey
 from services.matcher.clock import rfc3339
 
 PAYLOAD_TYPE = "samenloop.v1.RevealRequest"
+_TEXT_FIELDS = ("name", "alert", "policy_id", "policy_digest", "partner", "signal_id",
+                "recipient_public_key", "create_time", "expire_time")
+
+
+class MalformedRevealRequest(InvalidSignature):
+    """Signed by the matcher, but not a well-formed reveal request (a field missing or of the
+    wrong type): what a compromised or broken matcher could send. Refused, never a crash."""
 
 
 @dataclass(frozen=True)
@@ -86,4 +93,24 @@ def verify(signed: SignedRequest, key: VerifyKey) -> dict[str, Any]:
         raise InvalidSignature("the signed payload is not a reveal request")
     if canonical_bytes(doc) != signed.payload:
         raise InvalidSignature("the signed payload is not in canonical form")
+    _check_shape(doc)
     return doc
+
+
+def _check_shape(doc: dict[str, Any]) -> None:
+    """Every field a gateway reads, with its type; times as `rfc3339` writes them."""
+    for key in _TEXT_FIELDS:
+        if not isinstance(doc.get(key), str):
+            raise MalformedRevealRequest(f"the reveal request has no text field {key!r}")
+    version = doc.get("policy_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise MalformedRevealRequest("the reveal request's policy_version is not a number")
+    fields = doc.get("fields")
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise MalformedRevealRequest("the reveal request's fields are not a list of names")
+    for key in ("create_time", "expire_time"):
+        try:
+            datetime.strptime(doc[key], "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            raise MalformedRevealRequest(
+                f"the reveal request's {key} is not a time YYYY-MM-DDTHH:MM:SSZ") from None

@@ -59,6 +59,7 @@ from services.partner_gateway.runtime import Gateway
 from services.partner_gateway.store import answers, approvals
 
 BAD_SIGNATURE = "bad_signature"
+MALFORMED = "malformed_request"
 WRONG_PARTNER = "wrong_partner"
 EXPIRED = "expired"
 RECIPIENT_MISMATCH = "recipient_mismatch"
@@ -71,6 +72,7 @@ answer is sent again)."""
 
 REFUSAL_REASONS: Mapping[str, int] = {
     BAD_SIGNATURE: partner_pb2.REFUSAL_REASON_BAD_SIGNATURE,
+    MALFORMED: partner_pb2.REFUSAL_REASON_OTHER,
     WRONG_PARTNER: partner_pb2.REFUSAL_REASON_OTHER,
     EXPIRED: partner_pb2.REFUSAL_REASON_EXPIRED,
     RECIPIENT_MISMATCH: partner_pb2.REFUSAL_REASON_RECIPIENT_MISMATCH,
@@ -142,6 +144,8 @@ class Discloser:
             doc = reveal.verify(reveal.SignedRequest(
                 bytes(signed.signed.payload), bytes(signed.signed.signature),
                 signed.signed.key_id), self.gw.matcher_key)
+        except reveal.MalformedRevealRequest as exc:
+            return self._refuse(name, MALFORMED, str(exc), {})
         except InvalidSignature:
             return self._refuse(name, BAD_SIGNATURE, "the matcher's signature does not verify",
                                 {})
@@ -221,7 +225,7 @@ class Discloser:
     def _refuse(self, name: str, code: str, detail: str, doc: Mapping[str, Any]) -> Decision:
         decision = Decision(REFUSE, name, code, detail)
         with self.gw.engine.begin() as conn:
-            if code != BAD_SIGNATURE:  # the name of an unverified request proves nothing
+            if code not in (BAD_SIGNATURE, MALFORMED):  # an unverified name proves nothing
                 self._store(conn, decision)
             self._record(events.REFUSED, doc, code, request=name, conn=conn)
         self.log.warning("reveal_request_refused", request=name, reason_code=code)
