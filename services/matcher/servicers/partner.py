@@ -9,6 +9,7 @@ import grpc
 
 from samenloop.v1 import common_pb2, partner_pb2, partner_pb2_grpc
 from services.common import metrics
+from services.matcher.errors import InvalidArgument
 from services.matcher.inquiries import INDICATED, NOT_INDICATED
 from services.matcher.service import Matcher
 from services.matcher.servicers._common import (
@@ -201,10 +202,12 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
         if answer == "sealed":
             sealed = (bytes(request.sealed.ciphertext), request.sealed.recipient_public_key)
         elif answer == "refusal":
-            refusal = (
-                partner_pb2.RefusalReason.Name(request.refusal.reason),
-                request.refusal.detail,
-            )
+            reason = request.refusal.reason
+            if reason not in partner_pb2.RefusalReason.values():  # a number newer than v1
+                raise InvalidArgument(
+                    f"refusal.reason {reason} is not a RefusalReason of samenloop.v1; use "
+                    "REFUSAL_REASON_OTHER with a code in detail")
+            refusal = (partner_pb2.RefusalReason.Name(reason), request.refusal.detail)
         signature = None
         if request.disclosure_signature:
             signature = (bytes(request.disclosure_signature), request.disclosure_key_id)
