@@ -50,7 +50,7 @@ class PseudonymiserServicer(pseudonymiser_pb2_grpc.PseudonymiserServicer):
             context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"this pseudonymiser serves key {self._key.key_id}, the request names "
-                f"{request.key_id or '(none)'}; check the pinned key in the gateway configuration",
+                f"{request.key_id[:80]!r}; check the pinned key in the gateway configuration",
             )
         if count == 0:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the batch holds no blinded elements")

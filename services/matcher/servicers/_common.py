@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.common import error_reason
@@ -190,6 +191,20 @@ def pseudonym_in(message: Any, field: str) -> PseudonymIn | None:
         return None
     p = getattr(message, field)
     return PseudonymIn(bytes(p.voprf_output), str(p.key_id))
+
+
+MAX_DURATION_SECONDS = 315_576_000_000
+"""google.protobuf.Duration's range: about 10,000 years either way."""
+
+
+def duration_seconds(value: Duration, field: str) -> float:
+    """A Duration as seconds; `InvalidArgument` outside the range the type defines (where
+    `ToTimedelta` would raise an OverflowError, which was an INTERNAL error; found by fuzzing)."""
+    seconds, nanos = int(value.seconds), int(value.nanos)
+    if (abs(seconds) > MAX_DURATION_SECONDS or abs(nanos) > 999_999_999
+            or (seconds and nanos and (seconds < 0) != (nanos < 0))):
+        raise InvalidArgument(f"{field} is not a valid google.protobuf.Duration")
+    return seconds + nanos / 1e9
 
 
 def deadline_seconds(context: grpc.ServicerContext, wanted: float) -> float:

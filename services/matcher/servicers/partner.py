@@ -15,6 +15,7 @@ from services.matcher.service import Matcher
 from services.matcher.servicers._common import (
     caller,
     deadline_seconds,
+    duration_seconds,
     handle,
     pseudonym_in,
     timestamp,
@@ -160,7 +161,7 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
     def PullRevealRequests(
         self, request: partner_pb2.PullRevealRequestsRequest, context: grpc.ServicerContext
     ) -> partner_pb2.PullRevealRequestsResponse:
-        wait = request.wait.ToTimedelta().total_seconds() if request.HasField("wait") else 0.0
+        wait = duration_seconds(request.wait, "wait") if request.HasField("wait") else 0.0
         views = self.matcher.pull_reveal_requests(
             caller(context),
             request.max_requests,
