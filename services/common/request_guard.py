@@ -13,8 +13,8 @@ request itself: a unary request is served as a client-streaming call, which is t
 wire, so the handler learns when the single message never arrived. Then:
 
 - a request that does not arrive because the core refused it is logged as `request_refused`
-  with `reason="too_large"` and the limit (an upload the client abandoned looks the same to the
-  server, and is logged the same way);
+  with `reason="too_large"` and the limit (an upload the client abandoned, or a hand-made call
+  without its message, looks the same to the server and is logged the same way);
 - bytes that are not the request message are refused with INVALID_ARGUMENT "the request is not
   a valid <Message>" and logged with `reason="malformed"`.
 
@@ -48,7 +48,6 @@ class RequestGuard(grpc.ServerInterceptor):  # type: ignore[misc,type-arg]
 
     def __init__(self, max_message_bytes: int) -> None:
         self._limit = max_message_bytes
-        self._log = get_logger(component="grpc")
 
     def intercept_service(self, continuation: Callable[[Any], Any],
                           handler_call_details: Any) -> Any:
@@ -69,17 +68,14 @@ class RequestGuard(grpc.ServerInterceptor):  # type: ignore[misc,type-arg]
         def receive(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
             try:
                 request = next(requests)
-            except StopIteration:
-                self._refuse(context, method, "no_message")
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"the call carried no {name}; send exactly one")
-            except grpc.RpcError:
-                if context.is_active():
-                    raise
+            except (StopIteration, grpc.RpcError):
+                # The core refused the message (the request stream then ends or fails, which
+                # of the two depends on timing), or the client gave up while sending it.
                 self._refuse(context, method, "too_large", size_limit=self._limit)
-                # gRPC has answered already; this only ends the handler quietly
+                # gRPC has answered RESOURCE_EXHAUSTED already; this ends the handler quietly
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                              f"the request is larger than {self._limit} bytes")
+                              f"the request is larger than {self._limit} bytes, or did not "
+                              "arrive whole")
             if isinstance(request, _Malformed):
                 self._refuse(context, method, "malformed", size=request.size)
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT,
@@ -111,4 +107,6 @@ class RequestGuard(grpc.ServerInterceptor):  # type: ignore[misc,type-arg]
             caller = {"organisation": who.organisation, "role": who.role}
         except (UnauthenticatedPeer, ValueError):
             caller = {}
-        self._log.warning("request_refused", method=method, reason=reason, **caller, **facts)
+        # resolved per use, so a logging configuration made after the server started applies
+        get_logger(component="grpc").warning("request_refused", method=method, reason=reason,
+                                             **caller, **facts)

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from domain.text_files import TextInputError, decode_utf8
 from policies.canonical import policy_digest
 from policies.errors import PolicyError, PolicyInvalid
 from policies.fairness import FairnessReport, fairness_report
@@ -323,8 +324,8 @@ def _parse_policy_document(document: bytes) -> dict[str, Any]:
     (`policies.source`: dates kept as written; duplicate keys, merge keys and tags refused),
     so the matcher verifies exactly the document that was signed."""
     try:
-        return parse_yaml(document.decode("utf-8")).document
-    except UnicodeDecodeError:
-        raise InvalidArgument("the document is not UTF-8 text") from None
+        return parse_yaml(decode_utf8(document)).document
+    except TextInputError as exc:
+        raise InvalidArgument(f"the document is {exc}") from None
     except PolicyError as exc:
         raise InvalidArgument(f"the document is not policy YAML or JSON: {exc}") from None

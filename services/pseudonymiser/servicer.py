@@ -25,7 +25,6 @@ class PseudonymiserServicer(pseudonymiser_pb2_grpc.PseudonymiserServicer):
         self._key = key
         self._quota = quota
         self._max_batch = max_batch_size
-        self._log = get_logger(component="pseudonymiser", key_id=key.key_id)
 
     def GetPublicKey(
         self, request: pseudonymiser_pb2.GetPublicKeyRequest, context: grpc.ServicerContext
@@ -43,8 +42,9 @@ class PseudonymiserServicer(pseudonymiser_pb2_grpc.PseudonymiserServicer):
     ) -> pseudonymiser_pb2.BlindEvaluateResponse:
         caller = peer_identity(context)
         count = len(request.blinded_elements)
-        log = self._log.bind(organisation=caller.organisation, elements=count,
-                             request_id=request.request_id[:64])
+        # resolved per call, so a logging configuration made after start-up applies
+        log = get_logger(component="pseudonymiser", key_id=self._key.key_id).bind(
+            organisation=caller.organisation, elements=count, request_id=request.request_id[:64])
         if request.key_id != self._key.key_id:
             log.warning("evaluation_refused", reason="unknown_key_id")
             context.abort(
