@@ -43,7 +43,11 @@ class RoleAuthorizationInterceptor(grpc.ServerInterceptor):  # type: ignore[misc
         self._table = dict(table)
         self._deny_list = deny_list
         self._on_refused = on_refused
-        self._log = get_logger(component="authz")
+
+    @property
+    def _log(self) -> Any:
+        """Resolved per use, so a logging configuration made after start-up applies."""
+        return get_logger(component="authz")
 
     def _refused(self, context: grpc.ServicerContext, method: str, code: str) -> None:
         if self._on_refused is None:
