@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+
 import pytest
 
 from services.common.db import create_engine, migrate

@@ -65,7 +65,7 @@ def test_every_yaml_reader_refuses_yaml_bombs_naming_file_and_line(
     message = str(info.value)
     assert time.process_time() - started < 10  # a hang guard, not a speed claim
     assert words in message and "\n" not in message, message
-    assert str(path) in message or reader == "policy" and info.value.line is not None
+    assert str(path) in message or (reader == "policy" and info.value.line is not None)
     if what == "billion laughs" and reader == "policy":
         line = 5  # a3 (10,001 values) crosses the policy reader's 10,000; a4 the 100,000
     if line is not None:

@@ -26,10 +26,10 @@ from samenloop.v1 import (
     wijkteam_pb2,
 )
 from services.common.tls import secure_channel
+from tests.hostile.messages import messages
 from tests.matcher.client import Pseudonymiser
 from tests.matcher.conftest import Harness
 from tests.matcher.helpers import Pki
-from tests.hostile.messages import messages
 
 LONG = int(os.environ.get("SAMENLOOP_FUZZ_EXAMPLES", "0"))
 CRASHED = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS}
