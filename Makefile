@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements.lock
 
-.PHONY: help venv lock demo test test-fast lint proto proto-check bench soak clean
+.PHONY: help venv lock demo test test-fast lint proto proto-check bench soak fuzz clean
 
 help:
 	@echo "make demo    run the end-to-end demo on the embedded SQLite default"
@@ -17,6 +17,8 @@ help:
 	@echo "make lint    ruff + mypy"
 	@echo "make bench   print the benchmark figures (BENCH_ARGS=\"simulation --signals 10000000\")"
 	@echo "make soak    signals, inquiries and reveals through the real services for SOAK_MINUTES (3)"
+	@echo "make fuzz    fuzz every reader of hostile input for minutes (hypothesis, then atheris)"
+	@echo "             (FUZZ_SECONDS=60 per atheris target, FUZZ_EXAMPLES=1000 per property)"
 	@echo "make proto   regenerate samenloop/v1 from proto/ (committed; CI checks for drift)"
 	@echo "make lock    regenerate requirements.lock after changing dependencies in pyproject.toml"
 	@echo "             (keeps existing pins; make lock LOCK_ARGS=--upgrade moves all to the newest)"
@@ -64,6 +66,19 @@ bench: $(STAMP)
 SOAK_MINUTES ?= 3
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
+
+# The long fuzz (ADR 0028): the bounded properties of `make test` (tests/hostile) with
+# FUZZ_EXAMPLES examples each, then coverage-guided atheris for FUZZ_SECONDS per target
+# (`python -m fuzz`; FUZZ_TARGETS picks some). atheris is not a locked dependency: it is
+# installed into .venv here when absent, and skipped with a message where it does not install.
+FUZZ_SECONDS ?= 60
+FUZZ_EXAMPLES ?= 1000
+fuzz: $(STAMP)
+	@$(BIN)/python -c "import atheris" 2>/dev/null || \
+	  $(BIN)/python -m pip install --quiet atheris 2>/dev/null || \
+	  echo "fuzz: atheris does not install here (no wheel for this platform or no package index); its part is skipped"
+	SAMENLOOP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/hostile -q -p no:cacheprovider
+	$(BIN)/python -m fuzz --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -9,7 +9,9 @@ under atheris in `make fuzz` (`python -m fuzz`).
 
 from __future__ import annotations
 
+import atexit
 import io
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -47,7 +49,9 @@ TODAY = date(2026, 11, 20)
 
 @cache
 def _workdir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="samenloop-fuzz-"))
+    path = Path(tempfile.mkdtemp(prefix="samenloop-fuzz-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def _file(name: str, data: bytes) -> Path:
