@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = [ln for ln in result.stderr.splitlines() if "Done " in ln or "#" in ln[:2]]
         summary = runs[-1].strip() if runs else ""
         verdict = "ok" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
-        print(f"{name:<20} {time.monotonic() - started:6.0f} s  {verdict}  {summary}")
+        print(f"{name:<20} {time.monotonic() - started:6.0f} s  {verdict}  {summary}", flush=True)
         if result.returncode != 0:
             failed.append(name)
             tail = [ln for ln in result.stderr.splitlines() if ln.strip()][-25:]
