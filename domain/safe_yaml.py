@@ -17,7 +17,9 @@ be with every alias written out, and refuses:
 - nesting deeper than `MAX_DEPTH` mappings and lists, counted through aliases;
 - documents larger than `MAX_YAML_BYTES` (a policy is a few kB; a hundred-megabyte "policy"
   only keeps a pure-Python parser busy for minutes);
-- control characters, with their line (PyYAML says "position 4711" over two lines).
+- control characters, with their line (PyYAML says "position 4711" over two lines);
+- a value that does not fit its tag (`!!int zwei`, a date `2026-13-45`), with its line, where
+  PyYAML raised a bare ValueError.
 
 Each refusal is a `yaml.MarkedYAMLError` with the line where it is known, so every reader's
 existing handling of YAML errors names the file and the line.
@@ -98,6 +100,20 @@ class SafeLoader(yaml.SafeLoader):
                 "values (an alias expansion bomb?); write the values out or use fewer aliases",
                 node.start_mark)
         return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's constructors raise ValueError, KeyError or TypeError on a value that does
+        not fit its tag (`!!int zwei`, `!!bool maybe`, the implicit date `2026-13-45`): a
+        traceback in every reader (found by a regression test of the fuzzing). Here it is a
+        `YamlRefused` with the value's line."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, KeyError, TypeError, OverflowError):
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            raise YamlRefused(f"the value cannot be read as {kind}; quote it to keep it as text",
+                              node.start_mark) from None
 
     def _count(self, node: yaml.Node) -> tuple[int, int]:
         if isinstance(node, yaml.MappingNode):

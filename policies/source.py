@@ -93,7 +93,12 @@ def parse_yaml(text: str) -> SourceDocument:
             "a policy is a YAML mapping of fields (id:, version:, ...)", node.start_mark.line + 1
         )
     lines: dict[Path_, int] = {}
-    document = _build(node, (), lines, _PolicyLoader(""))
+    try:
+        document = _build(node, (), lines, _PolicyLoader(""))
+    except yaml.MarkedYAMLError as exc:  # a value that does not fit its tag (`!!int zwei`)
+        mark = exc.problem_mark or exc.context_mark
+        raise PolicySyntaxError(f"not valid YAML: {exc.problem or exc}",
+                                mark.line + 1 if mark is not None else None) from None
     assert isinstance(document, dict)
     return SourceDocument(document=document, lines=lines)
 

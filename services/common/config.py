@@ -75,7 +75,7 @@ def read_config_file(path: Path) -> ConfigFile:
         raise ConfigError(f"{path}:{node.start_mark.line + 1}: expected a mapping of settings "
                           "(key: value) at the top level")
     lines: dict[KeyPath, int] = {}
-    scalars = yaml.SafeLoader("")
+    scalars = SafeLoader("")
     try:
         data = _to_python(scalars, node, (), lines, path)
     except yaml.MarkedYAMLError as exc:  # a value its tag cannot construct (`!!int x`)
@@ -88,7 +88,7 @@ def read_config_file(path: Path) -> ConfigFile:
     return ConfigFile(path, data, lines)
 
 
-def _to_python(scalars: yaml.SafeLoader, node: yaml.Node, where: KeyPath,
+def _to_python(scalars: SafeLoader, node: yaml.Node, where: KeyPath,
                lines: dict[KeyPath, int], path: Path) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}

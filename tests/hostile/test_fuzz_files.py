@@ -50,7 +50,9 @@ YAML = _shaped("abc01 :-[]{}&*!|>'\"#,\n?%@`\t.",
                [b"mapping_version: 1\n", b"format: samenloop-officers/v2\n",
                 b"a: &a [x, x, x]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n", b"<<: {x: 1}\n",
                 b"!!python/object:os.system\n", b"a: &a [*a]\n", b"[" * 200,
-                b"id: x\nversion: 1\n", b"window_days: 060\n", b"\x01", *_ODD])
+                b"id: x\nversion: 1\n", b"window_days: 060\n", b"\x01", b"!!int zwei",
+                b"!!float x", b"!!bool maybe", b"2026-13-45", b"!!timestamp x", b"!!binary ?",
+                b"!!set [1]", *_ODD])
 XLSX = st.binary(max_size=200)
 
 
