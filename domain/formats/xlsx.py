@@ -96,6 +96,7 @@ class XlsxSheet:
                 0,
                 f"the workbook has no sheet named {sheet}; its sheets are: {', '.join(names)}",
             )
+        self._display = f"{display}[{self.name}]"
         try:
             self._sheet = self._book[self.name]
             # the stored dimensions are often missing or wrong in files written by other tools

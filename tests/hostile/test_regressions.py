@@ -125,3 +125,12 @@ def test_the_pseudonymiser_quotes_a_key_id_it_does_not_serve(
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "'voprf:x\\nforged line'" in (err.value.details() or "")
     assert "\n" not in (err.value.details() or "")
+
+
+def test_a_workbook_damaged_after_its_first_rows_names_the_row(tmp_path: Path) -> None:
+    xml = zipfile.ZipFile(io.BytesIO(_base_workbook())).read("xl/worksheets/sheet1.xml")
+    cut = xml[: xml.index(b'<row r="2"')] + b'<row r="2"><c r="A2"><v>1</v></c><<<'
+    path = _workbook_with("xl/worksheets/sheet1.xml", cut, tmp_path)
+    with pytest.raises(FileFormatError) as err:
+        list(TableReader(path))
+    assert f"{path}[Sheet]:2: the sheet is damaged after row 1" in str(err.value)
