@@ -7,9 +7,8 @@ next to `0001_initial.py`, never an edit of an applied one; tests/gateway/test_m
 that these tables and the migrations agree on SQLite and PostgreSQL.
 
 Nothing here holds an identity in clear: the vault holds ciphertexts (crypto.vault), the
-journal holds pseudonymised rows as they were sent, the answers hold boxes sealed to a team,
-the audit log holds ids, codes and field names only. A table added later (`answers`) is created
-by `open_store` on an existing database too (create_all adds missing tables).
+journal holds pseudonymised rows as they were sent, the answers hold boxes sealed to a team
+(`0002_answers.py`), the audit log holds ids, codes and field names only.
 """
 
 from __future__ import annotations
