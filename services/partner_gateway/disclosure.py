@@ -116,11 +116,7 @@ class Discloser:
         self.gw = gw
         self.trust = trust or load_trust(gw.settings.officer_trust)
         self.audit = AuditLog(gw.engine)
-
-    @property
-    def log(self) -> Any:
-        """Resolved per use, so a logging configuration made later applies."""
-        return get_logger()
+        self.log = get_logger()
 
     # the policy as the matcher serves it ----------------------------------------------------
     def policy_facts(self, policy_id: str) -> PolicyFacts | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import structlog
 
 from crypto.jcs import canonical_bytes
 from domain.errors import FileFormatError
@@ -36,15 +37,17 @@ def test_reveal_requests_twice_expired_or_malformed_are_never_a_second_disclosur
     try:
         [rr, other] = s.pull()
         log = AuditLog(s.gw.engine)
-        with captured("gateway") as logged:
-            first = s.discloser.decide(rr)
-            assert first.action == SEAL and not first.repeated
-            s.discloser.answer(first)
-            again = s.discloser.decide(rr)  # a replay, or a redelivery after a lost answer
-            assert again.repeated and again.action == SEAL
-            assert again.sealed == first.sealed  # the same bytes: nothing new was sealed
-            s.discloser.answer(again)  # the matcher keeps the first answer
-            [repeated] = logged.named("reveal_request_repeated")
+        logged = structlog.testing.CapturingLogger()  # what the discloser logs, in order
+        s.discloser.log = logged
+        first = s.discloser.decide(rr)
+        assert first.action == SEAL and not first.repeated
+        s.discloser.answer(first)
+        again = s.discloser.decide(rr)  # a replay, or a redelivery after a lost answer
+        assert again.repeated and again.action == SEAL
+        assert again.sealed == first.sealed  # the same bytes: nothing new was sealed
+        s.discloser.answer(again)  # the matcher keeps the first answer
+        [repeated] = [c.kwargs for c in logged.calls
+                      if c.args and c.args[0] == "reveal_request_repeated"]
         assert (repeated["request"], repeated["reason_code"]) == (rr.request.name,
                                                                   "already_answered")
         assert [e.request for e in log.entries(events.DISCLOSED)] == [rr.request.name]
@@ -55,9 +58,9 @@ def test_reveal_requests_twice_expired_or_malformed_are_never_a_second_disclosur
 
         # expired: refused with its code, logged, and refused again when it comes again
         late = s.forged(rr, name="revealRequests/te-laat", expire_time="2026-01-01T00:00:00Z")
-        with captured("gateway") as logged:
-            decision = s.discloser.decide(late)
-            [refused] = logged.named("reveal_request_refused")
+        decision = s.discloser.decide(late)
+        [refused] = [c.kwargs for c in logged.calls
+                     if c.args and c.args[0] == "reveal_request_refused"]
         assert (decision.action, decision.reason_code) == (REFUSE, "expired")
         assert (refused["request"], refused["reason_code"]) == ("revealRequests/te-laat",
                                                                 "expired")
