@@ -102,15 +102,15 @@ class SafeLoader(yaml.SafeLoader):
         return node
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        """PyYAML's constructors raise ValueError, KeyError or TypeError on a value that does
-        not fit its tag (`!!int zwei`, `!!bool maybe`, the implicit date `2026-13-45`): a
-        traceback in every reader (found by a regression test of the fuzzing). Here it is a
-        `YamlRefused` with the value's line."""
+        """PyYAML's constructors raise ValueError, KeyError, TypeError, AttributeError... on a
+        value that does not fit its tag (`!!int zwei`, `!!bool maybe`, an empty `!!timestamp`,
+        the implicit date `2026-13-45`): a traceback in every reader (found by fuzzing). Here
+        it is a `YamlRefused` with the value's line."""
         try:
             return super().construct_object(node, deep=deep)
         except yaml.YAMLError:
             raise
-        except (ValueError, KeyError, TypeError, OverflowError):
+        except Exception:  # whatever a constructor raises on a value it cannot build
             kind = str(node.tag).rsplit(":", 1)[-1]
             raise YamlRefused(f"the value cannot be read as {kind}; quote it to keep it as text",
                               node.start_mark) from None

@@ -92,7 +92,8 @@ class DictWriter:
     def writerow(self, rowdict: Mapping[str, Any]) -> None:
         extra = set(rowdict) - set(self.fieldnames)
         if extra:
-            raise ValueError(f"values for columns that are not in the header: {sorted(extra)}")
+            raise ValueError("values for columns that are not in the header: "
+                             + ", ".join(sorted(map(str, extra))))
         values = (rowdict.get(k, self._restval) for k in self.fieldnames)
         self._writer.writerow(["" if v is None else v for v in values])
 

@@ -50,6 +50,7 @@ BOMBS = [
     ("two mebibytes", "a: " + "x" * (2 * 1024 * 1024) + "\n", None, "larger than 1024 KiB"),
     ("a control character", "a: 1\nb: x\x07y\n", 2, "U+0007"),
     ("a value not of its tag", "a: 1\nb: !!int zwei\n", 2, "cannot be read as int"),
+    ("an empty timestamp", "a: 1\nb: !!timestamp\n", 2, "timestamp"),  # AttributeError
 ]
 
 
