@@ -17,7 +17,7 @@ from domain.errors import FileFormatError
 from domain.formats.readers import TableReader
 from fuzz.targets import _base_workbook
 from policies.trust import Trust
-from samenloop.v1 import partner_pb2, partner_pb2_grpc, pseudonymiser_pb2
+from samenloop.v1 import audit_pb2, partner_pb2, partner_pb2_grpc, pseudonymiser_pb2
 from services.common.config import ConfigError, read_config_file
 from services.common.disclosure import DisclosureRejected, statement, verify_disclosure
 from services.common.tls import secure_channel
@@ -134,3 +134,15 @@ def test_a_workbook_damaged_after_its_first_rows_names_the_row(tmp_path: Path) -
     with pytest.raises(FileFormatError) as err:
         list(TableReader(path))
     assert f"{path}[Sheet]:2: the sheet is damaged after row 1" in str(err.value)
+
+
+@pytest.mark.parametrize(("seconds", "nanos"), [(0, -1), (10**13, 0), (-(10**12), 0),
+                                                (0, 10**9)])
+def test_a_timestamp_outside_its_range_is_invalid_argument(
+        populated_matcher: Harness, seconds: int, nanos: int) -> None:
+    request = audit_pb2.ListAuditEntriesRequest()
+    request.since.seconds, request.since.nanos = seconds, nanos
+    with pytest.raises(grpc.RpcError) as err:
+        populated_matcher.auditor().ListAuditEntries(request, timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # was INTERNAL (ValueError)
+    assert err.value.details() == "since is not a valid google.protobuf.Timestamp"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
@@ -205,6 +205,20 @@ def duration_seconds(value: Duration, field: str) -> float:
             or (seconds and nanos and (seconds < 0) != (nanos < 0))):
         raise InvalidArgument(f"{field} is not a valid google.protobuf.Duration")
     return seconds + nanos / 1e9
+
+
+MIN_TIMESTAMP_SECONDS, MAX_TIMESTAMP_SECONDS = -62_135_596_800, 253_402_300_799
+"""google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z."""
+
+
+def timestamp_value(value: Timestamp, field: str) -> datetime:
+    """A Timestamp as a naive UTC datetime; `InvalidArgument` outside the range or with nanos
+    outside 0..999,999,999 (where `ToDatetime` raised ValueError, an INTERNAL error; found by
+    fuzzing)."""
+    if not (MIN_TIMESTAMP_SECONDS <= value.seconds <= MAX_TIMESTAMP_SECONDS
+            and 0 <= value.nanos <= 999_999_999):
+        raise InvalidArgument(f"{field} is not a valid google.protobuf.Timestamp")
+    return value.ToDatetime(tzinfo=UTC).replace(tzinfo=None)
 
 
 def deadline_seconds(context: grpc.ServicerContext, wanted: float) -> float:

@@ -3,15 +3,19 @@ cosignatures (ADR 0022)."""
 
 from __future__ import annotations
 
-from datetime import UTC
-
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from samenloop.v1 import audit_pb2, audit_pb2_grpc
 from services.matcher.checkpoints import CheckpointView
 from services.matcher.service import Matcher
-from services.matcher.servicers._common import caller, handle, pseudonym_in, timestamp
+from services.matcher.servicers._common import (
+    caller,
+    handle,
+    pseudonym_in,
+    timestamp,
+    timestamp_value,
+)
 from services.matcher.views import AuditEntryView
 
 
@@ -73,7 +77,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     ) -> audit_pb2.ListAuditEntriesResponse:
         since = None
         if request.HasField("since"):
-            since = request.since.ToDatetime(tzinfo=UTC).replace(tzinfo=None)
+            since = timestamp_value(request.since, "since")
         views, token = self.matcher.list_audit_entries(
             caller(context), request.page_size, request.page_token, request.name,
             request.processing_activity_id, since=since, policy_id=request.policy_id,
