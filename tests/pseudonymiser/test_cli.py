@@ -55,7 +55,10 @@ def test_serve_answers_health_and_evaluations_then_stops_cleanly_on_sigterm(
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
     # One JSON object per line, every line (gRPC's C core included), each naming the service.
-    events = [json.loads(line) for line in log.read_text().splitlines()]
+    lines = log.read_text().splitlines()
+    bad = [line for line in lines if not line.startswith("{")]
+    assert not bad, bad
+    events = [json.loads(line) for line in lines]
     assert {e["service"] for e in events} == {"pseudonymiser"}
     assert any(e["event"] == "server_started" and e["port"] == port for e in events)
     evaluated = [e for e in events if e["event"] == "batch_evaluated"]
