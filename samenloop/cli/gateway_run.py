@@ -1,4 +1,4 @@
-"""The running gateway's commands: config-check, ingest, watch, serve, approvals, inquire.
+"""The running gateway's commands: config-check, ingest, watch, serve, approvals, inquire, audit.
 
 Registered into `samenloop gateway` next to `check` (samenloop/cli/gateway.py). Exit codes:
 0 done and nothing rejected; 1 some rows or the inquiry were rejected; 2 the configuration,
@@ -145,7 +145,8 @@ def _as_of(value: str | None) -> date:
 def serve(config: Path = CONFIG) -> None:
     """Answer reveal requests: pull from the matcher, verify, seal or refuse, until SIGTERM.
 
-    Also purges the identity vault of signals past their retention once a day.
+    Also purges the identity vault of signals past their retention once a day, and witnesses
+    the central audit log (verifies and cosigns its checkpoints; `gateway audit check`).
     """
 
     from services.partner_gateway.server import serve as run
@@ -154,12 +155,15 @@ def serve(config: Path = CONFIG) -> None:
         gw = _start(config)
         probes = _probes(gw)
     stop = _stop_event(probes)
+    witness = _witness(gw, stop)
     typer.echo(f"gateway {gw.settings.organisation} serving reveal requests from "
                f"{gw.settings.matcher}", err=True)
     try:
         with _one_line_errors():
             run(gw, stop)
     finally:
+        stop.set()
+        witness.join(timeout=5)
         gw.close()
         if probes is not None:
             probes[1].stop()
@@ -173,6 +177,8 @@ def _probes(gw: Any) -> Any:
     gw.disclosure_key  # noqa: B018
     gw.matcher_key  # noqa: B018
     gw.vault_key  # noqa: B018
+    gw.checkpoint_verifier  # noqa: B018
+    gw.cosigner  # noqa: B018
     gw.engine  # noqa: B018
     probes = start_health(gw.settings.health, "gateway")
     if probes is not None:
@@ -180,6 +186,18 @@ def _probes(gw: Any) -> Any:
         probes[0].add_readiness("certificate", certificate_check(gw.settings.tls.cert))
         probes[0].mark_started()
     return probes
+
+
+def _witness(gw: Any, stop: Any) -> Any:
+    """The witness of the central audit log, in a thread of its own (ADR 0024)."""
+    import threading
+
+    from services.partner_gateway.witness import run as witness
+
+    gw.matcher_channel  # noqa: B018  (made once here, not raced by two threads)
+    thread = threading.Thread(target=witness, args=(gw, stop), name="witness", daemon=True)
+    thread.start()
+    return thread
 
 
 def _stop_event(probes: Any) -> Any:
@@ -235,6 +253,7 @@ def watch(
     with _one_line_errors():
         probes = _probes(gw)
     stop = _stop_event(probes)
+    witness = _witness(gw, stop)
     server = None
     if with_serve:
         server = threading.Thread(target=run_serve, args=(gw, stop), daemon=True)
@@ -247,6 +266,7 @@ def watch(
         stop.set()
         if server is not None:
             server.join(timeout=gw.settings.pull_wait_seconds + 5)
+        witness.join(timeout=5)
         gw.close()
         if probes is not None:
             probes[1].stop()
@@ -399,3 +419,6 @@ def register(app: typer.Typer) -> None:
     app.command("purge")(purge)
     app.add_typer(approvals_app, name="approvals")
     app.command("inquire")(inquire)
+    from samenloop.cli.gateway_audit import app as audit_app
+
+    app.add_typer(audit_app, name="audit")

@@ -34,6 +34,14 @@ REPEATED = "repeated_request"
 VAULT_PURGED = "vault_purged"
 CANCELLED = "request_cancelled"
 """The matcher no longer expects an answer (signal withdrawn, alert closed, request expired)."""
+# the witness of the central log (ADR 0024): `fields` name the tree size, root and note hash
+CHECKPOINT_COSIGNED = "checkpoint_cosigned"
+CHECKPOINT_VERIFIED = "checkpoint_verified"  # verified, but not cosigned (no witness key)
+CENTRAL_LOG_ALARM = "central_log_alarm"  # reason_code: what was wrong
+INCLUSION_PROVEN = "inclusion_proven"  # the matcher's entry of a disclosure is in the log
+SUBJECT_LOOKED_UP = "subject_looked_up"  # an officer's subject-access request (no identity)
+
+CHAIN_LOCK = 0x5A4D_4C4F  # PostgreSQL advisory lock: one appender at a time across processes
 
 
 @dataclass(frozen=True)
@@ -65,21 +73,25 @@ class AuditLog:
                policy_digest: str = "", signal_id: str = "", fields: Sequence[str] = (),
                reason_code: str = "", actor: str = "gateway",
                conn: sa.Connection | None = None) -> None:
-        """Append one entry; inside `conn`'s transaction when given (one commit with what it
-        records), else in its own."""
+        """Append one entry; inside `conn`'s transaction when given (evidence and its entry
+        commit together), else in a transaction of its own."""
         values: dict[str, Any] = {
             "at": now_utc(), "event": event, "request": request, "alert": alert,
             "policy": policy, "policy_digest": policy_digest, "signal_id": signal_id,
             "fields": ",".join(fields), "reason_code": reason_code, "actor": actor,
         }
-        if conn is None:
-            with self.engine.begin() as own:
-                self._insert(own, values)
-        else:
+        if conn is not None:
             self._insert(conn, values)
+            return
+        with self.engine.begin() as own:
+            self._insert(own, values)
 
     @staticmethod
     def _insert(conn: sa.Connection, values: dict[str, Any]) -> None:
+        # Two appenders reading the same last hash would fork the chain. SQLite serialises
+        # writers with BEGIN IMMEDIATE (services.common.db); PostgreSQL needs a lock.
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
         last = conn.execute(sa.select(audit.c.entry_hash).order_by(audit.c.seq.desc())
                             .limit(1)).scalar()
         values["entry_hash"] = _hash(last or GENESIS, values)

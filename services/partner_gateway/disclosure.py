@@ -15,9 +15,11 @@ For each request pulled from the matcher (`decide`):
 8. seal the fields, bound to the request (services.common.disclosure), and sign.
 
 Every decision goes into the local audit log with field names and a reason code, never values.
-`answer` then sends the sealed box or the refusal to the matcher. A request the matcher has
-closed meanwhile (signal withdrawn, alert closed, expired) is logged and audited as
-`reveal_request_cancelled` and raises `RequestClosed`: the caller goes on with the next one.
+`answer` then sends the sealed box or the refusal to the matcher, and notes the index of the
+matcher's audit entry for it, which the witness proves in the central log (witness.py). A
+request the matcher has closed meanwhile (signal withdrawn, alert closed, expired) is logged
+and audited as `reveal_request_cancelled` and raises `RequestClosed`: the caller goes on with
+the next one.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from services.matcher import reveal
 from services.partner_gateway import audit as events
 from services.partner_gateway.audit import AuditLog
 from services.partner_gateway.connections import PeerRefused, call_with_retry
+from services.partner_gateway.evidence import DISCLOSED, Evidence
+from services.partner_gateway.evidence import REFUSED as REFUSED_ANSWER
 from services.partner_gateway.journal import now_utc
 from services.partner_gateway.policy_check import (
     POLICY_DIGEST_MISMATCH,
@@ -321,6 +325,10 @@ class Discloser:
             raise RequestClosed(f"{decision.request} was cancelled or expired at the matcher "
                                 "(its signal withdrawn or its alert closed); nothing was "
                                 "sent") from None
+        # the witness proves that the matcher's entry for this answer is in its log
+        Evidence(self.gw.engine).expect_receipt(
+            decision.request, str(response.disclosure),
+            DISCLOSED if decision.action == SEAL else REFUSED_ANSWER, int(response.audit_index))
         return str(response.disclosure)
 
 

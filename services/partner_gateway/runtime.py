@@ -14,11 +14,14 @@ from functools import cached_property
 import grpc
 from sqlalchemy.engine import Engine
 
+from crypto.checkpoint import NoteVerifier
+from crypto.cosignature import Cosigner
 from crypto.keys import load_signing_key, load_vault_key, load_verify_key, load_voprf_public_key
 from crypto.oprf import public_key_id
 from crypto.signing import SigningKey, VerifyKey
 from domain.catalogue import Catalogue, load_catalogue
 from samenloop.v1 import (
+    audit_pb2_grpc,
     partner_pb2_grpc,
     policy_pb2_grpc,
     pseudonymiser_pb2,
@@ -91,6 +94,23 @@ class Gateway:
     @cached_property
     def policy_stub(self) -> policy_pb2_grpc.PolicyServiceStub:
         return policy_pb2_grpc.PolicyServiceStub(self.matcher_channel)
+
+    @cached_property
+    def audit_stub(self) -> audit_pb2_grpc.AuditServiceStub:
+        return audit_pb2_grpc.AuditServiceStub(self.matcher_channel)
+
+    @cached_property
+    def checkpoint_verifier(self) -> NoteVerifier | None:
+        """The matcher's pinned checkpoint key; None: this gateway does not witness."""
+        vkey = self.settings.checkpoint_vkey
+        return None if vkey is None else NoteVerifier.from_vkey(vkey)
+
+    @cached_property
+    def cosigner(self) -> Cosigner | None:
+        """This gateway's witness key, named by its organisation; None: it does not cosign."""
+        path = self.settings.witness_key
+        return None if path is None else Cosigner(self.settings.organisation,
+                                                  load_signing_key(path))
 
     @cached_property
     def pseudonymiser(self) -> RetryingPseudonymiserClient:

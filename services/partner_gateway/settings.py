@@ -27,6 +27,8 @@ Example (what `samenloop pki dev-setup` writes for a housing corporation):
     four_eyes: false
     batch_size: 1000
     max_file_bytes: 1073741824          # exports larger than 1 GiB are refused
+    checkpoint_vkey: samenloop.local/audit+1a2b3c4d+AXb...   # the matcher's note_vkey
+    witness_key: ../pki/gateway-woonstad-rotterdam/witness.key
 """
 
 from __future__ import annotations
@@ -67,6 +69,21 @@ def _voprf_key_id(value: str) -> str:
 
 
 VoprfKeyId = Annotated[str, AfterValidator(_voprf_key_id)]
+
+
+def _note_vkey(value: str) -> str:
+    from crypto.checkpoint import NoteVerifier
+    from crypto.errors import CheckpointError
+
+    try:
+        NoteVerifier.from_vkey(value)
+    except CheckpointError as exc:
+        raise ValueError(f"not a signed-note verifier key ({exc}); copy the matcher's "
+                         "`note_vkey` (pki manifest.json, matcher keys.checkpoint)") from None
+    return value.strip()
+
+
+NoteVkey = Annotated[str, AfterValidator(_note_vkey)]
 
 
 class Limits(Section):
@@ -136,6 +153,17 @@ class GatewaySettings(ServiceSettings):
     retry: Retry = Field(default_factory=lambda: Retry.model_validate({}))
     log_level: str = Field("INFO", pattern=r"^(?i:debug|info|warning|error)$")
     pull_wait_seconds: float = Field(30.0, gt=0, le=60)
+    checkpoint_vkey: NoteVkey | None = Field(
+        default=None, description="the matcher's pinned checkpoint key as a signed-note vkey "
+        "(`<origin>+<key id>+<key>`): every checkpoint of the central audit log must carry its "
+        "signature; without it this gateway does not witness the log (ADR 0024)")
+    witness_key: PrivateKeyFile | None = Field(
+        default=None, description="this gateway's Ed25519 witness key: it cosigns "
+        "(cosignature/v1) each checkpoint it verified; its public key is registered with the "
+        "matcher (`partners.<org>.witness_key`). Without it the gateway verifies but does not "
+        "cosign")
+    witness_interval_seconds: PositiveFloat = Field(
+        60.0, description="seconds between two looks at the central log's latest checkpoint")
 
     @model_validator(mode="after")
     def _default_database(self) -> GatewaySettings:

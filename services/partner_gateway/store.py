@@ -1,4 +1,4 @@
-"""The gateway's own database: journal, identity vault, approval queue, local audit log.
+"""The gateway's own database: journal, vault, approval queue, local audit log, witness evidence.
 
 SQLite under `data_dir` by default, any SQLAlchemy URL allowed. The tables are defined here and
 created by the Alembic migrations in `migrations/` (ADR 0029), which `open_store` runs on start
@@ -133,6 +133,47 @@ audit = sa.Table(
     sa.Column("actor", sa.String(64), nullable=False, server_default=""),
     sa.Column("entry_hash", sa.String(64), nullable=False),
     sa.Index("ix_audit_event_at", "event", "at"),
+)
+
+# Every checkpoint of the matcher's audit log this gateway saw as a witness (ADR 0024): the
+# signed note as served, the verdict (`ok` or an alarm code), the consistency proof it checked
+# against the previous checkpoint it cosigned, and its own cosignature. Each row is also named
+# (by the note's SHA-256) in a hash-chained `audit_log` entry, so a rewrite here is detected.
+witness_checkpoints = sa.Table(
+    "witness_checkpoints",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("seen_at", sa.DateTime, nullable=False),
+    sa.Column("tree_size", sa.BigInteger, nullable=False),
+    sa.Column("root_hash", sa.LargeBinary, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("note_sha256", sa.String(64), nullable=False),
+    sa.Column("verdict", sa.String(48), nullable=False),
+    sa.Column("previous_size", sa.BigInteger),
+    sa.Column("consistency_proof", sa.LargeBinary),  # 32-byte hashes, concatenated
+    sa.Column("cosignature", sa.Text),  # this gateway's cosignature/v1 line, when it cosigned
+    sa.Index("ix_witness_checkpoints_size", "tree_size"),
+)
+
+# The matcher's inclusion proof of its own audit entry for each disclosure or refusal this
+# gateway sent (`audit_index` from SubmitDisclosure), proven against a checkpoint it verified:
+# what left the house is provably in the central log.
+disclosure_receipts = sa.Table(
+    "disclosure_receipts",
+    metadata,
+    sa.Column("request", sa.String(128), primary_key=True),  # revealRequests/{id}
+    sa.Column("disclosure", sa.String(200), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # disclosed | refused
+    sa.Column("audit_index", sa.BigInteger, nullable=False),
+    sa.Column("answered_at", sa.DateTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | proven | failed
+    sa.Column("checkpoint_seq", sa.Integer),  # the witness_checkpoints row proven against
+    sa.Column("tree_size", sa.BigInteger),
+    sa.Column("proof", sa.LargeBinary),  # 32-byte hashes, concatenated
+    sa.Column("leaf", sa.LargeBinary),  # the entry's leaf bytes as the matcher served them
+    sa.Column("reason_code", sa.String(48)),  # why a proof failed
+    sa.Column("proven_at", sa.DateTime),
+    sa.Index("ix_disclosure_receipts_state", "state"),
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
