@@ -185,11 +185,26 @@ def gateway_config(manifest: dict[str, Any], name: str, mapping: str | None) -> 
         "four_eyes": comp["partner_kind"] == "mental_health",
         "deny_list": None,
     }
+    config.update(witness_settings(manifest, name))
     if comp["partner_kind"] == "municipality":
         links = _EXAMPLES / "gemeente" / "links-mapping.yaml"
         if links.is_file():
             config["link_mapping"] = f"{name}/links-mapping.yaml"
     return config
+
+
+def witness_settings(manifest: dict[str, Any], name: str) -> dict[str, Any]:
+    """A gateway witnesses the central audit log (ADR 0024): it pins the matcher's checkpoint
+    key (`note_vkey`) and cosigns with its own witness key, when the manifest has them."""
+    matcher, _ = _only(manifest, "matcher")
+    settings: dict[str, Any] = {}
+    checkpoint = manifest["components"][matcher]["keys"].get("checkpoint", {})
+    if checkpoint.get("note_vkey"):
+        settings["checkpoint_vkey"] = checkpoint["note_vkey"]
+    witness = manifest["components"][name]["keys"].get("witness")
+    if witness is not None:
+        settings["witness_key"] = witness["file"]
+    return settings
 
 
 def inbox_config(manifest: dict[str, Any], name: str) -> dict[str, Any]:

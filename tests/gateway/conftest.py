@@ -201,7 +201,7 @@ def gateway_config(deployment: Deployment, directory: Path, kind: str, matcher_t
     base = deployment.pki.directory
     config: dict[str, Any] = yaml.safe_load((base / f"{GATEWAYS[kind]}.yaml").read_text())
     for key in ("pseudonymiser_public_key", "matcher_public_key", "disclosure_key",
-                "vault_key", "officer_trust", "mapping", "link_mapping"):
+                "vault_key", "officer_trust", "mapping", "link_mapping", "witness_key"):
         if config.get(key):
             config[key] = str(base / config[key])
     config["tls"] = {k: str(base / v) for k, v in config["tls"].items()}

@@ -26,6 +26,10 @@ def test_every_generated_gateway_config_validates(deployment: Deployment) -> Non
         assert settings.mapping is not None and settings.mapping.is_file()
         if kind == "municipality":
             assert settings.link_mapping is not None and settings.link_mapping.is_file()
+        # the witness pins the matcher's checkpoint key as dev-setup published it
+        comps = deployment.pki.manifest["components"]
+        assert isinstance(comps, dict)
+        assert settings.checkpoint_vkey == comps["matcher"]["keys"]["checkpoint"]["note_vkey"]
         done = run_cli("gateway", "config-check", str(base / f"{component}.yaml"))
         assert done.returncode == 0, done.stderr
     readme = (base / "README.md").read_text()
