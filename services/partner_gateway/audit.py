@@ -4,7 +4,8 @@ Entries hold the request, alert, policy (id@version and digest), the partner's s
 names of the fields, a reason code and the local actor — never a value. Each entry's hash
 chains over the previous one (SHA-256 over the previous hash and the entry's canonical JSON), and
 the database refuses UPDATE and DELETE on the table, so a rewritten history is detected by
-`verify_chain`. This is the log the audit issue turns into a witness of the central log.
+`verify_chain`. The witness of the central log (witness.py, ADR 0024) chains every checkpoint
+it looked at and every proof of this gateway's answers into the same log.
 """
 
 from __future__ import annotations
