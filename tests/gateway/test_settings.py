@@ -62,6 +62,11 @@ def test_a_complete_config_loads_with_defaults_and_relative_paths(config: Path) 
         ({"batch_size": 0}, "`batch_size`: must be at least 1, got 0"),
         ({"limits": {"per_policy_per_day": -1}},
          "`limits.per_policy_per_day`: must be greater than 0"),
+        ({"checkpoint_vkey": "samenloop.local/audit+0000abcd+AQ=="},
+         "`checkpoint_vkey`: not a signed-note verifier key"),
+        ({"checkpoint_vkey": "samenloop.local/audit"},
+         "copy the matcher's `note_vkey`"),
+        ({"witness_interval_seconds": 0}, "`witness_interval_seconds`: must be greater than 0"),
     ],
 )
 def test_mistakes_are_named_with_file_and_key(config: Path, change: dict[str, object],
