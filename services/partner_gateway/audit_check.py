@@ -13,7 +13,7 @@ verdicts:
    failed or wrong inclusion proof) — alarms stay until someone deals with them;
 5. each proven receipt's inclusion proof still leads to its checkpoint's root;
 6. online (unless `--offline`): one look at the matcher's latest checkpoint, as the witness
-   loop does but without cosigning.
+   loop does but without cosigning or storing it (an alarm's evidence is stored).
 
 The first problem is the one line a person reads; the exit code is non-zero when there is one.
 """
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crypto.checkpoint import parse_note
 from crypto.cosignature import verify_cosignature
@@ -39,6 +39,9 @@ from services.partner_gateway.evidence import (
     unpack,
 )
 from services.partner_gateway.runtime import Gateway
+
+if TYPE_CHECKING:
+    from services.partner_gateway.witness import CentralLog
 from services.partner_gateway.witness_checks import (
     ALARMS,
     Alarm,
@@ -62,6 +65,7 @@ class CheckReport:
     proven: int = 0
     pending: int = 0
     unreachable: str | None = None
+    latest_size: int | None = None  # the matcher's latest checkpoint, verified just now
     alarm_codes: set[str] = field(default_factory=set)
 
     @property
@@ -72,6 +76,8 @@ class CheckReport:
         central = ("no checkpoint verified yet" if self.verified_size is None else
                    f"central log verified up to tree size {self.verified_size} "
                    f"({self.checkpoints} checkpoints, {self.cosigned} cosigned)")
+        if self.latest_size is not None:
+            central += f", its latest checkpoint (size {self.latest_size}) extends it"
         return (f"ok: local audit log of {self.entries} entries chains; {central}; "
                 f"{self.proven} answers proven in the central log, {self.pending} pending")
 
@@ -80,12 +86,13 @@ def _fields(text: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in text.split(",") if "=" in part)
 
 
-def check(gw: Gateway, *, online: bool = True) -> CheckReport:
+def check(gw: Gateway, *, online: bool = True, log: CentralLog | None = None) -> CheckReport:
+    """Every check above; `log` is the central log to look at (default: the matcher)."""
     report = CheckReport()
-    log = AuditLog(gw.engine)
-    entries = log.entries()
+    local = AuditLog(gw.engine)
+    entries = local.entries()
     report.entries = len(entries)
-    broken = log.verify_chain()
+    broken = local.verify_chain()
     if broken is not None:
         report.problems.append(
             f"local audit log: entry {broken} does not chain to the one before it (changed, "
@@ -109,7 +116,7 @@ def check(gw: Gateway, *, online: bool = True) -> CheckReport:
                 f"{c.seen_at:%Y-%m-%d %H:%M} UTC, kept as evidence #{c.seq})")
     _check_receipts(gw, evidence, {c.seq: c for c in seen}, entries, report)
     if online:
-        _look(gw, report)
+        _look(gw, report, log)
     return report
 
 
@@ -194,11 +201,11 @@ def _check_receipts(gw: Gateway, evidence: Evidence, by_seq: dict[int, SeenCheck
         report.proven += 1
 
 
-def _look(gw: Gateway, report: CheckReport) -> None:
+def _look(gw: Gateway, report: CheckReport, log: CentralLog | None) -> None:
     from services.partner_gateway.witness import Witness
 
     try:
-        look = Witness(gw).look(cosign=False)
+        look = Witness(gw, log).look(observe_only=True)
     except GatewayConnectionError as exc:
         report.unreachable = str(exc)
         return
@@ -206,8 +213,5 @@ def _look(gw: Gateway, report: CheckReport) -> None:
         if alarm.code in report.alarm_codes:
             continue  # already reported from the stored evidence
         report.problems.append(f"central audit log alarm: {alarm} (code {alarm.code})")
-    if look.head is not None and not look.alarms and look.new:
-        report.checkpoints += 1
-        report.verified_size = look.head.size
-    report.proven += look.proven
-    report.pending = max(0, report.pending - look.proven)
+    if look.head is not None and not look.alarms:
+        report.latest_size = look.head.size

@@ -2,10 +2,11 @@
 
 The gateway makes outbound connections only: it long-polls the matcher for reveal requests
 addressed to it, decides each one (`Discloser.decide`), and answers. Requests approved locally
-are answered on the next turn; the vault is purged of expired rows once a day. A matcher that
-is away (or refuses the gateway's calls) is said once per outage and retried with backoff; a
-request the matcher has closed meanwhile is said and skipped, never waited for. The loop ends on
-SIGTERM/SIGINT.
+are answered on the next turn; the vault is purged of expired rows once a day. After answering,
+the witness looks at the central log at once, to prove the matcher logged the answers. A
+matcher that is away (or refuses the gateway's calls) is said once per outage and retried with
+backoff; a request the matcher has closed meanwhile is said and skipped, never waited for. The
+loop ends on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from services.partner_gateway.connections import (
 from services.partner_gateway.disclosure import Discloser, RequestClosed
 from services.partner_gateway.runtime import Gateway
 from services.partner_gateway.store import approvals
+from services.partner_gateway.witness import prove_answers
 
 
 def purge_vault(gw: Gateway, today: date) -> int:
@@ -91,7 +93,8 @@ def serve(gw: Gateway, stop: threading.Event) -> None:
             purge_vault(gw, today)
             purged_on = today
         try:
-            serve_once(discloser, gw.settings.pull_wait_seconds)
+            if serve_once(discloser, gw.settings.pull_wait_seconds):
+                prove_answers(gw)
             if away:
                 log.info("matcher_reachable_again")
                 away = False

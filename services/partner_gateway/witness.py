@@ -47,6 +47,9 @@ from services.partner_gateway.witness_checks import (
 )
 
 T = TypeVar("T")
+_ONE_LOOK_AT_A_TIME = threading.Lock()
+"""The witness thread and the reveal loop (which looks at once after answering, to prove the
+answer) must not both extend the chain of accepted checkpoints from the same reference."""
 
 
 class NotWitnessing(GatewayConnectionError):
@@ -118,8 +121,17 @@ class Witness:
         self.evidence = Evidence(gw.engine)
         self.events = get_logger()
 
-    def look(self, *, cosign: bool = True) -> Look:
-        """One look: verify the latest checkpoint, cosign it, prove our receipts under it."""
+    def look(self, *, observe_only: bool = False) -> Look:
+        """One look: verify the latest checkpoint, cosign it, prove our receipts under it.
+
+        `observe_only` (for `gateway audit check`): verify, and keep an alarm's evidence, but
+        neither cosign nor store a verified checkpoint nor prove receipts — the witness loop
+        alone extends the chain of accepted checkpoints, one look at a time.
+        """
+        with _ONE_LOOK_AT_A_TIME:
+            return self._look(observe_only)
+
+    def _look(self, observe_only: bool) -> Look:
         verifier = self.gw.checkpoint_verifier
         if verifier is None:
             raise NotWitnessing("this gateway does not witness the central audit log: set "
@@ -142,8 +154,10 @@ class Witness:
             return self._alarm(alarm, note, TreeHead(served.tree_size, bytes(served.root_hash)),
                                previous, proof)
         result = Look(head=head, new=previous != head)
+        if observe_only:
+            return result
         if result.new:
-            line = self._cosign(note, head) if cosign else None
+            line = self._cosign(note, head)
             seq = self.evidence.record_checkpoint(
                 tree_size=head.size, root_hash=head.root, note=note, verdict=OK,
                 previous_size=None if previous is None else previous.size,
@@ -155,7 +169,7 @@ class Witness:
         else:
             assert reference is not None
             seq = reference.seq
-            result.cosigned = self._cosign_again(served, reference) if cosign else False
+            result.cosigned = self._cosign_again(served, reference)
         result.proven, failures = self._prove(head, seq)
         result.alarms.extend(failures)
         if failures:
@@ -237,6 +251,17 @@ class Witness:
                           verified_size=None if previous is None else previous.size,
                           detail=alarm.detail,
                           action="not cosigned; see samenloop gateway audit check")
+
+
+def prove_answers(gw: Gateway) -> None:
+    """After answering: the matcher signed a checkpoint covering its entries (ADR 0022), so
+    look now and prove them; a peer away is left to the witness loop."""
+    if gw.checkpoint_verifier is None:
+        return
+    try:
+        Witness(gw).look()
+    except GatewayConnectionError as exc:
+        get_logger().info("answers_not_proven_yet", error=str(exc))
 
 
 def run(gw: Gateway, stop: threading.Event) -> None:

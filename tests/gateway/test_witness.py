@@ -269,6 +269,9 @@ def test_a_forked_log_raises_the_alarm_and_is_not_cosigned(
     witness = Witness(witness_gateway, tree_log)
     tree_log.leaves = HONEST[:6]
     assert witness.look().cosigned
+    tree_log.leaves = HONEST[:8]  # grown honestly: `audit check` looks and finds it fine
+    report = check(witness_gateway, log=tree_log)
+    assert report.problems == [] and (report.verified_size, report.latest_size) == (6, 8)
     tree_log.leaves = REWRITTEN[:9]  # leaf 3 rewritten after the cosignature, then grown
     look = witness.look()
     assert look.verdict == INCONSISTENT and not look.cosigned
@@ -278,15 +281,16 @@ def test_a_forked_log_raises_the_alarm_and_is_not_cosigned(
     assert [c.verdict for c in stored] == ["ok", INCONSISTENT]  # evidence kept once
     alarms = AuditLog(witness_gateway.engine).entries(events.CENTRAL_LOG_ALARM)
     assert [a.reason_code for a in alarms] == [INCONSISTENT]
-    report = check(witness_gateway, online=False)
-    assert len(report.problems) == 1 and INCONSISTENT in report.problems[0]
-    assert "rewritten or forked" in report.problems[0]
+    for online in (False, True):  # found again online, reported once
+        report = check(witness_gateway, online=online, log=tree_log)
+        assert len(report.problems) == 1 and INCONSISTENT in report.problems[0]
+        assert "rewritten or forked" in report.problems[0]
     # an error-level line per look: code and sizes, nothing from any entry
     configure_logging("gateway-tests", level="WARNING")
     alarms_said = [e for e in map(json.loads, stream.getvalue().splitlines())
                    if e["event"] == "central_log_alarm"]
     assert [(e["level"], e["code"], e["tree_size"], e["verified_size"]) for e in alarms_said] \
-        == [("error", INCONSISTENT, 9, 6)] * 2
+        == [("error", INCONSISTENT, 9, 6)] * 3
 
 
 def test_a_wrong_receipt_is_an_alarm(witness_gateway: Gateway, tree_log: TreeLog) -> None:
