@@ -128,7 +128,11 @@ def check_receipt(head: TreeHead, index: int, proof: Sequence[bytes], leaf: byte
 
 
 def _answer_in(leaf: bytes) -> tuple[str, str, str] | None:
-    """(event name, reveal request, partner) recorded in a leaf, or None if unreadable."""
+    """(event name, reveal request, partner) recorded in a leaf, or None if unreadable.
+
+    Both entry formats: ADR 0009's (`attributes.reveal_request`) and the Logboek record's
+    (`attributes["samenloop.reveal_request"]`, ADR 0023).
+    """
     try:
         doc: Any = json.loads(leaf)
     except ValueError:
@@ -136,5 +140,8 @@ def _answer_in(leaf: bytes) -> tuple[str, str, str] | None:
     if not isinstance(doc, dict) or not isinstance(doc.get("attributes"), dict):
         return None
     attributes = doc["attributes"]
-    return (str(doc.get("name", "")), str(attributes.get("reveal_request", "")),
-            str(attributes.get("partner", "")))
+
+    def attribute(name: str) -> str:
+        return str(attributes.get(name, attributes.get(f"samenloop.{name}", "")))
+
+    return str(doc.get("name", "")), attribute("reveal_request"), attribute("partner")

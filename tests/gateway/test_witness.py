@@ -152,6 +152,12 @@ def test_a_receipt_must_prove_exactly_this_answer() -> None:
                             DISCLOSED),
         "a refusal": (5, path, answer, "revealRequests/r-5", HOUSING, REFUSED),
     }
+    # the same answer as a Logboek record (ADR 0023: attributes under `samenloop.`)
+    record = canonical_bytes({"name": "disclosure_received", "attributes": {
+        "samenloop.reveal_request": "revealRequests/r-5", "samenloop.partner": HOUSING}})
+    leaves[5] = record
+    check_receipt(head(leaves), 5, inclusion_proof([leaf_hash(x) for x in leaves], 5), record,
+                  request="revealRequests/r-5", partner=HOUSING, outcome=DISCLOSED)
     for what, (i, p, leaf, request, partner, outcome) in wrong.items():
         with pytest.raises(Alarm) as info:
             check_receipt(h, i, p, leaf, request=request, partner=partner, outcome=outcome)
