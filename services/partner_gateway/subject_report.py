@@ -90,10 +90,12 @@ def _purposes() -> dict[str, str]:
     return {code: p.label_nl for code, p in load_catalogue().purposes.items()}
 
 
-def purpose_nl(activity: str) -> str:
-    """A purpose code as its Dutch label; a policy (or register URI) as itself."""
-    code = activity.rstrip("/").rsplit("/", 1)[-1]
-    return _purposes().get(code, activity)
+def purpose_nl(entry: audit_pb2.AuditEntry) -> str:
+    """The purposes served, by their Dutch labels (the catalogue's); else the policy's id."""
+    codes = [c for c in entry.purpose.split(",") if c]
+    if codes:
+        return "; ".join(_purposes().get(c, c) for c in codes)
+    return f"beleid {entry.policy_id}" if entry.policy_id else "beheer van samenloop"
 
 
 def describe(entry: audit_pb2.AuditEntry) -> LetterRow:
@@ -112,7 +114,7 @@ def describe(entry: audit_pb2.AuditEntry) -> LetterRow:
     template = EVENTS_NL.get(entry.name, "verwerking ‘" + entry.name + "’ door {wie}")
     role = ROLES_NL.get(entry.actor_role, entry.actor_role)
     return LetterRow(dutch_date(_moment(entry).date()), template.format(**words),
-                     f"{wie} ({role})", purpose_nl(entry.processing_activity_id))
+                     f"{wie} ({role})", purpose_nl(entry))
 
 
 def entry_dict(entry: audit_pb2.AuditEntry) -> dict[str, Any]:
@@ -123,10 +125,15 @@ def entry_dict(entry: audit_pb2.AuditEntry) -> dict[str, Any]:
         "status_code": entry.status_code,
         "actor": {"organisation": entry.actor_organisation, "role": entry.actor_role},
         "processing_activity_id": entry.processing_activity_id,
+        "purpose": entry.purpose,
+        "policy": {"id": entry.policy_id, "version": entry.policy_version,
+                   "digest": entry.policy_digest},
         "data_subject_id": entry.data_subject_id,
         "data_subject_id_type": entry.data_subject_id_type,
         "trace_id": entry.trace_id, "span_id": entry.span_id,
         "foreign_operation": entry.foreign_operation,
+        "foreign_span_id": entry.foreign_span_id,
+        "foreign_processor": entry.foreign_processor,
         "attributes": dict(sorted(entry.attributes.items())),
     }
 
@@ -142,8 +149,8 @@ def render_text(entries: Sequence[audit_pb2.AuditEntry]) -> str:
     for e in entries:
         attrs = " ".join(f"{k}={v}" for k, v in sorted(e.attributes.items()))
         lines.append(f"{e.index:>8}  {_moment(e):%Y-%m-%d %H:%M:%S}Z  {e.name:<26} "
-                     f"{e.actor_organisation}/{e.actor_role}  {e.processing_activity_id}  "
-                     f"{attrs}".rstrip())
+                     f"{e.actor_organisation}/{e.actor_role}  {e.purpose or '-'}  "
+                     f"{e.policy_id or '-'}  {attrs}".rstrip())
     lines.append(f"{len(entries)} entries")
     return "\n".join(lines) + "\n"
 

@@ -106,6 +106,7 @@ def test_the_letter_is_dutch_and_holds_no_identity_pseudonym_or_id(
     assert '<html lang="nl">' in html and "artikel 15" in html
     assert html.count("gaf een signaal door: Huurachterstand (2 maanden of meer)") == 1
     assert "gaf een signaal door: Ontruiming aangezegd" in html
+    assert "<td>Vroegsignalering van schulden</td>" in html  # the export's purpose, in Dutch
     assert "waarschuwde het wijkteam" in html  # the alert, for the controller's officer
     assert "Wat in deze brief niet staat" not in html  # the controller sees the whole log
     raw = entries(subject(deployment, sent["municipality"], CONTROLLER_OFFICER,
