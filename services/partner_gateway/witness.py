@@ -152,7 +152,7 @@ class Witness:
             check_extension(previous, head, proof)
         except Alarm as alarm:
             return self._alarm(alarm, note, TreeHead(served.tree_size, bytes(served.root_hash)),
-                               previous, proof)
+                               previous, proof, say=not observe_only)
         result = Look(head=head, new=previous != head)
         if observe_only:
             return result
@@ -236,14 +236,16 @@ class Witness:
 
     # alarms --------------------------------------------------------------------------------
     def _alarm(self, alarm: Alarm, note: str, served: TreeHead, previous: TreeHead | None,
-               proof: list[bytes]) -> Look:
-        """Keep the offending checkpoint as evidence (once), say so, and do not cosign."""
+               proof: list[bytes], *, say: bool) -> Look:
+        """Keep the offending checkpoint as evidence (once), say so in the log (unless the
+        caller reports it itself, as `gateway audit check` does), and do not cosign."""
         if self.evidence.already_seen(note, alarm.code) is None:
             self.evidence.record_checkpoint(
                 tree_size=served.size, root_hash=served.root, note=note, verdict=alarm.code,
                 previous_size=None if previous is None else previous.size,
                 consistency_proof=proof)
-        self._say_alarm(alarm, served, previous)
+        if say:
+            self._say_alarm(alarm, served, previous)
         return Look(head=served, verdict=alarm.code, alarms=[alarm])
 
     def _say_alarm(self, alarm: Alarm, head: TreeHead, previous: TreeHead | None) -> None:
