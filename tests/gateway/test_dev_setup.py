@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from services.partner_gateway.settings import load_settings
 from tests.gateway.conftest import (
     ORGS,
@@ -30,6 +32,11 @@ def test_every_generated_gateway_config_validates(deployment: Deployment) -> Non
         comps = deployment.pki.manifest["components"]
         assert isinstance(comps, dict)
         assert settings.checkpoint_vkey == comps["matcher"]["keys"]["checkpoint"]["note_vkey"]
+        # and cosigns with the witness key whose public half the matcher registers
+        witness = comps[component]["keys"]["witness"]
+        assert settings.witness_key == (base / witness["file"]).resolve()
+        matcher = yaml.safe_load((base / "matcher.yaml").read_text())
+        assert matcher["partners"][ORGS[kind]]["witness_key"] == witness["public_file"]
         done = run_cli("gateway", "config-check", str(base / f"{component}.yaml"))
         assert done.returncode == 0, done.stderr
     readme = (base / "README.md").read_text()
