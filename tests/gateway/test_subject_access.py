@@ -29,6 +29,8 @@ from tests.gateway.test_disclosure import EXPORT, publish
 BSN, POSTCODE, NAME, PHONE = "999990007", "3072AB", "Jansen", "0612345678"
 HOUSING_OFFICER, CONTROLLER_OFFICER = "po-woonstad-rotterdam", "fg-gemeente-rotterdam"
 
+pytestmark = pytest.mark.slow  # a matcher process and an ingest for the module (about 10 s)
+
 
 @pytest.fixture(scope="module")
 def sent(deployment: Deployment, shared_matcher: MatcherProcess,
