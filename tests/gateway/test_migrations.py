@@ -16,7 +16,7 @@ from services.common.db import create_engine
 from services.partner_gateway.store import audit, metadata, migrate_store, open_store
 
 # The revision a database opened by this code must be at (the newest migration's id).
-HEAD = "0002"
+HEAD = "0003"
 
 
 def _revision(engine: sa.Engine) -> set[str]:

@@ -1,7 +1,7 @@
 """The witness's evidence: checkpoints of the central audit log seen, and disclosure receipts.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-02
 
 ADR 0024. `witness_checkpoints` is append-only like `audit_log` (triggers on SQLite and
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
