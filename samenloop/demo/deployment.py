@@ -176,6 +176,9 @@ def write_gateway_config(dep: Deployment, kind: str, *, matcher: str,
         "data_dir": base["data_dir"],
         "limits": dict(GATEWAY_LIMITS),
         "pull_wait_seconds": 2,
+        # every gateway witnesses the audit log (ADR 0024), often enough for the audit stage
+        **deploy_configs.witness_settings(dep.manifest, name),
+        "witness_interval_seconds": 2,
     }
     path = dep.path(f"{name}.yaml")
     _write(path, config)

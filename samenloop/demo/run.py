@@ -27,8 +27,8 @@ from samenloop.demo.processes import Services, run_cli
 
 DISCLOSURE_TIMEOUT = 120.0
 AUDIT_TIMEOUT = 30.0
-WITNESSES = 0
-"""Cosignatures `audit verify` requires: the gateways that witness the log (0 until they do)."""
+WITNESSES = 4
+"""Cosignatures `audit verify` requires: every one of the four gateways witnesses the log."""
 DEMO_PASSWORD_BYTES = 12
 
 
